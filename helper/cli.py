@@ -1,0 +1,237 @@
+"""The command-line dispatcher.
+
+Each command is a module in helper/commands/ (or a plugin's) with
+`add_parser(subparsers)` and `run(args, project) -> int`. Only the module of
+the command being run is imported, so `--help` and quick commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from helper import __version__
+from helper.errors import EXIT_INTERRUPTED, EXIT_USAGE, HelpError, UsageError
+from helper.ui import console
+
+# name -> (module, one-line summary). Plugins add theirs through helper.plugins.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "test": ("helper.commands.test", "run the project's tests"),
+    "config": ("helper.commands.config", "show or check the configuration"),
+    "cache": ("helper.commands.cache", "inspect and prune the result cache"),
+    "history": ("helper.commands.history", "list past runs from the journal"),
+    "plugins": ("helper.commands.plugins", "list plugins and what they need"),
+    "doctor": ("helper.commands.doctor", "check that help.py and the project are healthy"),
+}
+
+EPILOG = """examples:
+  python help.py test                 run the tests (makes .venv on first use)
+  python help.py test -- -k parser    pass arguments through to pytest
+  python help.py doctor               check the setup, with a fix for each problem
+  python help.py config show --json   the merged configuration, for scripts
+  python help.py history --failed     the runs that failed
+
+exit codes: 0 ok, 1 failed, 2 usage or configuration error, 130 interrupted"""
+
+# Global options taking a value: skipped when looking for the command name.
+_VALUE_OPTIONS = {"--project", "-C", "--profile"}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors raised as UsageError (one line + a hint)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, f"see `{self.prog} --help`")
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Global flags, accepted both before and after the command name."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("global options")
+    group.add_argument("-C", "--project", metavar="DIR", default=default, help="project directory (default: found from cwd)")
+    group.add_argument("--profile", default=default, help="configuration profile (or HELP_PROFILE)")
+    group.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False, help="machine-readable output on stdout")
+    group.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0, help="more output")
+    group.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS if suppress else False, help="only errors")
+    group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False, help="tracebacks on errors")
+    group.add_argument("--no-color", action="store_true", default=argparse.SUPPRESS if suppress else False, help="no colour (also NO_COLOR)")
+
+
+def _command_name(argv: list[str]) -> str | None:
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--":
+            return None
+        if arg in _VALUE_OPTIONS:
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        return arg
+    return None
+
+
+def _all_commands() -> dict[str, tuple[str, str]]:
+    commands = dict(COMMANDS)
+    from helper.plugins import command_index
+
+    for name, (module, summary, plugin) in command_index().items():
+        commands.setdefault(name, (module, f"{summary} [plugin: {plugin.name}]"))
+    return commands
+
+
+def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, Any]:
+    """The parser, with the full sub-parser only for the command in `argv`."""
+    prog = "help.py"
+    parser = Parser(
+        prog=prog,
+        description="One command for a Python project's whole development loop.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"help.py {__version__}")
+    _global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    wanted = _command_name(argv)
+    commands = _all_commands()
+    if wanted is not None and wanted not in commands:
+        import difflib
+
+        close = difflib.get_close_matches(wanted, commands, n=1)
+        hint = f"did you mean `{prog} {close[0]}`?" if close else f"see `{prog} --help` for the commands"
+        raise UsageError(f"unknown command {wanted!r}", hint)
+    module = None
+    for name, (module_name, summary) in commands.items():
+        if name == wanted:
+            module = importlib.import_module(module_name)
+            cmd = module.add_parser(sub)
+            _global_options(cmd, suppress=True)
+        else:
+            sub.add_parser(name, help=summary, add_help=False)
+    return parser, module
+
+
+def _journal(project: Any) -> Any:
+    if not project.found or not project.config.get("journal.enabled", True):
+        return None
+    try:
+        from helper.journal import Journal
+
+        return Journal(project.ensure_state_dir() / "journal.sqlite", keep=int(project.config["journal.keep"]))
+    except Exception as exc:  # the journal must never stop the work itself
+        console.verbose(f"journal unavailable: {exc}")
+        return None
+
+
+def _cache_counts() -> tuple[int, int]:
+    """Hits and misses of every cache this process opened; flushes their stats."""
+    cache_module = sys.modules.get("helper.cache")
+    if cache_module is None:
+        return 0, 0
+    hits = misses = 0
+    for cache in cache_module.OPENED:
+        hits += cache.session.hits
+        misses += cache.session.misses
+        for problem in cache.session.corrupt_keys:
+            console.warn(f"cache entry was corrupt and has been evicted: {problem}")
+        try:
+            cache.flush()
+        except Exception as exc:
+            console.verbose(f"cache stats not saved: {exc}")
+    return hits, misses
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    started = time.monotonic()
+    debug = "--debug" in argv or os.environ.get("HELP_DEBUG") == "1"
+    console.configure(json_mode="--json" in argv, debug=debug, color=False if "--no-color" in argv else None)
+    args = None
+    try:
+        parser, module = build_parser(argv)
+        if getattr(module, "PASSTHROUGH", False):
+            head, tail = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+            args, unknown = parser.parse_known_args(head)
+            args.passthrough = unknown + tail
+        else:
+            args = parser.parse_args(argv)
+        console.configure(
+            json_mode=args.json,
+            verbosity=-1 if args.quiet else args.verbose,
+            debug=args.debug or debug,
+            color=False if args.no_color else None,
+        )
+        if module is None:
+            parser.print_help()
+            return EXIT_USAGE if argv else 0
+        from helper import project as project_module
+
+        start = Path(args.project or os.environ.get("HELP_PROJECT") or ".")
+        if getattr(module, "NEEDS_CONFIG", True):
+            project = project_module.load(start, profile=args.profile)
+        else:
+            project = project_module.Project(root=start.resolve(), found=False, profile="development")
+        return _run(module, args, project, argv, started)
+    except HelpError as exc:
+        _report(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.error("interrupted", "nothing was left half-written; run the command again to finish")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+
+
+def _run(module: Any, args: Any, project: Any, argv: list[str], started: float) -> int:
+    journal = _journal(project)
+    run_id = journal.start(args.command, argv, __version__) if journal and getattr(module, "LONG_RUNNING", False) else None
+    code, error = 1, None
+    try:
+        code = int(module.run(args, project) or 0)
+        return code
+    except HelpError as exc:
+        code, error = exc.exit_code, exc.headline()
+        _report(exc)
+        return code
+    except KeyboardInterrupt:
+        code, error = EXIT_INTERRUPTED, "interrupted"
+        console.error("interrupted", "nothing was left half-written; run the command again to finish")
+        return code
+    except Exception as exc:
+        code, error = 1, f"internal error: {exc.__class__.__name__}: {exc}"
+        if console.debug:
+            import traceback
+
+            traceback.print_exc()
+        console.error(error, "this is a bug in help.py; rerun with --debug and report the traceback")
+        return code
+    finally:
+        hits, misses = _cache_counts()
+        if journal is not None:
+            try:
+                if run_id is None:
+                    run_id = journal.start(args.command, argv, __version__)
+                journal.finish(run_id, code, duration=time.monotonic() - started, error=error, cache_hits=hits, cache_misses=misses)
+                journal.close()
+            except Exception as exc:
+                console.verbose(f"journal not written: {exc}")
+
+
+def _report(exc: HelpError) -> None:
+    if console.json:
+        import json
+
+        sys.stdout.write(json.dumps(exc.to_dict()) + "\n")
+    if console.debug:
+        import traceback
+
+        traceback.print_exc()
+    console.error(exc.headline(), exc.hint)

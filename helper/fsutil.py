@@ -1,0 +1,119 @@
+"""Safe file writes and inter-process locks.
+
+Every write in help.py goes through `atomic_write`: a temp file in the same
+directory, fsync, then os.replace, so a reader sees the old or the new content,
+never a mix, even when the writer is killed mid-way. `FileLock` serialises
+processes that change shared state (cache index, manifests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+from helper.errors import HelpError
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int | None = None, fsync: bool = True) -> None:
+    """Replace `path` with `data` atomically, keeping its permissions (or `mode`)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    if mode is None:
+        with contextlib.suppress(FileNotFoundError):
+            mode = target.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Copy a file atomically (temp file + rename), preserving its mode."""
+    source = Path(src)
+    target = Path(dst)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copy2(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class FileLock:
+    """An exclusive (or shared) flock on a lock file, with a timeout.
+
+    Locks are released by the kernel when the process dies, so a killed holder
+    never leaves a stale lock behind.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0, shared: bool = False) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self.shared = shared
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        flag = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            try:
+                fcntl.flock(fd, flag | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise HelpError(
+                        f"another help.py process holds {self.path} (waited {self.timeout:.0f}s)",
+                        "wait for it to finish, or find it with `help.py history` and stop it",
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike[str], timeout: float = 30.0) -> Iterator[None]:
+    with FileLock(path, timeout=timeout):
+        yield

@@ -1,0 +1,124 @@
+"""The journal: every help.py invocation recorded in .help/journal.sqlite.
+
+SQLite in WAL mode with a busy timeout, so concurrent invocations append
+safely. A run is inserted when it starts (exit_code NULL = still running or
+killed) and completed when it ends. Arguments are stored with secrets masked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started REAL NOT NULL,
+    duration REAL,
+    command TEXT NOT NULL,
+    argv TEXT NOT NULL,
+    cwd TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    exit_code INTEGER,
+    error TEXT,
+    cache_hits INTEGER NOT NULL DEFAULT 0,
+    cache_misses INTEGER NOT NULL DEFAULT 0,
+    details TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
+"""
+
+_SECRET_OPT = re.compile(r"^(--?[\w-]*(secret|token|password|passwd|key|credential)[\w-]*)(=.*)?$", re.IGNORECASE)
+_SECRET_ASSIGN = re.compile(r"^([\w.-]*(secret|token|password|passwd|key|credential)[\w.-]*)=.*$", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
+
+
+def mask_argv(argv: list[str]) -> list[str]:
+    """Hide values of secret-looking options, NAME=value pairs and URL passwords."""
+    masked: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            masked.append("****")
+            hide_next = False
+            continue
+        option = _SECRET_OPT.match(arg)
+        if option:
+            if option.group(3):
+                masked.append(option.group(1) + "=****")
+            else:
+                masked.append(arg)
+                hide_next = True
+            continue
+        assign = _SECRET_ASSIGN.match(arg)
+        if assign:
+            masked.append(assign.group(1) + "=****")
+            continue
+        masked.append(_URL_CREDENTIALS.sub(r"\1****@", arg))
+    return masked
+
+
+class Journal:
+    def __init__(self, path: Path, keep: int = 5000) -> None:
+        self.path = path
+        self.keep = keep
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()
+        if mode and mode[0].lower() != "wal":  # e.g. a file system without shared memory
+            self.db.execute("PRAGMA journal_mode = DELETE")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def start(self, command: str, argv: list[str], version: str) -> int:
+        cur = self.db.execute(
+            "INSERT INTO runs (started, command, argv, cwd, pid, version) VALUES (?, ?, ?, ?, ?, ?)",
+            (time.time(), command, json.dumps(mask_argv(argv)), os.getcwd(), os.getpid(), version),
+        )
+        return int(cur.lastrowid or 0)
+
+    def finish(
+        self,
+        run_id: int,
+        exit_code: int,
+        *,
+        duration: float,
+        error: str | None = None,
+        cache_hits: int = 0,
+        cache_misses: int = 0,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.db.execute(
+            "UPDATE runs SET duration=?, exit_code=?, error=?, cache_hits=?, cache_misses=?, details=? WHERE id=?",
+            (duration, exit_code, error, cache_hits, cache_misses, json.dumps(details) if details else None, run_id),
+        )
+        if run_id % 100 == 0:
+            self.db.execute("DELETE FROM runs WHERE id <= ?", (run_id - self.keep,))
+
+    def runs(self, *, failed: bool = False, command: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        where, params = [], []
+        if failed:
+            where.append("(exit_code IS NULL OR exit_code != 0)")
+        if command:
+            where.append("command = ?")
+            params.append(command)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
+        self.db.row_factory = sqlite3.Row
+        rows = [dict(row) for row in self.db.execute(sql, (*params, limit))]
+        for row in rows:
+            row["argv"] = json.loads(row["argv"])
+            row["details"] = json.loads(row["details"]) if row["details"] else None
+        return rows
+
+    def check(self) -> str:
+        return str(self.db.execute("PRAGMA quick_check").fetchone()[0])
+
+    def close(self) -> None:
+        self.db.close()

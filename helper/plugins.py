@@ -1,0 +1,96 @@
+"""Optional plugins: discovery, requirements, availability.
+
+A plugin is a package under plugins/ whose __init__.py defines `PLUGIN`, a
+Plugin saying what it is, which commands it adds, and what it needs (Python
+modules, binaries). The __init__ must stay light: it is imported to list
+commands, and the command modules are imported only when they run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+import shutil
+from dataclasses import dataclass, field
+
+from helper.errors import MissingDependency
+
+
+@dataclass(frozen=True)
+class Plugin:
+    name: str
+    description: str
+    commands: dict[str, tuple[str, str]]  # command -> (module, one-line summary)
+    modules: tuple[str, ...] = ()  # Python modules it imports
+    binaries: tuple[tuple[str, ...], ...] = ()  # each tuple: any one of these on PATH
+    install_hint: str = ""
+    checks: str | None = None  # "module:function" returning doctor checks
+    extras: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Status:
+    plugin: Plugin
+    available: bool
+    reason: str
+    disabled: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.plugin.name,
+            "description": self.plugin.description,
+            "commands": sorted(self.plugin.commands),
+            "available": self.available,
+            "disabled": self.disabled,
+            "reason": self.reason,
+            "install_hint": None if self.available else self.plugin.install_hint,
+        }
+
+
+def discover() -> list[Plugin]:
+    """Every plugin package under plugins/, by name."""
+    try:
+        import plugins as package
+    except ImportError:
+        return []
+    found = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if not info.ispkg:
+            continue
+        module = importlib.import_module(f"plugins.{info.name}")
+        plugin = getattr(module, "PLUGIN", None)
+        if isinstance(plugin, Plugin):
+            found.append(plugin)
+    return found
+
+
+def status(plugin: Plugin, disabled: list[str] | None = None) -> Status:
+    """Whether `plugin` can run here, and if not, why."""
+    if disabled and plugin.name in disabled:
+        return Status(plugin, False, "disabled by plugins.disabled in the configuration", disabled=True)
+    missing = [m for m in plugin.modules if importlib.util.find_spec(m) is None]
+    if missing:
+        return Status(plugin, False, f"Python module {', '.join(missing)} not installed")
+    for choices in plugin.binaries:
+        if not any(shutil.which(b) for b in choices):
+            return Status(plugin, False, f"needs {' or '.join(choices)} on PATH")
+    found = [next(b for b in choices if shutil.which(b)) for choices in plugin.binaries]
+    return Status(plugin, True, "ready" + (f" (uses {', '.join(found)})" if found else ""))
+
+
+def require(plugin: Plugin, disabled: list[str] | None = None) -> None:
+    """Raise the one-line 'what to install' error when `plugin` cannot run."""
+    state = status(plugin, disabled)
+    if not state.available:
+        hint = "remove it from plugins.disabled" if state.disabled else plugin.install_hint
+        raise MissingDependency(f"plugin '{plugin.name}' is not available: {state.reason}", hint)
+
+
+def command_index() -> dict[str, tuple[str, str, Plugin]]:
+    """command name -> (module, summary, plugin) for every plugin command."""
+    index = {}
+    for plugin in discover():
+        for name, (module, summary) in plugin.commands.items():
+            index[name] = (module, summary, plugin)
+    return index

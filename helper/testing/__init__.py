@@ -1,0 +1,1 @@
+"""Test running: the test environment, selection, per-test dependencies, result cache."""
