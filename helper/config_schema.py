@@ -46,6 +46,19 @@ SCHEMA: dict[str, Setting] = {
     "test.teardown": Setting("list", [], "commands run after the tests"),
     "test.venv": Setting("str", ".venv", "environment the tests run in"),
     "test.extras": Setting("list", ["dev"], "extras installed into the test environment"),
+    #
+    # -- env ----------------------------------------------------------------
+    #
+    #
+    # -- install ------------------------------------------------------------
+    #
+    #
+    # -- run ----------------------------------------------------------------
+    #
+    #
+    # -- build --------------------------------------------------------------
+    #
+    #
 }
 
 _SECRET = re.compile(r"secret|token|password|passwd|key|credential", re.IGNORECASE)
