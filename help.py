@@ -7,9 +7,16 @@ Thin entry point: puts this repository on sys.path and hands over to helper.cli.
 import os
 import sys
 
+if sys.version_info < (3, 11):  # noqa: UP036 - the one place an old interpreter can reach
+    sys.stderr.write(
+        f"error: help.py needs Python 3.11 or newer; this is {sys.version.split()[0]} ({sys.executable})\n"
+        "hint: run it with a newer interpreter, e.g. `python3.12 help.py ...`\n"
+    )
+    sys.exit(2)
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from helper.cli import main  # noqa: E402
+from helper.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -43,7 +43,9 @@ def action_key(*parts: Any) -> str:
 def _encode_action(payload: Any, duration: float | None) -> bytes:
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     checksum = hashlib.sha256(body.encode()).hexdigest()
-    return json.dumps({"v": 1, "sha256": checksum, "duration": duration, "created": time.time(), "payload": body}).encode()
+    return json.dumps(
+        {"v": 1, "sha256": checksum, "duration": duration, "created": time.time(), "payload": body}
+    ).encode()
 
 
 def _decode_action(raw: bytes) -> tuple[Any, float | None]:
@@ -217,6 +219,8 @@ class Cache:
             if not base.is_dir():
                 continue
             for path in base.glob("*/*"):
+                if path.name.startswith("."):  # a writer's temp file, not an entry
+                    continue
                 with contextlib.suppress(FileNotFoundError):
                     st = path.stat()
                     found.append((st.st_mtime, st.st_size, path))

@@ -12,12 +12,14 @@ import importlib
 import os
 import sys
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from helper import __version__
 from helper.errors import EXIT_INTERRUPTED, EXIT_USAGE, HelpError, UsageError
 from helper.ui import console
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # name -> (module, one-line summary). Plugins add theirs through helper.plugins.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -53,13 +55,31 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """Global flags, accepted both before and after the command name."""
     default: Any = argparse.SUPPRESS if suppress else None
     group = parser.add_argument_group("global options")
-    group.add_argument("-C", "--project", metavar="DIR", default=default, help="project directory (default: found from cwd)")
+    group.add_argument(
+        "-C", "--project", metavar="DIR", default=default, help="project directory (default: found from cwd)"
+    )
     group.add_argument("--profile", default=default, help="configuration profile (or HELP_PROFILE)")
-    group.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False, help="machine-readable output on stdout")
-    group.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0, help="more output")
-    group.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS if suppress else False, help="only errors")
-    group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False, help="tracebacks on errors")
-    group.add_argument("--no-color", action="store_true", default=argparse.SUPPRESS if suppress else False, help="no colour (also NO_COLOR)")
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="machine-readable output on stdout",
+    )
+    group.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0, help="more output"
+    )
+    group.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS if suppress else False, help="only errors"
+    )
+    group.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS if suppress else False, help="tracebacks on errors"
+    )
+    group.add_argument(
+        "--no-color",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="no colour (also NO_COLOR)",
+    )
 
 
 def _command_name(argv: list[str]) -> str | None:
@@ -79,16 +99,19 @@ def _command_name(argv: list[str]) -> str | None:
     return None
 
 
-def _all_commands() -> dict[str, tuple[str, str]]:
-    commands = dict(COMMANDS)
+def _all_commands() -> dict[str, tuple[str, str, Any]]:
+    """name -> (module, summary, plugin or None) for built-in and plugin commands."""
+    commands: dict[str, tuple[str, str, Any]] = {
+        name: (mod, summary, None) for name, (mod, summary) in COMMANDS.items()
+    }
     from helper.plugins import command_index
 
     for name, (module, summary, plugin) in command_index().items():
-        commands.setdefault(name, (module, f"{summary} [plugin: {plugin.name}]"))
+        commands.setdefault(name, (module, f"{summary} [plugin: {plugin.name}]", plugin))
     return commands
 
 
-def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, Any]:
+def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, Any, Any]:
     """The parser, with the full sub-parser only for the command in `argv`."""
     prog = "help.py"
     parser = Parser(
@@ -108,15 +131,15 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, Any]:
         close = difflib.get_close_matches(wanted, commands, n=1)
         hint = f"did you mean `{prog} {close[0]}`?" if close else f"see `{prog} --help` for the commands"
         raise UsageError(f"unknown command {wanted!r}", hint)
-    module = None
-    for name, (module_name, summary) in commands.items():
+    module = plugin = None
+    for name, (module_name, summary, owner) in commands.items():
         if name == wanted:
-            module = importlib.import_module(module_name)
+            module, plugin = importlib.import_module(module_name), owner
             cmd = module.add_parser(sub)
             _global_options(cmd, suppress=True)
         else:
             sub.add_parser(name, help=summary, add_help=False)
-    return parser, module
+    return parser, module, plugin
 
 
 def _journal(project: Any) -> Any:
@@ -156,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     console.configure(json_mode="--json" in argv, debug=debug, color=False if "--no-color" in argv else None)
     args = None
     try:
-        parser, module = build_parser(argv)
+        parser, module, plugin = build_parser(argv)
         if getattr(module, "PASSTHROUGH", False):
             head, tail = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
             args, unknown = parser.parse_known_args(head)
@@ -172,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         if module is None:
             parser.print_help()
             return EXIT_USAGE if argv else 0
+        from pathlib import Path
+
         from helper import project as project_module
 
         start = Path(args.project or os.environ.get("HELP_PROJECT") or ".")
@@ -179,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
             project = project_module.load(start, profile=args.profile)
         else:
             project = project_module.Project(root=start.resolve(), found=False, profile="development")
+        if plugin is not None:
+            from helper.plugins import require
+
+            require(plugin, project.config.get("plugins.disabled"))
         return _run(module, args, project, argv, started)
     except HelpError as exc:
         _report(exc)
@@ -192,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(module: Any, args: Any, project: Any, argv: list[str], started: float) -> int:
     journal = _journal(project)
-    run_id = journal.start(args.command, argv, __version__) if journal and getattr(module, "LONG_RUNNING", False) else None
+    run_id = (
+        journal.start(args.command, argv, __version__) if journal and getattr(module, "LONG_RUNNING", False) else None
+    )
     code, error = 1, None
     try:
         code = int(module.run(args, project) or 0)
@@ -219,7 +250,9 @@ def _run(module: Any, args: Any, project: Any, argv: list[str], started: float) 
             try:
                 if run_id is None:
                     run_id = journal.start(args.command, argv, __version__)
-                journal.finish(run_id, code, duration=time.monotonic() - started, error=error, cache_hits=hits, cache_misses=misses)
+                journal.finish(
+                    run_id, code, duration=time.monotonic() - started, error=error, cache_hits=hits, cache_misses=misses
+                )
                 journal.close()
             except Exception as exc:
                 console.verbose(f"journal not written: {exc}")

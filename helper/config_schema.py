@@ -27,9 +27,7 @@ class Setting:
 SCHEMA: dict[str, Setting] = {
     "profile": Setting("str", "development", "active profile: development, test, production, ..."),
     "python": Setting("str", None, "interpreter or version the project uses (e.g. 3.12)"),
-    "manager": Setting(
-        "choice", "auto", "package manager", choices=("auto", "uv", "poetry", "pdm", "conda", "pip")
-    ),
+    "manager": Setting("choice", "auto", "package manager", choices=("auto", "uv", "poetry", "pdm", "conda", "pip")),
     "cache.dir": Setting("str", ".help/cache", "local cache directory (relative to the project root)"),
     "cache.max_size": Setting("size", "2GiB", "size cap of the local cache; least recently used entries go first"),
     "cache.remote": Setting("str", None, "Bazel HTTP cache URL shared with CI (e.g. http://cache:8080/help)"),

@@ -19,14 +19,17 @@ def checks(project: Any) -> list[Check]:
 
 def python_check() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
-    if sys.version_info < (3, 11):
-        return Check("python", "fail", f"Python {version} at {sys.executable}", "help.py needs Python 3.11 or newer")
     return Check("python", "ok", f"Python {version} at {sys.executable}")
 
 
 def root_check(project: Any) -> Check:
     if not project.found:
-        return Check("project", "warn", f"no pyproject.toml, .git or config/help.toml at or above {project.root}", "run inside a project or pass --project DIR")
+        return Check(
+            "project",
+            "warn",
+            f"no pyproject.toml, .git or config/help.toml at or above {project.root}",
+            "run inside a project or pass --project DIR",
+        )
     return Check("project", "ok", f"{project.name} at {project.root}")
 
 
@@ -54,7 +57,9 @@ def cache_check(project: Any) -> Check:
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as exc:
-        return Check("cache", "fail", f"{cache.dir} is not writable: {exc.strerror}", f"fix the permissions of {cache.dir}")
+        return Check(
+            "cache", "fail", f"{cache.dir} is not writable: {exc.strerror}", f"fix the permissions of {cache.dir}"
+        )
     stats = cache.stats()
     now = time.time()
     stale = sum(1 for p in cache.dir.rglob(".*.tmp") if now - p.stat().st_mtime > STALE_TMP_SECONDS)
@@ -80,5 +85,7 @@ def journal_check(project: Any) -> Check:
     except Exception as exc:
         return Check("journal", "fail", f"{path}: {exc}", f"move {path} aside; a new journal is started")
     if verdict != "ok":
-        return Check("journal", "fail", f"{path}: integrity check says {verdict}", f"move {path} aside; a new journal is started")
+        return Check(
+            "journal", "fail", f"{path}: integrity check says {verdict}", f"move {path} aside; a new journal is started"
+        )
     return Check("journal", "ok", f"{count} runs recorded")

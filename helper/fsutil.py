@@ -22,7 +22,9 @@ from types import TracebackType
 from helper.errors import HelpError
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int | None = None, fsync: bool = True) -> None:
+def atomic_write(
+    path: str | os.PathLike[str], data: bytes | str, *, mode: int | None = None, fsync: bool = True
+) -> None:
     """Replace `path` with `data` atomically, keeping its permissions (or `mode`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +111,9 @@ class FileLock:
         self.acquire()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()
 
 

@@ -83,7 +83,9 @@ def spawn(
             start_new_session=True,
         )
     except FileNotFoundError:
-        raise HelpError(f"cannot run `{args[0]}`: program not found", f"install {Path(args[0]).name} or put it on PATH") from None
+        raise HelpError(
+            f"cannot run `{args[0]}`: program not found", f"install {Path(args[0]).name} or put it on PATH"
+        ) from None
     except PermissionError:
         raise HelpError(f"cannot run `{args[0]}`: permission denied", f"chmod +x {args[0]}") from None
 
@@ -147,7 +149,9 @@ def run(
     except BaseException:  # Ctrl-C: never leave the child running
         stop(proc, grace)
         raise
-    result = Result(list(map(os.fspath, cmd)), proc.returncode, out or "", err or "", time.monotonic() - started, timed_out)
+    result = Result(
+        list(map(os.fspath, cmd)), proc.returncode, out or "", err or "", time.monotonic() - started, timed_out
+    )
     if check and not result.ok:
         raise command_failed(result)
     return result
@@ -191,7 +195,9 @@ def stream(
     finally:
         if timer is not None:
             timer.cancel()
-    return Result(list(map(os.fspath, cmd)), proc.returncode, "\n".join(lines), "", time.monotonic() - started, timed_out.is_set())
+    return Result(
+        list(map(os.fspath, cmd)), proc.returncode, "\n".join(lines), "", time.monotonic() - started, timed_out.is_set()
+    )
 
 
 def passthrough(
@@ -227,4 +233,7 @@ def command_failed(result: Result) -> HelpError:
         return HelpError(f"`{name}` timed out after {result.duration:.0f}s", "raise the timeout or check why it hangs")
     tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-5:]
     detail = (": " + " | ".join(tail)) if tail else ""
-    return HelpError(f"`{' '.join(result.args[:4])}` failed with exit code {result.returncode}{detail}", "run it with -v to see its whole output")
+    return HelpError(
+        f"`{' '.join(result.args[:4])}` failed with exit code {result.returncode}{detail}",
+        "run it with -v to see its whole output",
+    )

@@ -41,7 +41,9 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path.name} is not UTF-8 text ({exc.reason})", "save the file as UTF-8", where=str(path)) from None
+        raise ConfigError(
+            f"{path.name} is not UTF-8 text ({exc.reason})", "save the file as UTF-8", where=str(path)
+        ) from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
@@ -104,7 +106,7 @@ def flatten(table: dict[str, Any], *, source: Path, text: str, prefix: list[str]
 
     def walk(node: dict[str, Any], parts: list[str]) -> None:
         for key, value in node.items():
-            path = parts + [key]
+            path = [*parts, key]
             dotted = ".".join(path)
             setting = SCHEMA.get(dotted)
             if setting is not None:
@@ -213,7 +215,9 @@ def load(start: Path | None = None, *, profile: str | None = None, environ: dict
         tool = data.get("tool", {}).get("help")
         if tool is not None:
             if not isinstance(tool, dict):
-                raise ConfigError("[tool.help] must be a table", "write it as a [tool.help] section", where=str(pyproject))
+                raise ConfigError(
+                    "[tool.help] must be a table", "write it as a [tool.help] section", where=str(pyproject)
+                )
             layers.append(flatten(tool, source=pyproject, text=text, prefix=["tool", "help"]))
             project.files.append(pyproject)
     main_file = project.root / "config" / "help.toml"

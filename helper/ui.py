@@ -7,16 +7,27 @@ and everything else (messages, progress) goes to stderr.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING
 
-_CODES = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36", "bold": "1", "dim": "2"}
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Any, TextIO
+
+_CODES = {
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+    "bold": "1",
+    "dim": "2",
+}
 
 
 class Console:
@@ -78,6 +89,8 @@ class Console:
     def result(self, data: Any, render: Callable[[Any], None] | None = None) -> None:
         """Emit a command's result: JSON on stdout with --json, else `render(data)`."""
         if self.json:
+            import json
+
             sys.stdout.write(json.dumps(data, indent=2, default=str, sort_keys=False) + "\n")
             sys.stdout.flush()
         elif render is not None:
@@ -118,7 +131,7 @@ class Progress:
         self.note = ""
         self.tty = tty
         self.quiet = quiet
-        self._stop = threading.Event()
+        self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
         self._shown = False
         self._started = time.monotonic()
@@ -139,6 +152,9 @@ class Progress:
     def start(self, delay: float) -> None:
         if self.quiet:
             return
+        import threading
+
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, args=(delay,), daemon=True)
         self._thread.start()
 
@@ -148,12 +164,15 @@ class Progress:
             width = 24
             filled = int(width * min(self.done, self.total) / self.total)
             meter = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
-        else:
+        elif self.tty:
             meter = self.FRAMES[frame % len(self.FRAMES)]
+        else:
+            meter = "..."
         note = f" {self.note}" if self.note else ""
         return f"{self.label} {meter} {elapsed:.0f}s{note}"
 
     def _loop(self, delay: float) -> None:
+        assert self._stop is not None
         if self._stop.wait(delay):
             return
         frame = 0
@@ -170,6 +189,8 @@ class Progress:
                 return
 
     def stop(self) -> None:
+        if self._stop is None:
+            return
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=1)

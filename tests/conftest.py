@@ -66,7 +66,9 @@ def write(path: Path, text: str) -> Path:
 def make_project(tmp_path: Path) -> Callable[..., Path]:
     """make_project(pyproject=..., files={path: text}) -> a project directory."""
 
-    def make(pyproject: str | None = '[project]\nname = "sample"\nversion = "0.1.0"\n', files: dict[str, str] | None = None) -> Path:
+    def make(
+        pyproject: str | None = '[project]\nname = "sample"\nversion = "0.1.0"\n', files: dict[str, str] | None = None
+    ) -> Path:
         root = tmp_path / "proj"
         root.mkdir(exist_ok=True)
         if pyproject is not None:
@@ -84,7 +86,13 @@ def git(root: Path, *args: str) -> str:
         check=True,
         capture_output=True,
         text=True,
-        env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"},
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        },
     ).stdout
 
 

@@ -18,7 +18,10 @@ EXAMPLES = """examples:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser = sub.add_parser(
-        "cache", help="inspect and prune the result cache", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
+        "cache",
+        help="inspect and prune the result cache",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("action", nargs="?", choices=("stats", "gc", "clean"), default="stats")
     parser.add_argument("--max-size", help="for gc: size to shrink to (default: cache.max_size)")
@@ -59,8 +62,12 @@ def run(args: argparse.Namespace, project: Any) -> int:
         except ValueError:
             raise UsageError(f"--max-size {args.max_size!r} is not a size", "use e.g. 500MiB or 2GiB") from None
         data = cache.gc(limit)
-        console.result(data, lambda d: console.success(f"removed {d['removed']} entries, freed {human_bytes(d['freed_bytes'])}"))
+        console.result(
+            data, lambda d: console.success(f"removed {d['removed']} entries, freed {human_bytes(d['freed_bytes'])}")
+        )
         return 0
     data = cache.clean()
-    console.result(data, lambda d: console.success(f"removed {d['removed']} entries, freed {human_bytes(d['freed_bytes'])}"))
+    console.result(
+        data, lambda d: console.success(f"removed {d['removed']} entries, freed {human_bytes(d['freed_bytes'])}")
+    )
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from helper.config_schema import SCHEMA, is_secret
@@ -17,29 +18,56 @@ EXAMPLES = """examples:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser = sub.add_parser(
-        "config", help="show or check the configuration", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
+        "config",
+        help="show or check the configuration",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("action", nargs="?", choices=("show", "check"), default="show")
     return parser
 
 
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
+
+
 def masked(key: str, value: Any) -> Any:
-    if value in (None, "", [], {}) or not is_secret(key):
+    """The value as it may be shown: secrets hidden, passwords in URLs hidden."""
+    if value in (None, "", [], {}):
         return value
-    return "****"
+    if is_secret(key):
+        return "****"
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\1****@", value)
+    return value
 
 
 def run(args: argparse.Namespace, project: Any) -> int:
     # Loading the project already validated every layer; reaching here means it is valid.
     if args.action == "check":
-        data = {"valid": True, "root": str(project.root), "profile": project.profile, "files": [str(f) for f in project.files]}
-        console.result(data, lambda d: console.success(f"configuration valid ({', '.join(d['files']) or 'defaults only'})"))
+        data = {
+            "valid": True,
+            "root": str(project.root),
+            "profile": project.profile,
+            "files": [str(f) for f in project.files],
+        }
+        console.result(
+            data, lambda d: console.success(f"configuration valid ({', '.join(d['files']) or 'defaults only'})")
+        )
         return 0
     settings = {
-        key: {"value": masked(key, project.config.get(key)), "source": project.sources.get(key, "default"), "help": SCHEMA[key].help}
+        key: {
+            "value": masked(key, project.config.get(key)),
+            "source": project.sources.get(key, "default"),
+            "help": SCHEMA[key].help,
+        }
         for key in SCHEMA
     }
-    data = {"root": str(project.root), "profile": project.profile, "files": [str(f) for f in project.files], "settings": settings}
+    data = {
+        "root": str(project.root),
+        "profile": project.profile,
+        "files": [str(f) for f in project.files],
+        "settings": settings,
+    }
 
     def render(d: dict[str, Any]) -> None:
         console.echo(f"project: {d['root']}  profile: {d['profile']}")

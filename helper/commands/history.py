@@ -18,7 +18,10 @@ EXAMPLES = """examples:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser = sub.add_parser(
-        "history", help="list past runs from the journal", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
+        "history",
+        help="list past runs from the journal",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--failed", action="store_true", help="only failed or unfinished runs")
     parser.add_argument("--command", help="only runs of this command")
@@ -45,7 +48,11 @@ def run(args: argparse.Namespace, project: Any) -> int:
             when = datetime.datetime.fromtimestamp(r["started"]).strftime("%Y-%m-%d %H:%M:%S")
             code = "running?" if r["exit_code"] is None else str(r["exit_code"])
             duration = "-" if r["duration"] is None else f"{r['duration']:.2f}s"
-            hits = f"{r['cache_hits']}/{r['cache_hits'] + r['cache_misses']}" if r["cache_hits"] or r["cache_misses"] else "-"
+            hits = (
+                f"{r['cache_hits']}/{r['cache_hits'] + r['cache_misses']}"
+                if r["cache_hits"] or r["cache_misses"]
+                else "-"
+            )
             status = console.style(code, "green" if code == "0" else "red")
             table.append((r["id"], when, duration, status, hits, " ".join(r["argv"])[:60], r["error"] or ""))
         console.table(table, ("id", "started", "took", "exit", "cache", "arguments", "error"))

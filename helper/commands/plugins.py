@@ -15,7 +15,10 @@ EXAMPLES = """examples:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     return sub.add_parser(
-        "plugins", help="list plugins and what they need", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
+        "plugins",
+        help="list plugins and what they need",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
 

@@ -1,0 +1,46 @@
+"""Start-up time of help.py against bare Python and the tools people use today.
+
+    python bench/startup.py [--runs 20] [--no-install]
+
+Runs `help.py --help` and `--version`, `python -c pass`, `hatch --version`,
+`nox --version` and `poetry --version` side by side and prints ratios.
+Target: `help.py --help` within 1.3x of `python -c pass`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from _peers import ROOT, find, install_peers, report, time_command
+
+PEERS = ("hatch", "nox", "poetry")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--no-install", action="store_true", help="use peers already on PATH only")
+    args = parser.parse_args()
+    if not args.no_install:
+        install_peers(PEERS)
+    python = sys.executable  # the real interpreter: a pyenv shim would add ~200 ms to everything
+    help_py = str(ROOT / "help.py")
+    commands: list[tuple[str, list[str] | None]] = [
+        ("python -c pass", [python, "-c", "pass"]),
+        ("help.py --help", [python, help_py, "--help"]),
+        ("help.py --version", [python, help_py, "--version"]),
+    ]
+    for peer in PEERS:
+        binary = find(peer)
+        commands.append((f"{peer} --version", [binary, "--version"] if binary else None))
+    rows = [(name, time_command(argv, args.runs, cwd=ROOT) if argv else None) for name, argv in commands]
+    medians = report(rows, "python -c pass")
+    ratio = medians["help.py --help"] / medians["python -c pass"]
+    verdict = "met" if ratio <= 1.3 else "MISSED"
+    print(f"\ntarget help.py --help <= 1.3x python -c pass: {ratio:.2f}x ({verdict})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
