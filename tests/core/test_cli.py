@@ -97,3 +97,21 @@ def test_python_dash_m_helper_works(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "helper", "--version"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0
     assert result.stdout.startswith("help.py ")
+
+
+def test_installed_console_script_helpy(tmp_path: Path) -> None:
+    """`pip install .` gives a working `helpy` with the plugins package included."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    install = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert install.returncode == 0, install.stderr
+    result = subprocess.run(
+        [str(venv / "bin" / "helpy"), "plugins", "--json"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sandbox" in result.stdout
