@@ -7,15 +7,13 @@ the command being run is imported, so `--help` and quick commands start fast.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
 import time
 from typing import TYPE_CHECKING
 
 from helper import __version__
-from helper.errors import EXIT_INTERRUPTED, EXIT_USAGE, HelpError, UsageError
+from helper.errors import EXIT_INTERRUPTED, EXIT_USAGE, HelpError
 from helper.ui import console
 
 if TYPE_CHECKING:
@@ -40,49 +38,21 @@ EPILOG = """examples:
 
 exit codes: 0 ok, 1 failed, 2 usage or configuration error, 130 interrupted"""
 
+# Global options, accepted before and after the command: (flags, metavar, help).
+GLOBAL_OPTIONS: list[tuple[tuple[str, ...], str | None, str]] = [
+    (("-C", "--project"), "DIR", "project directory (default: found from cwd)"),
+    (("--profile",), "NAME", "configuration profile (or HELP_PROFILE)"),
+    (("--json",), None, "machine-readable output on stdout"),
+    (("-v", "--verbose"), None, "more output (repeatable)"),
+    (("-q", "--quiet"), None, "only errors"),
+    (("--debug",), None, "tracebacks on errors"),
+    (("--no-color",), None, "no colour (also NO_COLOR)"),
+]
 # Global options taking a value: skipped when looking for the command name.
-_VALUE_OPTIONS = {"--project", "-C", "--profile"}
+_VALUE_OPTIONS = {flag for flags, metavar, _ in GLOBAL_OPTIONS if metavar for flag in flags}
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse with usage errors raised as UsageError (one line + a hint)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message, f"see `{self.prog} --help`")
-
-
-def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """Global flags, accepted both before and after the command name."""
-    default: Any = argparse.SUPPRESS if suppress else None
-    group = parser.add_argument_group("global options")
-    group.add_argument(
-        "-C", "--project", metavar="DIR", default=default, help="project directory (default: found from cwd)"
-    )
-    group.add_argument("--profile", default=default, help="configuration profile (or HELP_PROFILE)")
-    group.add_argument(
-        "--json",
-        action="store_true",
-        default=argparse.SUPPRESS if suppress else False,
-        help="machine-readable output on stdout",
-    )
-    group.add_argument(
-        "-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0, help="more output"
-    )
-    group.add_argument(
-        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS if suppress else False, help="only errors"
-    )
-    group.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS if suppress else False, help="tracebacks on errors"
-    )
-    group.add_argument(
-        "--no-color",
-        action="store_true",
-        default=argparse.SUPPRESS if suppress else False,
-        help="no colour (also NO_COLOR)",
-    )
-
-
-def _command_name(argv: list[str]) -> str | None:
+def command_name(argv: list[str]) -> str | None:
     skip = False
     for arg in argv:
         if skip:
@@ -109,37 +79,6 @@ def _all_commands() -> dict[str, tuple[str, str, Any]]:
     for name, (module, summary, plugin) in command_index().items():
         commands.setdefault(name, (module, f"{summary} [plugin: {plugin.name}]", plugin))
     return commands
-
-
-def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, Any, Any]:
-    """The parser, with the full sub-parser only for the command in `argv`."""
-    prog = "help.py"
-    parser = Parser(
-        prog=prog,
-        description="One command for a Python project's whole development loop.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"help.py {__version__}")
-    _global_options(parser, suppress=False)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    wanted = _command_name(argv)
-    commands = _all_commands()
-    if wanted is not None and wanted not in commands:
-        import difflib
-
-        close = difflib.get_close_matches(wanted, commands, n=1)
-        hint = f"did you mean `{prog} {close[0]}`?" if close else f"see `{prog} --help` for the commands"
-        raise UsageError(f"unknown command {wanted!r}", hint)
-    module = plugin = None
-    for name, (module_name, summary, owner) in commands.items():
-        if name == wanted:
-            module, plugin = importlib.import_module(module_name), owner
-            cmd = module.add_parser(sub)
-            _global_options(cmd, suppress=True)
-        else:
-            sub.add_parser(name, help=summary, add_help=False)
-    return parser, module, plugin
 
 
 def _journal(project: Any) -> Any:
@@ -172,14 +111,45 @@ def _cache_counts() -> tuple[int, int]:
     return hits, misses
 
 
+def top_help(commands: dict[str, tuple[str, str, Any]]) -> str:
+    """The top-level help, formatted without argparse (it is the most run page)."""
+    lines = [
+        "usage: help.py [global options] COMMAND [ARGS...]",
+        "",
+        "One command for a Python project's whole development loop.",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {name:<14}{summary}" for name, (_, summary, _) in commands.items()]
+    lines += ["", "global options:"]
+    for flags, metavar, text in GLOBAL_OPTIONS:
+        label = ", ".join(flags) + (f" {metavar}" if metavar else "")
+        lines.append(f"  {label:<22}{text}")
+    lines += [
+        f"  {'--version':<22}print the version and exit",
+        f"  {'-h, --help':<22}this help; `help.py COMMAND --help` for one command",
+        "",
+        EPILOG,
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in ([], ["-h"], ["--help"]):
+        sys.stdout.write(top_help(_all_commands()))
+        return 0 if argv else EXIT_USAGE
+    if argv == ["--version"]:
+        sys.stdout.write(f"help.py {__version__}\n")
+        return 0
     started = time.monotonic()
     debug = "--debug" in argv or os.environ.get("HELP_DEBUG") == "1"
     console.configure(json_mode="--json" in argv, debug=debug, color=False if "--no-color" in argv else None)
     args = None
     try:
-        parser, module, plugin = build_parser(argv)
+        from helper.parsing import build_parser
+
+        parser, module, plugin = build_parser(argv, _all_commands())
         if getattr(module, "PASSTHROUGH", False):
             head, tail = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
             args, unknown = parser.parse_known_args(head)
@@ -193,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             color=False if args.no_color else None,
         )
         if module is None:
-            parser.print_help()
-            return EXIT_USAGE if argv else 0
+            sys.stdout.write(top_help(_all_commands()))
+            return EXIT_USAGE
         from pathlib import Path
 
         from helper import project as project_module

@@ -43,11 +43,12 @@ def run(args: argparse.Namespace, project: Any) -> int:
     checks.extend(run_all(project, extra))
 
     def render(rows: list[dict[str, Any]]) -> None:
+        width = max((len(r["name"]) for r in rows), default=10)
         for row in rows:
             label, colour = MARKS.get(row["status"], (row["status"], "bold"))
-            console.echo(f"{console.style(f'{label:>4}', colour)}  {row['name']:<14} {row['detail']}")
+            console.echo(f"{console.style(f'{label:>4}', colour)}  {row['name']:<{width}}  {row['detail']}")
             if row["hint"] and row["status"] != "ok":
-                console.echo(f"{'':<20} fix: {row['hint']}")
+                console.echo(f"{'':<{width + 6}}  fix: {row['hint']}")
         failed = sum(r["status"] == "fail" for r in rows)
         warned = sum(r["status"] == "warn" for r in rows)
         console.echo(f"\n{len(rows)} checks: {failed} failed, {warned} warnings")

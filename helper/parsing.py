@@ -1,0 +1,71 @@
+"""argparse glue: the parser for one command line, with only that command's module imported."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+from helper import __version__
+from helper.cli import EPILOG, GLOBAL_OPTIONS, command_name
+from helper.errors import UsageError
+
+PROG = "help.py"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors raised as UsageError (one line + a hint)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, f"see `{self.prog} --help`")
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Global flags on the top parser (with defaults) and on each command (suppressed
+    there, so a flag given before the command is not reset by the sub-parser)."""
+    group = parser.add_argument_group("global options")
+    for flags, metavar, text in GLOBAL_OPTIONS:
+        dest = flags[-1].lstrip("-").replace("-", "_")
+        if metavar:
+            default: Any = None
+            group.add_argument(
+                *flags, dest=dest, metavar=metavar, default=argparse.SUPPRESS if suppress else default, help=text
+            )
+        elif dest == "verbose":
+            group.add_argument(
+                *flags, dest=dest, action="count", default=argparse.SUPPRESS if suppress else 0, help=text
+            )
+        else:
+            group.add_argument(
+                *flags, dest=dest, action="store_true", default=argparse.SUPPRESS if suppress else False, help=text
+            )
+
+
+def build_parser(
+    argv: list[str], commands: dict[str, tuple[str, str, Any]]
+) -> tuple[argparse.ArgumentParser, Any, Any]:
+    """(parser, command module, plugin or None) for the command named in `argv`."""
+    parser = Parser(
+        prog=PROG,
+        description="One command for a Python project's whole development loop.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    add_global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    wanted = command_name(argv)
+    if wanted is not None and wanted not in commands:
+        import difflib
+
+        close = difflib.get_close_matches(wanted, commands, n=1)
+        hint = f"did you mean `{PROG} {close[0]}`?" if close else f"see `{PROG} --help` for the commands"
+        raise UsageError(f"unknown command {wanted!r}", hint)
+    module = plugin = None
+    for name, (module_name, summary, owner) in commands.items():
+        if name == wanted:
+            module, plugin = importlib.import_module(module_name), owner
+            add_global_options(module.add_parser(sub), suppress=True)
+        else:
+            sub.add_parser(name, help=summary, add_help=False)
+    return parser, module, plugin
