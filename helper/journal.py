@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from helper.fsutil import FileLock
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -71,11 +73,15 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA busy_timeout = 30000")
-        mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()
-        if mode and mode[0].lower() != "wal":  # e.g. a file system without shared memory
-            self.db.execute("PRAGMA journal_mode = DELETE")
         self.db.execute("PRAGMA synchronous = NORMAL")
-        self.db.executescript(SCHEMA)
+        # Switching to WAL fails at once ("database is locked", no busy wait) while
+        # another process is creating the file, so first-time setup is serialised.
+        with FileLock(path.with_name(path.name + ".lock"), timeout=30):
+            if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()
+                if mode and mode[0].lower() != "wal":  # e.g. a file system without shared memory
+                    self.db.execute("PRAGMA journal_mode = DELETE")
+            self.db.executescript(SCHEMA)
 
     def start(self, command: str, argv: list[str], version: str) -> int:
         cur = self.db.execute(

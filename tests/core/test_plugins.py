@@ -90,6 +90,14 @@ print("rw: ok")
 """
 
 
+def base_python() -> str:
+    """The interpreter the test venv was made from: a venv under /tmp is hidden inside the sandbox."""
+    import os
+    import sys
+
+    return os.path.realpath(os.path.join(sys.base_prefix, "bin", "python3"))
+
+
 @pytest.mark.parametrize("backend", ["bwrap", "firejail"])
 def test_sandbox_isolates_network_and_project(make_project, listener: int, backend: str) -> None:
     need_tool(backend, f"apt-get install {'bubblewrap' if backend == 'bwrap' else backend}")
