@@ -1,0 +1,247 @@
+"""Supervising configured processes: validation, order, readiness, restarts, reload, stop."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import run_help, write
+from tests.run.conftest import alive
+
+PY = json.dumps(sys.executable)
+
+SLEEPER = """\
+import os, sys, time
+print(sys.argv[1] if len(sys.argv) > 1 else "up", os.getpid(), flush=True)
+time.sleep(300)
+"""
+STUBBORN = """\
+import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("ignoring SIGTERM", os.getpid(), flush=True)
+time.sleep(300)
+"""
+VERSIONED = """\
+import os, time
+print("version", open("version.txt").read().strip(), os.getpid(), flush=True)
+time.sleep(300)
+"""
+
+
+def project(make_project, body: str, files: dict[str, str] | None = None) -> Path:
+    pyproject = f'[project]\nname = "demo"\nversion = "0"\n\n[tool.help.run]\n{body}'
+    return make_project(
+        pyproject=pyproject,
+        files={"sleeper.py": SLEEPER, "stubborn.py": STUBBORN, "versioned.py": VERSIONED, **(files or {})},
+    )
+
+
+def test_bad_process_entries_name_file_and_line(make_project) -> None:
+    cases = {
+        "unknown field": (
+            '[tool.help.run.processes.web]\ncommand = "x"\ncomand_typo = 1\n',
+            "unknown field 'comand_typo'",
+            10,
+        ),
+        "bad restart": (
+            '[tool.help.run.processes.web]\ncommand = "x"\nrestart = "sometimes"\n',
+            "restart: expected one of",
+            10,
+        ),
+        "bad ready": (
+            '[tool.help.run.processes.web]\ncommand = "x"\nready = { port = 1, log = "x" }\n',
+            "give exactly one of port, http or log",
+            10,
+        ),
+        "unknown dependency": (
+            '[tool.help.run.processes.web]\ncommand = "x"\ndepends_on = ["db"]\n',
+            "no process named 'db'",
+            10,
+        ),
+        "cycle": (
+            '[tool.help.run.processes.a]\ncommand = "x"\ndepends_on = ["b"]\n[tool.help.run.processes.b]\ncommand = "y"\ndepends_on = ["a"]\n',
+            "cycle: a -> b -> a",
+            10,
+        ),
+        "no command": ('[tool.help.run.processes.web]\ncwd = "."\n', "command: expected a command", 8),
+    }
+    for name, (toml, message, line) in cases.items():
+        root = make_project(
+            pyproject=f'[project]\nname = "demo"\nversion = "0"\n\n[tool.help.run]\ngrace = 1\n\n{toml}'
+        )
+        result = run_help("run", "plan", cwd=root)
+        assert result.returncode == 2, (name, result.stderr)
+        assert message in result.stderr, (name, result.stderr)
+        assert f"pyproject.toml:{line}:" in result.stderr, (name, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_procfile_is_used_and_a_bad_line_is_named(make_project) -> None:
+    root = make_project(files={"Procfile": "web: python -m http.server $PORT\nworker python worker.py\n"})
+    result = run_help("run", "plan", cwd=root)
+    assert result.returncode == 2 and "Procfile:2: not a `name: command` line" in result.stderr
+    write(root / "Procfile", "# processes\nweb: python -m http.server $PORT\nworker: python worker.py\n")
+    plan = json.loads(run_help("run", "plan", "--json", cwd=root).stdout)
+    assert plan["source"] == "procfile"
+    assert [(p["name"], p["command"]) for p in plan["processes"]] == [
+        ("web", "python -m http.server $PORT"),
+        ("worker", "python worker.py"),
+    ]
+
+
+def test_start_follows_depends_on_and_readiness(make_project, running) -> None:
+    body = f"""
+[tool.help.run.processes.api]
+command = [{PY}, "sleeper.py", "api-up"]
+depends_on = ["db"]
+
+[tool.help.run.processes.db]
+command = [{PY}, "-c", "import time; time.sleep(1); print('db accepting connections', flush=True); time.sleep(300)"]
+ready = {{ log = "accepting connections" }}
+"""
+    root = project(make_project, body)
+    plan = json.loads(run_help("run", "plan", "--json", cwd=root).stdout)
+    assert [p["name"] for p in plan["processes"]] == ["db", "api"]
+    run = running(root)
+    ready_at = run.wait_for(r"run +\| db ready \(log line")
+    api_at = run.wait_for(r"api +\| api-up")
+    assert ready_at < api_at, run.output
+    assert run.stop() == 0
+
+
+def test_crash_loop_is_given_up_with_exit_1(make_project, running) -> None:
+    body = f"""restart_limit = 3
+
+[tool.help.run.processes.flaky]
+command = [{PY}, "-c", "import sys; print('boom', flush=True); sys.exit(3)"]
+restart = "always"
+
+[tool.help.run.processes.steady]
+command = [{PY}, "sleeper.py"]
+"""
+    root = project(make_project, body)
+    run = running(root)
+    code = run.proc.wait(timeout=60)
+    run._reader.join(timeout=5)
+    assert code == 1, run.output
+    assert run.output.count("flaky exited with code 3; restarting") == 2
+    assert "flaky: crash loop: exited with code 3, 3 times in a row; gave up" in run.output
+    assert "steady" in run.output  # the healthy one was stopped with the rest
+    assert not [pid for pid in run.seen_pids | run.pids() if alive(pid)]
+
+
+def test_process_ignoring_sigterm_is_killed_after_the_grace_period(make_project, running) -> None:
+    body = f"""grace = 1.0
+
+[tool.help.run.processes.stubborn]
+command = [{PY}, "stubborn.py"]
+
+[tool.help.run.processes.polite]
+command = [{PY}, "sleeper.py"]
+"""
+    root = project(make_project, body)
+    run = running(root)
+    run.wait_for("ignoring SIGTERM")
+    run.wait_for(r"polite +\| up")
+    stubborn = int(run.pid_file("stubborn")["pid"])
+    started = time.monotonic()
+    assert run.stop(signal.SIGINT) == 0
+    took = time.monotonic() - started
+    assert 1.0 <= took < 10, took
+    assert "stubborn ignored SIGTERM for 1s; killed" in run.output
+    assert "killed after the grace period: stubborn" in run.output
+    assert not alive(stubborn)
+    assert not [pid for pid in run.seen_pids if alive(pid)]
+
+
+def test_status_and_stop_from_another_terminal(make_project, running) -> None:
+    body = f"""
+[tool.help.run.processes.worker]
+command = [{PY}, "sleeper.py", "working"]
+"""
+    root = project(make_project, body)
+    run = running(root)
+    run.wait_for("working")
+    status = run_help("run", "--status", "--json", cwd=root)
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["running"] and data["supervisor"]["pid"] == run.proc.pid
+    [worker] = data["processes"]
+    assert worker["name"] == "worker" and worker["alive"] and worker["pid"] == int(run.pid_file("worker")["pid"])
+
+    second = run_help("run", cwd=root, timeout=30)
+    assert second.returncode == 1 and "already running" in second.stderr and str(run.proc.pid) in second.stderr
+
+    pids = run.pids()
+    stop = run_help("run", "stop", cwd=root, timeout=60)
+    assert stop.returncode == 0, stop.stderr
+    assert run.proc.wait(timeout=10) == 0
+    assert not [pid for pid in pids if alive(pid)]
+    after = json.loads(run_help("run", "status", "--json", cwd=root).stdout)
+    assert after == {"running": False, "supervisor": None, "processes": []}
+
+
+def test_orphans_of_a_killed_run_are_found_and_stopped(make_project, running) -> None:
+    body = f"""
+[tool.help.run.processes.worker]
+command = [{PY}, "sleeper.py", "working"]
+"""
+    root = project(make_project, body)
+    run = running(root)
+    run.wait_for("working")
+    worker = int(run.pid_file("worker")["pid"])
+    run.proc.kill()  # the supervisor dies without cleaning up
+    run.proc.wait(timeout=10)
+    assert alive(worker)
+    again = run_help("run", cwd=root, timeout=30)
+    assert again.returncode == 1 and f"worker (pid {worker})" in again.stderr and "run stop" in again.stderr
+    stop = run_help("run", "stop", "--json", cwd=root, timeout=60)
+    assert stop.returncode == 0 and json.loads(stop.stdout)["orphans_stopped"] == ["worker"]
+    assert not alive(worker)
+
+
+def test_reload_restarts_a_process_when_a_file_changes(make_project, running) -> None:
+    body = f"""reload_interval = 0.2
+
+[tool.help.run.processes.app]
+command = [{PY}, "versioned.py"]
+reload = true
+
+[tool.help.run.processes.other]
+command = [{PY}, "sleeper.py", "other-up"]
+"""
+    root = project(make_project, body, files={"version.txt": "1\n"})
+    run = running(root)
+    run.wait_for(r"app +\| version 1")
+    run.wait_for("other-up")
+    first = int(run.pid_file("app")["pid"])
+    other = int(run.pid_file("other")["pid"])
+    time.sleep(0.5)  # let the watcher take its first snapshot
+    (root / "version.txt").write_text("2\n")
+    run.wait_for(r"app: version.txt changed; restarting")
+    run.wait_for(r"app +\| version 2")
+    assert not alive(first)
+    assert int(run.pid_file("other")["pid"]) == other  # reload = false: left alone
+    # Touching without changing content is not a change.
+    (root / "version.txt").write_text("2\n")
+    time.sleep(1.0)
+    assert run.output.count("changed; restarting") == 1
+    assert run.stop() == 0
+
+
+def test_sigterm_to_run_stops_everything(make_project, running) -> None:
+    body = f"""
+[tool.help.run.processes.worker]
+command = ["/bin/sh", "-c", "{sys.executable} sleeper.py child & {sys.executable} sleeper.py parent; wait"]
+"""
+    root = project(make_project, body)
+    run = running(root)
+    run.wait_for("child")
+    run.wait_for("parent")
+    pids = run.pids()
+    assert len(pids) >= 4  # help.py, sh, and both pythons in sh's group
+    assert run.stop(signal.SIGTERM) == 0
+    assert not [pid for pid in pids if alive(pid)]
