@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +150,8 @@ def render(value: str, *, profile: str, environ: Mapping[str, str], where: str) 
             return "${"
         name, arg = match.group(1), match.group(2)
         if name in ("secret", "hex"):
+            import secrets
+
             try:
                 size = int(arg) if arg else 32
             except ValueError:
@@ -163,6 +163,8 @@ def render(value: str, *, profile: str, environ: Mapping[str, str], where: str) 
             secret = True
             return secrets.token_urlsafe(size) if name == "secret" else secrets.token_hex(size)
         if name == "uuid":
+            import uuid
+
             return str(uuid.uuid4())
         if name == "profile":
             return profile

@@ -5,13 +5,8 @@ from __future__ import annotations
 import re
 import socket
 import threading
-import urllib.error
-import urllib.request
 
 from helper.running.spec import Ready
-
-# Local services are never reached through a proxy from the environment.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def port_open(host: str, port: int, timeout: float = 0.25) -> bool:
@@ -23,8 +18,13 @@ def port_open(host: str, port: int, timeout: float = 0.25) -> bool:
 
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
+    import urllib.error
+    import urllib.request
+
+    # Local services are never reached through a proxy from the environment.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with _OPENER.open(url, timeout=timeout) as response:
+        with opener.open(url, timeout=timeout) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError, ValueError):
         return False

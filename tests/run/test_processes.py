@@ -198,6 +198,8 @@ command = [{PY}, "sleeper.py", "working"]
     assert alive(worker)
     again = run_help("run", cwd=root, timeout=30)
     assert again.returncode == 1 and f"worker (pid {worker})" in again.stderr and "run stop" in again.stderr
+    doctor = run_help("doctor", cwd=root, timeout=60)
+    assert "left over from a run that died: worker" in doctor.stdout and "help.py run stop" in doctor.stdout
     stop = run_help("run", "stop", "--json", cwd=root, timeout=60)
     assert stop.returncode == 0 and json.loads(stop.stdout)["orphans_stopped"] == ["worker"]
     assert not alive(worker)
