@@ -81,6 +81,8 @@ def build(project: Any, dotenv_values: dict[str, str]) -> Plan:
             setup = detected_setup
             step = autodetect.alembic_step(root, python, env)
             if step is not None:
+                if any(s.name == step.name for s in setup):
+                    step.name = "alembic"
                 setup.insert(0, step)
             elif (root / "alembic.ini").is_file():
                 notes.append("database already at the alembic head revision: migration skipped")

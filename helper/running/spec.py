@@ -115,11 +115,11 @@ def from_config(table: dict[str, Any], root: Path, source: str | None) -> list[P
             raise ConfigError(
                 f"{key}: a process name uses letters, digits, '-', '_' or '.'", "rename it", where=where(name)
             )
-        if isinstance(entry, str):
+        if isinstance(entry, (str, list)):
             entry = {"command": entry}
         if not isinstance(entry, dict):
             raise ConfigError(
-                f"{key}: expected a table or a command string, got {entry!r}",
+                f"{key}: expected a table, a command string or a list, got {entry!r}",
                 'write web = { command = "..." }',
                 where=where(name),
             )

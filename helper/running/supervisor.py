@@ -383,7 +383,11 @@ class Supervisor:
     def _outcome(self, killed: list[str]) -> Outcome:
         failed = {m.spec.name: m.reason for m in self.managed.values() if m.status == "failed"}
         for m in self.managed.values():
-            if m.status not in ("failed", "done"):
+            if m.status == "waiting":
+                m.status = "not started"
+                blocked = [d for d in m.spec.depends_on if self.managed[d].status in ("failed", "not started")]
+                m.reason = f"{', '.join(blocked)} failed" if blocked else "stopped before its dependencies were ready"
+            elif m.status not in ("failed", "done"):
                 m.status = "stopped"
         processes = [
             {

@@ -247,3 +247,45 @@ command = ["/bin/sh", "-c", "{sys.executable} sleeper.py child & {sys.executable
     assert len(pids) >= 4  # help.py, sh, and both pythons in sh's group
     assert run.stop(signal.SIGTERM) == 0
     assert not [pid for pid in pids if alive(pid)]
+
+
+def test_second_ctrl_c_kills_without_waiting_for_the_grace_period(make_project, running) -> None:
+    body = f"""grace = 60
+
+[tool.help.run.processes.stubborn]
+command = [{PY}, "stubborn.py"]
+"""
+    root = project(make_project, body)
+    run = running(root)
+    run.wait_for("ignoring SIGTERM")
+    stubborn = int(run.pid_file("stubborn")["pid"])
+    started = time.monotonic()
+    run.proc.send_signal(signal.SIGINT)
+    run.wait_for("SIGINT: stopping stubborn")
+    run.proc.send_signal(signal.SIGINT)
+    assert run.proc.wait(timeout=20) == 0
+    assert time.monotonic() - started < 20
+    assert not alive(stubborn)
+
+
+def test_json_result_names_what_failed(make_project) -> None:
+    body = f"""
+[tool.help.run.processes.setup]
+command = [{PY}, "-c", "import sys; print('cannot migrate'); sys.exit(4)"]
+restart = "no"
+ready = {{ log = "migrated" }}
+
+[tool.help.run.processes.web]
+command = [{PY}, "sleeper.py"]
+depends_on = ["setup"]
+"""
+    root = project(make_project, body)
+    result = run_help("run", "--json", cwd=root, timeout=60)
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["failed"] == {"setup": "exited with code 4"}
+    assert {p["name"]: (p["status"], p["reason"]) for p in data["processes"]} == {
+        "setup": ("failed", "exited with code 4"),
+        "web": ("not started", "setup failed"),
+    }
+    assert "setup | cannot migrate" in result.stderr  # process output stays off stdout in --json mode
