@@ -274,11 +274,9 @@ class Supervisor:
     def _tick(self, now: float) -> None:
         for m in self.managed.values():
             if m.status == "waiting":
-                deps = self._deps_state(m)
-                if deps == "ok":
+                # A failed dependency ends the run; this one is then reported "not started".
+                if self._deps_state(m) == "ok":
                     self._start(m)
-                elif deps == "failed":
-                    m.status, m.reason = "failed", f"not started: {', '.join(m.spec.depends_on)} failed"
             if m.popen is not None and m.popen.poll() is not None:
                 self._exited(m, now)
                 continue
