@@ -257,26 +257,15 @@ class Supervisor:
         m.status, m.next_start = "restarting", now + delay
         self.out.note(f"{spec.name} {describe}; restarting in {delay:.1f}s ({m.crashes}/{self.settings.restart_limit})")
 
-    def _deps_state(self, m: Managed) -> str:
-        """'ok' when every dependency is ready (or finished), 'failed' if one failed, else 'wait'."""
-        for dep in m.spec.depends_on:
-            other = self.managed[dep]
-            if other.status in ("failed", "stopped") or (
-                other.status == "done" and not other.spec.oneshot and other.last_code
-            ):
-                return "failed"
-            if other.status not in ("ready", "done"):
-                return "wait"
-            if other.spec.oneshot and other.status != "done":
-                return "wait"
-        return "ok"
+    def _deps_ready(self, m: Managed) -> bool:
+        """Every dependency is ready, or finished with exit 0 (a setup step)."""
+        return all(self.managed[dep].status in ("ready", "done") for dep in m.spec.depends_on)
 
     def _tick(self, now: float) -> None:
         for m in self.managed.values():
-            if m.status == "waiting":
-                # A failed dependency ends the run; this one is then reported "not started".
-                if self._deps_state(m) == "ok":
-                    self._start(m)
+            # A failed dependency ends the run; a waiting process is then reported "not started".
+            if m.status == "waiting" and self._deps_ready(m):
+                self._start(m)
             if m.popen is not None and m.popen.poll() is not None:
                 self._exited(m, now)
                 continue

@@ -25,7 +25,9 @@ def commands(data: dict) -> dict[str, str]:
 
 
 def test_fastapi_in_a_src_layout_gets_uvicorn_with_reload(make_project) -> None:
-    root = make_project(files={"src/shop/main.py": FASTAPI_SRC, "tests/test_x.py": "from fastapi import FastAPI\napp = FastAPI()\n"})
+    root = make_project(
+        files={"src/shop/main.py": FASTAPI_SRC, "tests/test_x.py": "from fastapi import FastAPI\napp = FastAPI()\n"}
+    )
     data = plan(root, env={"PORT": "9123"})
     assert data["source"] == "detected"
     web = commands(data)["web"]
@@ -37,14 +39,20 @@ def test_flask_gets_flask_run_debug_and_the_venv_python(make_project) -> None:
     (root / ".venv" / "bin").mkdir(parents=True)
     (root / ".venv" / "bin" / "python").symlink_to(sys.executable)
     web = commands(plan(root))["web"]
-    assert web == f"{root / '.venv' / 'bin' / 'python'} -m flask --app app:server run --debug --host 127.0.0.1 --port 8000"
+    assert (
+        web == f"{root / '.venv' / 'bin' / 'python'} -m flask --app app:server run --debug --host 127.0.0.1 --port 8000"
+    )
 
 
 def test_django_migrates_before_runserver(make_project) -> None:
     root = make_project(files={"manage.py": "import sys\n", "alembic.ini": "[alembic]\nscript_location = migrations\n"})
     data = plan(root)
     # Both migration tools found: alembic first, then Django's, then the server.
-    assert [(p["name"], p["depends_on"]) for p in data["processes"]] == [("alembic", []), ("migrate", ["alembic"]), ("web", ["migrate"])]
+    assert [(p["name"], p["depends_on"]) for p in data["processes"]] == [
+        ("alembic", []),
+        ("migrate", ["alembic"]),
+        ("web", ["migrate"]),
+    ]
     assert commands(data)["migrate"].endswith("manage.py migrate --noinput")
     assert commands(data)["web"].endswith("manage.py runserver 127.0.0.1:8000")
 
@@ -70,7 +78,10 @@ def test_alembic_step_runs_until_the_database_is_at_head(make_project) -> None:
     at_head = plan(root)
     assert [p["name"] for p in at_head["processes"]] == ["web"]
     # DATABASE_URL (from .env or the environment) points alembic elsewhere: not at head there.
-    assert [p["name"] for p in plan(root, env={"DATABASE_URL": "sqlite:///other.db"})["processes"]] == ["migrate", "web"]
+    assert [p["name"] for p in plan(root, env={"DATABASE_URL": "sqlite:///other.db"})["processes"]] == [
+        "migrate",
+        "web",
+    ]
 
 
 def test_nothing_to_run_says_what_to_configure(make_project) -> None:

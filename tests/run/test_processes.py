@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 import time
@@ -289,3 +290,30 @@ depends_on = ["setup"]
         "web": ("not started", "setup failed"),
     }
     assert "setup | cannot migrate" in result.stderr  # process output stays off stdout in --json mode
+
+
+def test_http_and_port_readiness_gate_dependents_and_a_timeout_fails(make_project, running) -> None:
+    from tests.run.conftest import free_port
+
+    web_port, never = free_port(), free_port()
+    body = f"""
+[tool.help.run.processes.web]
+command = [{PY}, "-c", "import time; time.sleep(0.5); import http.server, sys; sys.argv = ['x', '{web_port}', '--bind', '127.0.0.1']; http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler, port={web_port}, bind='127.0.0.1')"]
+ready = {{ http = "http://127.0.0.1:{web_port}/" }}
+
+[tool.help.run.processes.client]
+command = [{PY}, "-c", "import urllib.request, time; print('got', urllib.request.urlopen('http://127.0.0.1:{web_port}/').status, flush=True); time.sleep(300)"]
+depends_on = ["web"]
+
+[tool.help.run.processes.late]
+command = [{PY}, "sleeper.py"]
+ready = {{ port = {never}, timeout = 5 }}
+"""
+    root = project(make_project, body)
+    run = running(root, env={"no_proxy": "*"})
+    run.wait_for(r"web ready \(HTTP 200 from")
+    run.wait_for(r"client +\| got 200")
+    code = run.proc.wait(timeout=30)
+    run._reader.join(timeout=5)
+    assert code == 1
+    assert re.search(rf"late: not ready after \d+s \(waited for port {never} open\)", run.output), run.output
