@@ -75,6 +75,13 @@ class Outcome:
     processes: list[dict[str, Any]]
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 class Output:
     """Interleaved lines with a padded, coloured `name |` prefix, one line at a time."""
 
@@ -233,7 +240,7 @@ class Supervisor:
     def _exited(self, m: Managed, now: float) -> None:
         code = self._reap(m)
         spec = m.spec
-        describe = f"exited with code {code}" if code >= 0 else f"was killed by {signal.Signals(-code).name}"
+        describe = f"exited with code {code}" if code >= 0 else f"was killed by {_signal_name(-code)}"
         if spec.oneshot or spec.restart == "no" or (spec.restart == "on-failure" and code == 0):
             if code == 0:
                 m.status = "done"

@@ -317,3 +317,11 @@ ready = {{ port = {never}, timeout = 5 }}
     run._reader.join(timeout=5)
     assert code == 1
     assert re.search(rf"late: not ready after \d+s \(waited for port {never} open\)", run.output), run.output
+
+
+def test_a_missing_program_fails_with_its_name(make_project) -> None:
+    root = project(make_project, '\n[tool.help.run.processes]\nweb = ["no-such-program-xyz", "--port", "1"]\n')
+    result = run_help("run", cwd=root, timeout=60)
+    assert result.returncode == 1
+    assert "web: cannot run `no-such-program-xyz`: program not found" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
