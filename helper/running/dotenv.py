@@ -112,15 +112,25 @@ def parse(text: str, source: str, *, allow_profiles: bool = False) -> list[Entry
     return entries
 
 
+def read_text(path: Path) -> str:
+    """A template or env file's text; not UTF-8 or unreadable is a ConfigError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path.name} is not UTF-8 text", "save it as UTF-8; nothing was written", where=str(path)
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {path.name}: {exc.strerror}", "check the file and its permissions", where=str(path)
+        ) from None
+
+
 def read(path: Path) -> dict[str, str]:
     """The values of an env file (later lines win), {} when it does not exist."""
     if not path.is_file():
         return {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path.name} is not UTF-8 text", "save it as UTF-8", where=str(path)) from None
-    return {e.key: e.value for e in parse(text, str(path))}
+    return {e.key: e.value for e in parse(read_text(path), str(path))}
 
 
 def for_profile(entries: list[Entry], profile: str) -> list[Entry]:
@@ -220,9 +230,9 @@ def ensure(
         return EnvResult(target, None, read(target))
     lock = FileLock((lock_dir or target.parent) / f".{target.name}.lock", timeout=30)
     with lock:
-        tmpl_text = template.read_text(encoding="utf-8")
+        tmpl_text = read_text(template)
         entries = for_profile(parse(tmpl_text, str(template), allow_profiles=True), profile)
-        existing_text = target.read_text(encoding="utf-8") if target.is_file() else ""
+        existing_text = read_text(target) if target.exists() else ""
         existing = {e.key: e.value for e in parse(existing_text, str(target))}
         result = EnvResult(target, template, dict(existing))
         missing: list[tuple[Entry, str]] = []
@@ -276,9 +286,7 @@ def describe(root: Path, profile: str, template: Path | None, target: Path) -> d
     secret_keys: set[str] = set()
     pending: list[str] = []
     if template is not None:
-        for entry in for_profile(
-            parse(template.read_text(encoding="utf-8"), str(template), allow_profiles=True), profile
-        ):
+        for entry in for_profile(parse(read_text(template), str(template), allow_profiles=True), profile):
             if re.search(r"\$\{(secret|hex|required)", entry.value):
                 secret_keys.add(entry.key)
             if entry.key not in values:

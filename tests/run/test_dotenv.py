@@ -171,3 +171,11 @@ def test_masking_hides_url_passwords_and_secret_names() -> None:
 def test_quoting_round_trips() -> None:
     for value in ["simple", "with space", 'quo"te', "back\\slash", "multi\nline", "hash # not comment", ""]:
         assert dotenv.parse(f"K={dotenv.quote(value)}\n", "x")[0].value == value
+
+
+def test_a_template_that_is_not_utf8_is_a_clean_error(make_project) -> None:
+    root = make_project()
+    (root / ".env.example").write_bytes(b"NAME=caf\xe9\n")
+    result = run_help("run", "env", cwd=root)
+    assert result.returncode == 2 and ".env.example is not UTF-8 text" in result.stderr
+    assert not (root / ".env").exists()
