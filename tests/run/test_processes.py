@@ -325,3 +325,36 @@ def test_a_missing_program_fails_with_its_name(make_project) -> None:
     assert result.returncode == 1
     assert "web: cannot run `no-such-program-xyz`: program not found" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_output_prefixes_are_coloured_on_a_terminal_only(make_project) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from tests.conftest import HELP, clean_env
+
+    root = project(make_project, f'\n[tool.help.run.processes]\nhello = [{PY}, "-c", "print(\'hi there\')"]\n')
+    env = clean_env()
+    env.pop("NO_COLOR")
+    env["TERM"] = "xterm"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, str(HELP), "run"], cwd=root, env=env, stdout=slave, stderr=subprocess.DEVNULL
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the terminal closed: help.py is gone
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=30) == 0
+    tty_text = b"".join(chunks).decode()
+    assert "\x1b[36mhello | \x1b[0mhi there" in tty_text
+    plain = run_help("run", cwd=root)
+    assert "hello | hi there" in plain.stdout and "\x1b[" not in plain.stdout
