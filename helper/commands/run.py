@@ -93,7 +93,18 @@ def _dotenv(project: Any, announce: bool) -> Any:
         console.info(
             f"{target.name}: added {', '.join(result.added)} from {template.name if template else '?'} (values not shown)"
         )
+    if result.written and (project.root / ".git").exists():
+        _warn_if_tracked(project.root, target)
     return result
+
+
+def _warn_if_tracked(root: Path, target: Path) -> None:
+    """Secrets must not reach git: warn when the env file is not git-ignored."""
+    from helper import proc
+
+    check = proc.run(["git", "-C", str(root), "check-ignore", "-q", str(target)], timeout=10)
+    if check.returncode == 1:
+        console.warn(f"{target.name} holds secrets but is not git-ignored; add `{target.name}` to .gitignore")
 
 
 def _render_plan(d: dict[str, Any]) -> None:

@@ -179,3 +179,13 @@ def test_a_template_that_is_not_utf8_is_a_clean_error(make_project) -> None:
     result = run_help("run", "env", cwd=root)
     assert result.returncode == 2 and ".env.example is not UTF-8 text" in result.stderr
     assert not (root / ".env").exists()
+
+
+def test_a_generated_env_outside_gitignore_is_warned_about(git_repo) -> None:
+    root = git_repo(files={".env.example": "SECRET_KEY=${secret}\n"})
+    result = run_help("run", "env", cwd=root)
+    assert result.returncode == 0 and ".env holds secrets but is not git-ignored" in result.stderr
+    write(root / ".gitignore", ".env*\n!.env.example\n")
+    (root / ".env").unlink()
+    result = run_help("run", "env", cwd=root)
+    assert result.returncode == 0 and "git-ignored" not in result.stderr
