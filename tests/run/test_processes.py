@@ -358,3 +358,29 @@ def test_output_prefixes_are_coloured_on_a_terminal_only(make_project) -> None:
     assert "\x1b[36mhello | \x1b[0mhi there" in tty_text
     plain = run_help("run", cwd=root)
     assert "hello | hi there" in plain.stdout and "\x1b[" not in plain.stdout
+
+
+def test_setup_commands_run_in_order_before_the_processes(make_project) -> None:
+    body = f"""setup = [
+  "{sys.executable} -c \\"open('step1', 'w').write('1')\\"",
+  "{sys.executable} -c \\"import os; assert os.path.exists('step1'); open('step2', 'w').write('2')\\"",
+]
+
+[tool.help.run.processes]
+check = [{PY}, "-c", "import os; print('steps seen:', os.path.exists('step1') and os.path.exists('step2'))"]
+"""
+    root = project(make_project, body)
+    plan = json.loads(run_help("run", "plan", "--json", cwd=root).stdout)
+    assert [(p["name"], p["depends_on"]) for p in plan["processes"]] == [
+        ("setup1", []),
+        ("setup2", ["setup1"]),
+        ("check", ["setup2"]),
+    ]
+    result = run_help("run", cwd=root, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "check  | steps seen: True" in result.stdout
+    (root / "pyproject.toml").write_text(
+        (root / "pyproject.toml").read_text().replace("assert os.path.exists('step1')", "raise SystemExit(7)")
+    )
+    failed = run_help("run", cwd=root, timeout=60)
+    assert failed.returncode == 1 and "setup2: exited with code 7" in failed.stderr
