@@ -18,11 +18,24 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from helper.errors import HelpError
-from helper.fingerprint import IGNORED_DIRS
 from helper.running.spec import ProcessSpec, Ready
 
 _APP = re.compile(r"^(\w+)\s*(?::[^=]+)?=\s*(FastAPI|Starlette|Flask)\(", re.MULTILINE)
-SKIP_DIRS = IGNORED_DIRS | {"tests", "test", "migrations", "alembic", "docs", "node_modules", "site-packages"}
+# Never an app's entry point; dot-directories (.venv, .git, ...) are skipped too.
+SKIP_DIRS = {
+    "venv",
+    "env",
+    "__pycache__",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "tests",
+    "test",
+    "migrations",
+    "alembic",
+    "docs",
+}
 MAX_FILES = 400
 
 
