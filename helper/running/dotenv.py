@@ -150,8 +150,14 @@ class _Missing(Exception):
         self.hint = hint
 
 
-def render(value: str, *, profile: str, environ: Mapping[str, str], where: str) -> tuple[str, bool]:
-    """Expand the generators in one template value -> (value, holds a generated secret)."""
+def render(
+    value: str, *, profile: str, environ: Mapping[str, str], where: str, generate: bool = True
+) -> tuple[str, bool]:
+    """Expand the generators in one template value -> (value, holds a generated secret).
+
+    With generate=False the value is only checked (for keys the .env already has):
+    no random value is made, so the secrets module is not even imported.
+    """
     secret = False
 
     def expand(match: re.Match[str]) -> str:
@@ -160,8 +166,6 @@ def render(value: str, *, profile: str, environ: Mapping[str, str], where: str) 
             return "${"
         name, arg = match.group(1), match.group(2)
         if name in ("secret", "hex"):
-            import secrets
-
             try:
                 size = int(arg) if arg else 32
             except ValueError:
@@ -171,8 +175,14 @@ def render(value: str, *, profile: str, environ: Mapping[str, str], where: str) 
             if not 1 <= size <= 1024:
                 raise ConfigError(f"${{{name}:{arg}}}: size out of range", "use 1 to 1024 bytes", where=where)
             secret = True
+            if not generate:
+                return ""
+            import secrets
+
             return secrets.token_urlsafe(size) if name == "secret" else secrets.token_hex(size)
         if name == "uuid":
+            if not generate:
+                return ""
             import uuid
 
             return str(uuid.uuid4())
@@ -240,7 +250,9 @@ def ensure(
         for entry in entries:
             where = f"{template}:{entry.line}"
             try:
-                value, secret = render(entry.value, profile=profile, environ=environ, where=where)
+                value, secret = render(
+                    entry.value, profile=profile, environ=environ, where=where, generate=entry.key not in existing
+                )
             except _Missing as gap:
                 result.secret_keys.add(entry.key)
                 if existing.get(entry.key) or environ.get(entry.key):
