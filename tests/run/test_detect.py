@@ -98,7 +98,13 @@ def test_sqlite_file_is_created_and_redis_down_is_explained(make_project) -> Non
     assert result.returncode == 0, result.stderr
     assert (root / "var" / "data" / "app.sqlite3").is_file()
     assert "created the SQLite database var/data/app.sqlite3" in result.stderr
-    port = free_port()
-    down = run_help("run", cwd=root, env={"REDIS_URL": f"redis://127.0.0.1:{port}/0"}, timeout=60)
-    assert down.returncode == 1
-    assert f"redis at 127.0.0.1:{port} (from REDIS_URL) is not reachable" in down.stderr and "redis:7" in down.stderr
+    port = free_port()  # nothing listens there
+    for var, url, kind, image in [
+        ("REDIS_URL", f"redis://127.0.0.1:{port}/0", "redis", "redis:7"),
+        ("DATABASE_URL", f"mysql+pymysql://app:pw@127.0.0.1:{port}/app", "mysql", "mysql:8"),
+        ("DATABASE_URL", f"postgresql+psycopg://app:pw@127.0.0.1:{port}/app", "postgres", "postgres:16"),
+    ]:
+        down = run_help("run", cwd=root, env={var: url}, timeout=60)
+        assert down.returncode == 1
+        assert f"{kind} at 127.0.0.1:{port} (from {var}) is not reachable" in down.stderr and image in down.stderr
+        assert ":pw@" not in down.stderr
