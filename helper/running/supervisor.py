@@ -139,6 +139,9 @@ class Watcher(threading.Thread):
     def run(self) -> None:
         self.stats = self.snapshot()
         self.hashes = self.fingerprinter.files(self.stats)
+        from helper.ui import console
+
+        console.verbose(f"reload: watching {len(self.stats)} files every {self.interval:g}s")
         while not self.stop_event.wait(self.interval):
             try:
                 current = self.snapshot()

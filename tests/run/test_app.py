@@ -66,6 +66,7 @@ def test_edit_reloads_the_server(sample_app: Path, running) -> None:
     port = free_port()
     running(sample_app, env={"PORT": str(port)})
     assert wait_http(f"http://127.0.0.1:{port}/")["message"] == "hello"
+    time.sleep(0.6)  # uvicorn's reloader records the files' mtimes 0.25 s after starting its worker
     main = sample_app / "app" / "main.py"
     main.write_text(main.read_text().replace('MESSAGE = "hello"', 'MESSAGE = "edited"'))
     assert wait_http(f"http://127.0.0.1:{port}/", want="edited", timeout=30)["message"] == "edited"

@@ -217,12 +217,12 @@ reload = true
 command = [{PY}, "sleeper.py", "other-up"]
 """
     root = project(make_project, body, files={"version.txt": "1\n"})
-    run = running(root)
+    run = running(root, "-v")
     run.wait_for(r"app +\| version 1")
     run.wait_for("other-up")
+    run.wait_for(r"reload: watching \d+ files")  # the watcher's first snapshot is taken
     first = int(run.pid_file("app")["pid"])
     other = int(run.pid_file("other")["pid"])
-    time.sleep(0.5)  # let the watcher take its first snapshot
     (root / "version.txt").write_text("2\n")
     run.wait_for(r"app: version.txt changed; restarting")
     run.wait_for(r"app +\| version 2")
