@@ -384,3 +384,20 @@ check = [{PY}, "-c", "import os; print('steps seen:', os.path.exists('step1') an
     )
     failed = run_help("run", cwd=root, timeout=60)
     assert failed.returncode == 1 and "setup2: exited with code 7" in failed.stderr
+
+
+def test_environment_layers_dotenv_then_real_environment_then_process_env(make_project) -> None:
+    show = "import os; print('|'.join(os.environ.get(k, '-') for k in ('FROM_FILE', 'OVERRIDDEN', 'PROC', 'PORT')))"
+    body = f"""
+[tool.help.run.processes.show]
+command = [{PY}, "-c", "{show}"]
+env = {{ PROC = "from-process-env", OVERRIDDEN = "process-wins" }}
+
+[tool.help.run.processes.plain]
+command = [{PY}, "-c", "{show}"]
+"""
+    root = project(make_project, body, files={".env": "FROM_FILE=dotenv\nOVERRIDDEN=dotenv\n"})
+    result = run_help("run", cwd=root, env={"OVERRIDDEN": "real-env"}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "show  | dotenv|process-wins|from-process-env|8000" in result.stdout
+    assert "plain | dotenv|real-env|-|8000" in result.stdout
