@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-import socket
 import threading
 
 from helper.running.spec import Ready
 
 
 def port_open(host: str, port: int, timeout: float = 0.25) -> bool:
+    import socket  # first needed after the processes are spawned: kept off the start path
+
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return True
