@@ -135,6 +135,13 @@ def _start(project: Any, the_plan: Any, grace: float) -> int:
     from helper.running import state
     from helper.running.supervisor import Settings, Supervisor
 
+    if the_plan.missing:
+        python = Path(the_plan.python)
+        where = python.parent.parent if (python.parent.parent / "pyvenv.cfg").is_file() else python
+        raise HelpError(
+            f"{', '.join(the_plan.missing)} {'is' if len(the_plan.missing) == 1 else 'are'} not installed in {where}",
+            f"{python} -m pip install {' '.join(the_plan.missing)}  (or add {'it' if len(the_plan.missing) == 1 else 'them'} to the project's dependencies)",
+        )
     run_dir = _run_dir(project)
     lock = FileLock(run_dir / "run.lock", timeout=0)
     try:

@@ -95,9 +95,20 @@ def server(root: Path, python: Path, host: str, port: int) -> tuple[list[Process
     setup: list[ProcessSpec] = []
     if (root / "manage.py").is_file():
         setup.append(
-            ProcessSpec("migrate", [str(python), "manage.py", "migrate", "--noinput"], oneshot=True, restart="no")
+            ProcessSpec(
+                "migrate",
+                [str(python), "manage.py", "migrate", "--noinput"],
+                oneshot=True,
+                restart="no",
+                requires=("django",),
+            )
         )
-        web = ProcessSpec("web", [str(python), "manage.py", "runserver", f"{host}:{port}"], ready=Ready("port", port))
+        web = ProcessSpec(
+            "web",
+            [str(python), "manage.py", "runserver", f"{host}:{port}"],
+            ready=Ready("port", port),
+            requires=("django",),
+        )
         return setup, [web]
     app = find_app(root)
     if app is None:
@@ -109,7 +120,31 @@ def server(root: Path, python: Path, host: str, port: int) -> tuple[list[Process
         cmd = [str(python), "-m", "uvicorn", target, "--reload", "--host", host, "--port", str(port)]
         if app_dir:
             cmd += ["--app-dir", app_dir, "--reload-dir", str(root / app_dir)]
-    return setup, [ProcessSpec("web", cmd, ready=Ready("port", port))]
+    return setup, [ProcessSpec("web", cmd, ready=Ready("port", port), requires=(cmd[2],))]
+
+
+def installed(python: Path, module: str) -> bool | None:
+    """Is `module` importable by `python`? Told from files, no interpreter started; None if unknown."""
+    if python == Path(sys.executable):
+        import importlib.util
+
+        return importlib.util.find_spec(module) is not None
+    venv = python.parent.parent
+    if not (venv / "pyvenv.cfg").is_file():
+        return None
+    found = False
+    for site in venv.glob("lib/python*/site-packages"):
+        names = {entry.name.lower() for entry in site.iterdir()}
+        if (
+            module in names
+            or f"{module}.py" in names
+            or any(n.startswith(f"{module}-") and n.endswith(".dist-info") for n in names)
+        ):
+            return True
+        found = True
+    if not found or "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text(errors="replace").lower():
+        return None  # a layout we do not know, or system packages visible too: let the process tell
+    return False
 
 
 # -- alembic ------------------------------------------------------------------
@@ -122,7 +157,9 @@ def alembic_step(root: Path, python: Path, environ: Mapping[str, str]) -> Proces
         return None
     if alembic_at_head(root, ini, environ):
         return None
-    return ProcessSpec("migrate", [str(python), "-m", "alembic", "upgrade", "head"], oneshot=True, restart="no")
+    return ProcessSpec(
+        "migrate", [str(python), "-m", "alembic", "upgrade", "head"], oneshot=True, restart="no", requires=("alembic",)
+    )
 
 
 def _heads(versions: Path) -> set[str]:

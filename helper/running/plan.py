@@ -25,12 +25,16 @@ class Plan:
     env_file: str | None
     host: str
     notes: list[str] = field(default_factory=list)
+    python: str = ""
+    missing: list[str] = field(default_factory=list)  # modules a detected command needs, not installed
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "env_file": self.env_file,
             "notes": self.notes,
+            "python": self.python,
+            "missing": self.missing,
             "processes": [{**p.to_dict(), "oneshot": p.oneshot} for p in spec.start_order(self.processes)],
         }
 
@@ -111,4 +115,6 @@ def build(project: Any, dotenv_values: dict[str, str]) -> Plan:
     path = env_path(root, project.profile, config["run.env_file"])
     if path.is_file():
         env_file = str(path)
-    return Plan(source, [*setup, *processes], env, env_file, host, notes)
+    wanted = sorted({m for p in [*setup, *processes] for m in p.requires})
+    missing = [m for m in wanted if autodetect.installed(python, m) is False]
+    return Plan(source, [*setup, *processes], env, env_file, host, notes, str(python), missing)

@@ -48,6 +48,7 @@ class ProcessSpec:
     reload: bool = False
     grace: float | None = None
     oneshot: bool = False  # a step that must finish (exit 0) before dependents start
+    requires: tuple[str, ...] = ()  # modules the command imports (detected commands), checked before start
 
     @property
     def display(self) -> str:

@@ -108,3 +108,19 @@ def test_sqlite_file_is_created_and_redis_down_is_explained(make_project) -> Non
         assert down.returncode == 1
         assert f"{kind} at 127.0.0.1:{port} (from {var}) is not reachable" in down.stderr and image in down.stderr
         assert ":pw@" not in down.stderr
+
+
+def test_a_detected_server_missing_from_the_venv_is_named_before_anything_starts(make_project) -> None:
+    import subprocess
+
+    root = make_project(
+        files={"main.py": "from fastapi import FastAPI\napp = FastAPI()\n", "alembic.ini": "[alembic]\n"}
+    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")], check=True)
+    data = plan(root)
+    assert data["missing"] == ["alembic", "uvicorn"]
+    result = run_help("run", cwd=root, timeout=60)
+    assert result.returncode == 1
+    assert f"alembic, uvicorn are not installed in {root / '.venv'}" in result.stderr
+    assert f"{root / '.venv' / 'bin' / 'python'} -m pip install alembic uvicorn" in result.stderr
+    assert not list(root.glob(".help/run/*.pid"))
