@@ -401,3 +401,20 @@ command = [{PY}, "-c", "{show}"]
     assert result.returncode == 0, result.stderr
     assert "show  | dotenv|process-wins|from-process-env|8000" in result.stdout
     assert "plain | dotenv|real-env|-|8000" in result.stdout
+
+
+def test_a_process_that_stayed_up_long_enough_is_not_a_crash_loop(make_project, running) -> None:
+    body = f"""restart_limit = 2
+restart_window = 0.5
+
+[tool.help.run.processes.slow_crash]
+command = [{PY}, "-c", "import time, sys; print('up', flush=True); time.sleep(0.8); sys.exit(1)"]
+restart = "always"
+"""
+    root = project(make_project, body)
+    run = running(root)
+    index = -1
+    for _ in range(3):  # more crashes than restart_limit, each after 0.8 s up: restarted every time
+        index = run.wait_for(r"slow_crash exited with code 1; restarting in [\d.]+s \(1/2\)", start=index + 1)
+    assert "gave up" not in run.output
+    assert run.stop() == 0
