@@ -183,6 +183,7 @@ def main() -> int:
         startup = {
             "python -c pass": [sys.executable, "-c", "pass"],
             "venv python -c pass": [str(venv / "bin" / "python"), "-c", "pass"],
+            "help.py config show": [help_cmd[0], help_cmd[1], "config", "show"],  # the CLI's own floor
             "help.py run plan": [*help_cmd, "plan"],
         }
         startup_times = {
