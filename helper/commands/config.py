@@ -18,10 +18,7 @@ EXAMPLES = """examples:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser = sub.add_parser(
-        "config",
-        help="show or check the configuration",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "config", help="show or check the configuration", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("action", nargs="?", choices=("show", "check", "env"), default="show")
     return parser
@@ -40,30 +37,14 @@ def run(args: argparse.Namespace, project: Any) -> int:
 
         return show(project)
     if args.action == "check":
-        data = {
-            "valid": True,
-            "root": str(project.root),
-            "profile": project.profile,
-            "files": [str(f) for f in project.files],
-        }
-        console.result(
-            data, lambda d: console.success(f"configuration valid ({', '.join(d['files']) or 'defaults only'})")
-        )
+        data = {"valid": True, "root": str(project.root), "profile": project.profile, "files": [str(f) for f in project.files]}
+        console.result(data, lambda d: console.success(f"configuration valid ({', '.join(d['files']) or 'defaults only'})"))
         return 0
     settings = {
-        key: {
-            "value": masked(key, project.config.get(key)),
-            "source": project.sources.get(key, "default"),
-            "help": SCHEMA[key].help,
-        }
+        key: {"value": masked(key, project.config.get(key)), "source": project.sources.get(key, "default"), "help": SCHEMA[key].help}
         for key in SCHEMA
     }
-    data = {
-        "root": str(project.root),
-        "profile": project.profile,
-        "files": [str(f) for f in project.files],
-        "settings": settings,
-    }
+    data = {"root": str(project.root), "profile": project.profile, "files": [str(f) for f in project.files], "settings": settings}
 
     def render(d: dict[str, Any]) -> None:
         console.echo(f"project: {d['root']}  profile: {d['profile']}")
