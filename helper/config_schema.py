@@ -53,6 +53,21 @@ SCHEMA: dict[str, Setting] = {
     #
     # -- run ----------------------------------------------------------------
     #
+    "run.processes": Setting("table", {}, "processes: name -> {command, env, cwd, depends_on, ready, restart, reload, grace}"),
+    "run.procfile": Setting("str", "Procfile", "Procfile read when run.processes is empty"),
+    "run.setup": Setting("list", [], "commands run to completion before the processes start (e.g. migrations)"),
+    "run.autodetect": Setting("bool", True, "detect FastAPI/Starlette, Flask, Django and alembic when nothing is configured"),
+    "run.env_template": Setting("str", None, "template of .env (default: config/env.<profile>.template, config/env.template, .env.example)"),
+    "run.env_file": Setting("str", None, "the generated env file (default: .env, or .env.<profile> outside development)"),
+    "run.host": Setting("str", "127.0.0.1", "host a detected web server binds"),
+    "run.port": Setting("int", 8000, "port a detected web server listens on (PORT in the environment wins)"),
+    "run.grace": Setting("float", 5.0, "seconds between SIGTERM and SIGKILL when stopping"),
+    "run.ready_timeout": Setting("float", 60.0, "seconds a process may take to become ready"),
+    "run.reload_interval": Setting("float", 1.0, "seconds between polls of the tree for processes with reload = true"),
+    "run.restart_limit": Setting("int", 5, "crashes in a row after which a process is given up (crash loop)"),
+    "run.restart_window": Setting("float", 10.0, "seconds a process must stay up for its crash count to reset"),
+    "run.check_services": Setting("bool", True, "check DATABASE_URL / REDIS_URL servers are reachable before starting"),
+    #
     #
     # -- build --------------------------------------------------------------
     #

@@ -13,6 +13,7 @@ EXAMPLES = """examples:
   help.py config show                 every setting, its value and its source
   help.py config show --json          the same for scripts (secrets masked)
   help.py config check                validate pyproject.toml, config/help*.toml, HELP_*
+  help.py config env                  the profile's .env with secrets masked
   HELP_PROFILE=test help.py config show   the test profile's values"""
 
 
@@ -23,7 +24,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("action", nargs="?", choices=("show", "check"), default="show")
+    parser.add_argument("action", nargs="?", choices=("show", "check", "env"), default="show")
     return parser
 
 
@@ -43,6 +44,10 @@ def masked(key: str, value: Any) -> Any:
 
 def run(args: argparse.Namespace, project: Any) -> int:
     # Loading the project already validated every layer; reaching here means it is valid.
+    if args.action == "env":
+        from helper.running.dotenv import show
+
+        return show(project)
     if args.action == "check":
         data = {
             "valid": True,

@@ -1,0 +1,1 @@
+"""`help.py run`'s parts: .env from a template, process specs, readiness, supervision, detection."""

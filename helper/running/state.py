@@ -1,0 +1,173 @@
+"""Pid files in .help/run/, so `run --status` and `run stop` work from another terminal.
+
+supervisor.json names the `help.py run` process; <name>.pid (JSON) names each
+child, whose pid is also its process group. A pid is only trusted while the
+process with that pid still has the start time recorded (no pid reuse mix-ups).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from helper.fsutil import atomic_write
+from helper.proc import signal_group
+
+SUPERVISOR = "supervisor.json"
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux), None if unknown or gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def alive(pid: int, ticks: int | None = None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc_stat = Path(f"/proc/{pid}/stat")
+    if proc_stat.exists():
+        with contextlib.suppress(OSError, IndexError):
+            text = proc_stat.read_text()
+            if text[text.rfind(")") + 2] == "Z":
+                return False
+    return ticks is None or start_ticks(pid) in (None, ticks)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids whose process group is `pgid` (Linux /proc), for checks and clean-up."""
+    members = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write(path, json.dumps(data, indent=1), fsync=False)
+
+
+def write_supervisor(run_dir: Path, profile: str, names: list[str]) -> None:
+    pid = os.getpid()
+    write_json(
+        run_dir / SUPERVISOR,
+        {"pid": pid, "ticks": start_ticks(pid), "started": time.time(), "profile": profile, "processes": names},
+    )
+
+
+def write_pid(run_dir: Path, name: str, pid: int, command: str, restarts: int) -> None:
+    write_json(
+        run_dir / f"{name}.pid",
+        {
+            "name": name,
+            "pid": pid,
+            "ticks": start_ticks(pid),
+            "started": time.time(),
+            "command": command,
+            "restarts": restarts,
+        },
+    )
+
+
+def remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) and isinstance(data.get("pid"), int) else None
+    except (OSError, ValueError):
+        return None
+
+
+def status(run_dir: Path) -> dict[str, Any]:
+    """The supervisor and each process: pid, alive, uptime, command."""
+    sup = read(run_dir / SUPERVISOR)
+    now = time.time()
+    processes = []
+    for path in sorted(run_dir.glob("*.pid")) if run_dir.is_dir() else []:
+        info = read(path)
+        if info is None:
+            continue
+        up = alive(info["pid"], info.get("ticks"))
+        processes.append(
+            {
+                "name": info.get("name", path.stem),
+                "pid": info["pid"],
+                "alive": up,
+                "uptime": round(now - float(info.get("started", now)), 1) if up else None,
+                "restarts": info.get("restarts", 0),
+                "command": info.get("command", ""),
+            }
+        )
+    running = bool(sup and alive(sup["pid"], sup.get("ticks")))
+    return {
+        "running": running,
+        "supervisor": {
+            "pid": sup["pid"],
+            "profile": sup.get("profile"),
+            "uptime": round(now - float(sup.get("started", now)), 1),
+        }
+        if sup and running
+        else None,
+        "processes": processes,
+    }
+
+
+def stop_all(run_dir: Path, grace: float) -> dict[str, Any]:
+    """Stop a running `help.py run` (SIGTERM, it stops its children), then any orphan left."""
+    sup = read(run_dir / SUPERVISOR)
+    stopped_supervisor = None
+    if sup and alive(sup["pid"], sup.get("ticks")):
+        os.kill(sup["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + grace + 5
+        while time.monotonic() < deadline and alive(sup["pid"], sup.get("ticks")):
+            time.sleep(0.05)
+        stopped_supervisor = sup["pid"] if not alive(sup["pid"], sup.get("ticks")) else None
+    orphans = []
+    for path in sorted(run_dir.glob("*.pid")) if run_dir.is_dir() else []:
+        info = read(path)
+        if info and (alive(info["pid"], info.get("ticks")) or group_members(info["pid"])):
+            orphans.append(info.get("name", path.stem))
+            stop_group(info["pid"], grace)
+        remove(path)
+    if not (sup and alive(sup["pid"], sup.get("ticks"))):
+        remove(run_dir / SUPERVISOR)
+    return {"supervisor": stopped_supervisor, "orphans_stopped": orphans}
+
+
+def stop_group(pgid: int, grace: float) -> bool:
+    """SIGTERM the group, wait `grace`, SIGKILL what is left. True if SIGKILL was needed."""
+    if not signal_group(pgid, signal.SIGTERM):
+        return False
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not group_members(pgid):
+            return False
+        time.sleep(0.05)
+    return signal_group(pgid, signal.SIGKILL)
