@@ -53,12 +53,20 @@ SCHEMA: dict[str, Setting] = {
     #
     # -- run ----------------------------------------------------------------
     #
-    "run.processes": Setting("table", {}, "processes: name -> {command, env, cwd, depends_on, ready, restart, reload, grace}"),
+    "run.processes": Setting(
+        "table", {}, "processes: name -> {command, env, cwd, depends_on, ready, restart, reload, grace}"
+    ),
     "run.procfile": Setting("str", "Procfile", "Procfile read when run.processes is empty"),
     "run.setup": Setting("list", [], "commands run to completion before the processes start (e.g. migrations)"),
-    "run.autodetect": Setting("bool", True, "detect FastAPI/Starlette, Flask, Django and alembic when nothing is configured"),
-    "run.env_template": Setting("str", None, "template of .env (default: config/env.<profile>.template, config/env.template, .env.example)"),
-    "run.env_file": Setting("str", None, "the generated env file (default: .env, or .env.<profile> outside development)"),
+    "run.autodetect": Setting(
+        "bool", True, "detect FastAPI/Starlette, Flask, Django and alembic when nothing is configured"
+    ),
+    "run.env_template": Setting(
+        "str", None, "template of .env (default: config/env.<profile>.template, config/env.template, .env.example)"
+    ),
+    "run.env_file": Setting(
+        "str", None, "the generated env file (default: .env, or .env.<profile> outside development)"
+    ),
     "run.host": Setting("str", "127.0.0.1", "host a detected web server binds"),
     "run.port": Setting("int", 8000, "port a detected web server listens on (PORT in the environment wins)"),
     "run.grace": Setting("float", 5.0, "seconds between SIGTERM and SIGKILL when stopping"),
