@@ -28,7 +28,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--python", dest="print_python", action="store_true", help="print only the chosen interpreter's path")
+    parser.add_argument(
+        "--python", dest="print_python", action="store_true", help="print only the chosen interpreter's path"
+    )
     parser.add_argument("--refresh", action="store_true", help="ignore the detection cache")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     check = actions.add_parser("check", help="check the environment; each problem with its fix")
@@ -54,7 +56,10 @@ def run(args: argparse.Namespace, project: Any) -> int:
         found = for_project(project, refresh=args.refresh)
         chosen = found.chosen
         if chosen is None or not chosen.executable:
-            raise HelpError("no usable Python environment found for this project", "run `help.py env` to see what was found, or `help.py env create`")
+            raise HelpError(
+                "no usable Python environment found for this project",
+                "run `help.py env` to see what was found, or `help.py env create`",
+            )
         sys.stdout.write(chosen.executable + "\n")
         return 0
     action = getattr(args, "action", None)
@@ -73,7 +78,18 @@ def show(found: Any) -> int:
         for env in found.envs:
             mark = "*" if env.chosen else ("!" if env.problem or not env.exists else " ")
             note = env.problem or ("missing" if not env.exists else ("active" if env.active else ""))
-            rows.append([mark, env.kind, env.name, env.version or "?", env.manager or "-", env.executable or "-", f"{env.confidence:.2f}", note])
+            rows.append(
+                [
+                    mark,
+                    env.kind,
+                    env.name,
+                    env.version or "?",
+                    env.manager or "-",
+                    env.executable or "-",
+                    f"{env.confidence:.2f}",
+                    note,
+                ]
+            )
         console.table(rows, ["", "kind", "name", "version", "manager", "executable", "score", "note"])
         chosen = found.chosen
         console.echo("")
@@ -83,7 +99,9 @@ def show(found: Any) -> int:
             console.echo(f"chosen: {chosen.executable}")
             console.echo(f"why:    {chosen.reason}")
         for kind, facts in found.platform.items():
-            console.echo(f"{kind}: {facts.get('runtime') or facts.get('distro') or 'yes'} ({'; '.join(facts['evidence'])})")
+            console.echo(
+                f"{kind}: {facts.get('runtime') or facts.get('distro') or 'yes'} ({'; '.join(facts['evidence'])})"
+            )
         for error in found.errors:
             console.warn(error)
 

@@ -6,6 +6,8 @@ from types import ModuleType
 
 from helper.envs import active, conda, container, hatch, pdm, pipenv, poetry, pyenv, system, uv, venv, wsl
 
-DETECTORS: list[ModuleType] = sorted([active, uv, poetry, pdm, pipenv, hatch, conda, venv, pyenv, system], key=lambda m: m.PRIORITY)
+DETECTORS: list[ModuleType] = sorted(
+    [active, uv, poetry, pdm, pipenv, hatch, conda, venv, pyenv, system], key=lambda m: m.PRIORITY
+)
 PLATFORMS: list[ModuleType] = [container, wsl]
 KINDS = [m.KIND for m in DETECTORS]

@@ -18,7 +18,6 @@ from typing import Any
 
 from helper.envs.keys import signature
 
-
 BIN = "Scripts" if os.name == "nt" else "bin"
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -247,7 +246,9 @@ def venv_env(ctx: Context, prefix: Path, *, kind: str, name: str | None = None, 
     if exe is None and "problem" not in extra:
         link = expected_interpreter(prefix)
         target = os.readlink(link) if os.path.islink(link) else None
-        extra["problem"] = f"interpreter missing: {link.name} -> {target} (dangling link)" if target else f"no interpreter in {BIN}/"
+        extra["problem"] = (
+            f"interpreter missing: {link.name} -> {target} (dangling link)" if target else f"no interpreter in {BIN}/"
+        )
     return Env(
         kind=kind,
         name=name or prefix.name,
@@ -260,7 +261,9 @@ def venv_env(ctx: Context, prefix: Path, *, kind: str, name: str | None = None, 
     )
 
 
-def missing_env(prefix: Path, *, kind: str, name: str, manager: str, project: Path, reason: str, confidence: float) -> Env:
+def missing_env(
+    prefix: Path, *, kind: str, name: str, manager: str, project: Path, reason: str, confidence: float
+) -> Env:
     """An environment the project's tool would use but that does not exist (yet)."""
     return Env(
         kind=kind,

@@ -131,7 +131,9 @@ def detect(ctx: Context) -> list[Env]:
             env = make_env(ctx, pixi_dir / name, kind="pixi", name=name)
             env.manager, env.project = "pixi", str(ctx.project)
             env.confidence = 0.95 if name == "default" else 0.8
-            env.reason = f"pixi project: {'pixi.toml' if pixi else 'pixi manifest'} and {rel(ctx, pixi_dir / name)}/conda-meta"
+            env.reason = (
+                f"pixi project: {'pixi.toml' if pixi else 'pixi manifest'} and {rel(ctx, pixi_dir / name)}/conda-meta"
+            )
             found.append(env)
     local = ctx.project / ".conda"
     if ctx.is_dir(local / "conda-meta"):

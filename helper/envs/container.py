@@ -21,7 +21,7 @@ def facts(ctx: Context) -> dict[str, Any] | None:
     if ctx.exists(containerenv):
         evidence.append("/run/.containerenv")
         text = ctx.read_text(containerenv) or ""
-        runtime = "podman" if "engine=\"podman" in text or not text else runtime or "podman"
+        runtime = "podman" if 'engine="podman' in text or not text else runtime or "podman"
     cgroup = ctx.read_text(ctx.sys("/proc/1/cgroup")) or ""
     for word in RUNTIMES:
         if word in cgroup:

@@ -9,6 +9,7 @@ interpreter start.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -78,10 +79,8 @@ def save_cache(path: Path, inputs: dict[str, Any], seen: dict[str, Any], found: 
     from helper.fsutil import atomic_write
 
     entry = {"inputs": inputs, "seen": seen, "result": found.to_dict()}
-    try:
+    with contextlib.suppress(OSError):  # a read-only project still detects; it just does not remember
         atomic_write(path, json.dumps(entry), fsync=False)
-    except OSError:
-        pass  # a read-only project still detects; it just does not remember
 
 
 def run_detectors(ctx: Context, timeout: float, disabled: set[str]) -> tuple[list[Env], list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import sys
 from pathlib import Path
 
@@ -34,7 +35,11 @@ def detect(ctx: Context) -> list[Env]:
     if hatch_toml is None and "envs" not in tool:
         return []
     markers = "hatch.toml" if hatch_toml is not None else "[tool.hatch.envs]"
-    name = ctx.project_name() if "project" in ctx.project_toml() else f"{project_id(ctx.project)}-unmanaged"
+    name = (
+        re.sub(r"[-_.]+", "-", ctx.project_name()).lower()
+        if "project" in ctx.project_toml()
+        else f"{project_id(ctx.project)}-unmanaged"
+    )
     storage = data_dir(ctx) / "env" / "virtual" / name / project_id(ctx.project)
     wanted = ctx.env("HATCH_ENV") or "default"
     found = []

@@ -38,7 +38,11 @@ def base_inputs(project: str, environ: Mapping[str, str], root: str) -> dict[str
         "project": project,
         "root": root,
         "environ": {k: environ.get(k) for k in ENV_VARS},
-        "help": {k: v for k, v in sorted(environ.items()) if k.startswith("HELP_")},
+        "help": {
+            k: v
+            for k, v in sorted(environ.items())
+            if k.startswith("HELP_") and k not in ("HELP_PROJECT", "HELP_DEBUG")
+        },
     }
 
 

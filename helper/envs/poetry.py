@@ -27,7 +27,11 @@ def _setting(ctx: Context, key: str, variable: str) -> object:
     """A poetry setting from its env variable, poetry.toml, then the user's config.toml."""
     value = ctx.env(variable)
     if value is not None:
-        return value.lower() in ("1", "true", "yes") if value.lower() in ("1", "0", "true", "false", "yes", "no") else value
+        return (
+            value.lower() in ("1", "true", "yes")
+            if value.lower() in ("1", "0", "true", "false", "yes", "no")
+            else value
+        )
     section, _, name = key.partition(".")
     for path in (ctx.project / "poetry.toml", config_dir(ctx) / "config.toml"):
         data = ctx.read_toml(path) or {}
@@ -60,8 +64,9 @@ def virtualenvs_path(ctx: Context) -> Path:
 
 def is_project(ctx: Context) -> list[str]:
     why = []
-    if ctx.exists(ctx.project / "poetry.lock"):
-        why.append("poetry.lock")
+    for marker in ("poetry.lock", "poetry.toml"):
+        if ctx.exists(ctx.project / marker):
+            why.append(marker)
     if ctx.tool("poetry") is not None:
         why.append("[tool.poetry]")
     return why
@@ -69,17 +74,17 @@ def is_project(ctx: Context) -> list[str]:
 
 def detect(ctx: Context) -> list[Env]:
     why = is_project(ctx)
-    if not why:
-        return []
-    markers = " and ".join(why)
+    markers = " and ".join(why) or "no poetry.lock yet"
     in_project = _setting(ctx, "virtualenvs.in-project", "POETRY_VIRTUALENVS_IN_PROJECT")
     local = ctx.project / ".venv"
-    if in_project is not False and pyvenv_cfg(ctx, local) is not None:
+    if why and in_project is not False and pyvenv_cfg(ctx, local) is not None:
         env = venv_env(ctx, local, kind=KIND, project=str(ctx.project))
         if env is not None:
             env.manager = "poetry"
             env.confidence = 0.95 if in_project is True else 0.9
-            env.reason = f"poetry project: {markers}, in-project {rel(ctx, local)}/{cfg_detail(pyvenv_cfg(ctx, local) or {})}"
+            env.reason = (
+                f"poetry project: {markers}, in-project {rel(ctx, local)}/{cfg_detail(pyvenv_cfg(ctx, local) or {})}"
+            )
             return [env]
     base = env_name(ctx.project_name(), ctx.project)
     venvs = virtualenvs_path(ctx)
@@ -97,7 +102,7 @@ def detect(ctx: Context) -> list[Env]:
         chosen = f" (selected in {venvs / 'envs.toml'})" if selected else ""
         env.reason = f"poetry project: {markers}; env {name} in {venvs}{chosen}"
         found.append(env)
-    if found:
+    if found or not why:
         return found
     prefix = local if in_project is True else venvs / f"{base}-py?"
     return [

@@ -41,7 +41,9 @@ def resolve_name(ctx: Context, name: str) -> Path | None:
     name = name.removeprefix("python-")
     if ctx.is_dir(versions / name):
         return versions / name
-    matches = [v for v in ctx.listdir(versions) if v.startswith(name + ".") and v[len(name) + 1 :].replace(".", "").isdigit()]
+    matches = [
+        v for v in ctx.listdir(versions) if v.startswith(name + ".") and v[len(name) + 1 :].replace(".", "").isdigit()
+    ]
     if not matches:
         return None
     return versions / max(matches, key=version_tuple)

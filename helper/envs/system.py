@@ -30,6 +30,7 @@ def _version(ctx: Context, exe: Path) -> str | None:
 
 def detect(ctx: Context) -> list[Env]:
     shims = pyenv.pyenv_root(ctx) / "shims"
+    versions = pyenv.pyenv_root(ctx) / "versions"
     dirs = [ctx.sys(p) for p in (ctx.env("PATH") or "").split(os.pathsep) if p]
     dirs += [ctx.sys(p) for p in EXTRA_DIRS]
     seen: set[str] = set()
@@ -46,8 +47,8 @@ def detect(ctx: Context) -> list[Env]:
                                  manager="pyenv", confidence=0.3 - 0.001 * rank,
                                  reason=f"first python on PATH is a pyenv shim; {source} selects {version}"))  # fmt: skip
             continue
-        if ctx.exists(directory.parent / "pyvenv.cfg"):
-            continue  # a venv's bin/ on PATH: the venv detectors report it
+        if versions in directory.parents or ctx.exists(directory.parent / "pyvenv.cfg"):
+            continue  # a pyenv version's or a venv's bin/ on PATH: their detectors report it
         for name in ctx.listdir(directory):
             if not NAME.match(name):
                 continue
