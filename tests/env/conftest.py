@@ -108,3 +108,47 @@ def project(make_project: Any) -> Path:
 
 def real(path: str | os.PathLike[str]) -> str:
     return os.path.realpath(path)
+
+
+def build_wheel(dest: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
+    """A real, installable pure-Python wheel (so tests need no network index)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = f"{name}-{version}.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
+        f"Requires-Dist: {r}\n" for r in requires
+    )
+    files = {
+        f"{name}/__init__.py": f"VERSION = {version!r}\n",
+        f"{dist}/METADATA": meta,
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    files[f"{dist}/RECORD"] = "\n".join([*record, f"{dist}/RECORD,,"]) + "\n"
+    dest.mkdir(parents=True, exist_ok=True)
+    wheel = dest / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+@pytest.fixture
+def wheels(tmp_path: Path) -> Path:
+    """A local 'index' directory: tinydep 0.9 and 1.0, otherdep 2.1."""
+    directory = tmp_path / "wheels"
+    build_wheel(directory, "tinydep", "0.9")
+    build_wheel(directory, "tinydep", "1.0")
+    build_wheel(directory, "otherdep", "2.1")
+    return directory
+
+
+def offline_index(wheels: Path) -> dict[str, str]:
+    """pip and uv install from `wheels` only."""
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels), "UV_NO_INDEX": "1", "UV_FIND_LINKS": str(wheels),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1"}  # fmt: skip
