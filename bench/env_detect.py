@@ -61,7 +61,9 @@ def once(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str, bo
     return elapsed, lines[-1] if lines else "", done.returncode == 0
 
 
-def timed_all(rows: list[tuple[str, list[str]]], cwd: Path, env: dict[str, str], runs: int) -> list[tuple[str, float, str]]:
+def timed_all(
+    rows: list[tuple[str, list[str]]], cwd: Path, env: dict[str, str], runs: int
+) -> list[tuple[str, float, str]]:
     """Round-robin over the commands so a busy moment of the machine hits them all alike."""
     samples: dict[str, list[float]] = {label: [] for label, _ in rows}
     answers: dict[str, str] = {}
@@ -93,11 +95,19 @@ def setup(project: Path, env: dict[str, str]) -> None:
     (project / "poetry.toml").write_text("[virtualenvs]\nin-project = true\n")
     uv = real_tool("uv", project)
     if uv:
-        subprocess.run([uv, "sync", "--offline", "--python", sys.executable], cwd=project, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [uv, "sync", "--offline", "--python", sys.executable], cwd=project, env=env, check=True, capture_output=True
+        )
     else:
         subprocess.run([sys.executable, "-m", "venv", ".venv"], cwd=project, env=env, check=True)
     (project / ".pdm-python").write_text(str(project / ".venv/bin/python"))
-    subprocess.run([sys.executable, str(ROOT / "help.py"), "env", "--python"], cwd=project, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "help.py"), "env", "--python"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def main() -> int:
@@ -115,7 +125,12 @@ def main() -> int:
             ("help.py env --python", [python, str(ROOT / "help.py"), "env", "--python"]),
             ("help.py env --python (no cache)", [python, str(ROOT / "help.py"), "env", "--python", "--refresh"]),
         ]
-        peers = {"uv": ["python", "find"], "poetry": ["env", "info", "-p"], "pdm": ["info", "--python"], "hatch": ["env", "find"]}
+        peers = {
+            "uv": ["python", "find"],
+            "poetry": ["env", "info", "-p"],
+            "pdm": ["info", "--python"],
+            "hatch": ["env", "find"],
+        }
         for tool, rest in peers.items():
             exe = real_tool(tool, project)
             if exe:
@@ -131,7 +146,9 @@ def main() -> int:
             vs_python = f"{median / base:.2f}" if median == median else "-"
             vs_ours = f"{median / ours:.2f}" if median == median else "-"
             print(f"{label:<36} {ms:>10} {vs_python:>9} {vs_ours:>10}  {out[:70]}")
-        print(f"\n{args.runs} runs each on {os.cpu_count()} CPUs; target: help.py within 1.3x of python -c pass, peers >= 3x help.py")
+        print(
+            f"\n{args.runs} runs each on {os.cpu_count()} CPUs; target: help.py within 1.3x of python -c pass, peers >= 3x help.py"
+        )
     return 0
 
 

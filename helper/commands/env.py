@@ -60,7 +60,12 @@ def run(args: argparse.Namespace, project: Any) -> int:
                 "no usable Python environment found for this project",
                 "run `help.py env` to see what was found, or `help.py env create`",
             )
-        sys.stdout.write(chosen.executable + "\n")
+        if args.json:
+            from helper.ui import console
+
+            console.result({"python": chosen.executable, "reason": chosen.reason})
+        else:
+            sys.stdout.write(chosen.executable + "\n")
         return 0
     action = getattr(args, "action", None)
     if action is None:

@@ -88,7 +88,7 @@ def detect(ctx: Context) -> list[Env]:
             return [env]
     base = env_name(ctx.project_name(), ctx.project)
     venvs = virtualenvs_path(ctx)
-    found = []
+    found: list[Env] = []
     envs_toml = (ctx.read_toml(venvs / "envs.toml") or {}).get(base, {})
     preferred = str(envs_toml.get("minor") or "")
     candidates = [n for n in ctx.listdir(venvs) if n.startswith(base + "-py")]
