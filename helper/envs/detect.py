@@ -142,13 +142,18 @@ def apply_config(envs: list[Env], ctx: Context) -> list[Env]:
     if "/" in str(wanted) or os.sep in str(wanted):
         exe = ctx.project / wanted if not os.path.isabs(wanted) else Path(wanted)
         for env in envs:
-            if env.executable and os.path.realpath(env.executable) == os.path.realpath(exe):
+            if env.executable and os.path.abspath(env.executable) == os.path.abspath(exe):
                 env.confidence, env.reason = 1.0, f"set by the `python` setting; {env.reason}"
                 return envs
-        envs.append(Env(kind="configured", name=exe.name, prefix=str(exe.parent.parent), executable=str(exe),
-                        version=short_version(exe.name), project=str(ctx.project), confidence=1.0,
-                        exists=ctx.exists(exe), problem=None if ctx.exists(exe) else f"{exe} does not exist",
-                        reason="set by the `python` setting"))  # fmt: skip
+        from helper.envs.base import venv_env
+
+        env = venv_env(ctx, exe.parent.parent, kind="venv", project=str(ctx.project)) if ctx.exists(exe) else None
+        if env is None:
+            env = Env(kind="configured", name=exe.name, prefix=str(exe.parent.parent), executable=str(exe),
+                      version=short_version(exe.name), project=str(ctx.project), exists=ctx.exists(exe),
+                      problem=None if ctx.exists(exe) else f"{exe} does not exist")  # fmt: skip
+        env.executable, env.confidence, env.reason = str(exe), 1.0, "set by the `python` setting"
+        envs.append(env)
         return envs
     for env in envs:
         if env.version and (env.version == wanted or env.version.startswith(wanted + ".")):

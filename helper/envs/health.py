@@ -190,9 +190,14 @@ def check_interpreter(env: Env) -> tuple[list[Finding], dict[str, Any] | None]:
     return [Finding("interpreter", "ok", f"{env.executable} runs Python {facts['version']}")], facts
 
 
-def check_version(root: Path, pyproject: dict[str, Any], facts: dict[str, Any]) -> list[Finding]:
+def check_version(
+    root: Path, pyproject: dict[str, Any], facts: dict[str, Any], setting: str | None = None
+) -> list[Finding]:
     findings = []
     version = facts["version"]
+    if setting and "/" not in setting and not (version == setting or version.startswith(setting + ".")):
+        findings.append(Finding("python setting", "warn", f"the `python` setting asks for {setting}, the environment has {version}",
+                                f"help.py env create --force --python {setting}", None))  # fmt: skip
     requires = pyproject.get("project", {}).get("requires-python")
     if requires:
         ok = matches(version, requires)
@@ -330,7 +335,7 @@ def check(project: Any, found: Detection, *, offline: bool = False) -> Health:
         steps, facts = check_interpreter(env)
         findings += steps
         if facts is not None:
-            findings += check_version(project.root, pyproject, facts)
+            findings += check_version(project.root, pyproject, facts, project.config.get("python"))
     findings += check_lock(project.root, manager, offline)
     if env is not None and facts is not None and env.project:
         findings += check_packages(pyproject, facts, manager)

@@ -77,9 +77,9 @@ def test_fast_path_answers_only_from_a_valid_cache(make_project) -> None:  # typ
     shown = run_help("env", "--python", cwd=project)
     assert shown.returncode == 0 and shown.stdout.strip() == str(venv / "bin/python")
     assert fast.python_path(env) == str(venv / "bin/python")
-    write(project / "config/help.toml", 'python = "/usr/bin/python3"\n')  # a setting changes the answer
+    write(project / "config/help.toml", f'python = "{sys.executable}"\n')  # a setting changes the answer
     assert fast.python_path(env) is None
-    assert run_help("env", "--python", cwd=project).stdout.strip() == "/usr/bin/python3"
+    assert run_help("env", "--python", cwd=project).stdout.strip() == sys.executable
     assert fast.python_path({**env, "HELP_PYTHON": "3.11"}) is None
 
 

@@ -127,10 +127,11 @@ def test_requires_python_and_python_version_mismatch(make_project, tmp_path: Pat
         '[project]\nname = "app"\nversion = "0"\nrequires-python = ">=3.99"\n', files={".python-version": "3.8\n"}
     )
     sh([sys.executable, "-m", "venv", "--without-pip", str(project / ".venv")], project, tool_env(tmp_path))
-    checked = run_help("env", "check", "--json", "--offline", cwd=project)
+    checked = run_help("env", "check", "--json", "--offline", cwd=project, env={"HELP_PYTHON": "3.9"})
     found = findings(checked)
     assert checked.returncode == 1
     assert found["requires-python"]["status"] == "fail" and "'>=3.99'" in found["requires-python"]["detail"]
+    assert found["python setting"]["status"] == "warn" and "asks for 3.9" in found["python setting"]["detail"]
     assert (
         found[".python-version"]["status"] == "warn"
         and found[".python-version"]["fix"] == "help.py env create --force --python 3.8"
