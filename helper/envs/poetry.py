@@ -58,7 +58,9 @@ def cache_dir(ctx: Context) -> Path:
 def virtualenvs_path(ctx: Context) -> Path:
     configured = _setting(ctx, "virtualenvs.path", "POETRY_VIRTUALENVS_PATH")
     if isinstance(configured, str) and configured:
-        return ctx.sys(configured.replace("{cache-dir}", str(cache_dir(ctx))))
+        if "{cache-dir}" in configured:
+            return Path(configured.replace("{cache-dir}", str(cache_dir(ctx))))
+        return ctx.sys(configured)
     return cache_dir(ctx) / "virtualenvs"
 
 

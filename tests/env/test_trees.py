@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helper.envs import pipenv, poetry
+from helper.envs import hatch, pipenv, poetry
 from helper.envs.base import Context
 from tests.conftest import write
 from tests.env.conftest import by_kind, fake_conda, fake_pyenv, fake_venv, run_detect, touch_exe
@@ -87,7 +87,7 @@ def test_pipenv_env_in_workon_home(tmp_path: Path) -> None:
     root = tmp_path / "root"
     project = write(root / "work/my proj/Pipfile", '[packages]\nrequests = "*"\n').parent
     name = pipenv.env_name(project)
-    assert name.startswith("my_proj-") and len(name.split("-")[-1]) == 8
+    assert name.startswith("my_proj-") and len(name[len("my_proj-") :]) == 8
     fake_venv(root / "home/u/.venvs" / name, "3.11.4", manager="virtualenv")
     found = run_detect(project, root=root, environ={"WORKON_HOME": "/home/u/.venvs"})
     chosen = found.chosen
@@ -184,3 +184,61 @@ def test_context_maps_system_paths_under_root(tmp_path: Path) -> None:
     assert ctx.sys("/opt/conda") == tmp_path / "r/opt/conda"
     assert ctx.sys("~/.pyenv") == tmp_path / "r/home/u/.pyenv"
     assert ctx.sys("relative/x") == Path("relative/x")
+
+
+def test_poetry_virtualenvs_path_from_user_config_with_cache_dir_placeholder(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    project = write(root / "work/proj/pyproject.toml", '[tool.poetry]\nname = "Demo"\nversion = "0.1.0"\n').parent
+    write(root / "home/u/.config/pypoetry/config.toml", '[virtualenvs]\npath = "{cache-dir}/envs"\n')
+    name = poetry.env_name("Demo", project)
+    fake_venv(root / f"home/u/.cache/pypoetry/envs/{name}-py3.11", "3.11.9", manager="virtualenv")
+    fake_venv(root / f"home/u/.cache/pypoetry/envs/{name}-py3.12", "3.12.4", manager="virtualenv")
+    found = run_detect(project, root=root)
+    chosen = found.chosen
+    assert chosen is not None and chosen.kind == "poetry" and chosen.name == f"{name}-py3.12"  # newest, no envs.toml
+    write(root / "home/u/.cache/pypoetry/envs/envs.toml", f'[{name}]\nminor = "3.11"\npatch = "3.11.9"\n')
+    found = run_detect(project, root=root)
+    assert found.chosen is not None and found.chosen.name == f"{name}-py3.11" and "envs.toml" in found.chosen.reason
+
+
+def test_pdm_pep582_packages_dir(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    touch_exe(root / "usr/bin/python3.12")
+    project = write(root / "work/proj/pdm.lock", "# pdm lock\n").parent
+    write(project / ".pdm-python", "/usr/bin/python3.12\n")
+    (project / "__pypackages__/3.12/lib").mkdir(parents=True)
+    found = run_detect(project, root=root)
+    chosen = found.chosen
+    assert chosen is not None and chosen.kind == "pdm" and chosen.name == "__pypackages__" and chosen.version == "3.12"
+
+
+def test_hatch_named_env_selected_by_hatch_env(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    project = write(root / "work/proj/pyproject.toml", '[project]\nname = "Demo.Pkg"\n[tool.hatch.envs.test]\n').parent
+    storage = root / "home/u/.local/share/hatch/env/virtual/demo-pkg" / hatch.project_id(project)
+    fake_venv(storage / "demo-pkg", "3.12.1")
+    fake_venv(storage / "test", "3.11.2")
+    assert run_detect(project, root=root).chosen.name == "demo-pkg"  # type: ignore[union-attr]
+    assert run_detect(project, root=root, environ={"HATCH_ENV": "test"}).chosen.name == "test"  # type: ignore[union-attr]
+
+
+def test_disabled_detectors_are_not_run(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    fake_pyenv(root / "home/u/.pyenv", "3.12.1")
+    touch_exe(root / "usr/bin/python3.12")
+    project = write(root / "work/proj/pyproject.toml", '[project]\nname = "p"\n').parent
+    found = run_detect(project, root=root, config={"env.disabled": ["pyenv", "system"]})
+    assert found.envs == [] and found.chosen is None
+
+
+def test_conda_env_without_python_is_reported(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    prefix = root / "home/u/miniforge3/envs/tools"
+    (prefix / "conda-meta").mkdir(parents=True)
+    (prefix / "conda-meta/history").write_text(
+        "==> 2024 <==\n# cmd: /home/u/miniforge3/bin/mamba create -n tools git\n"
+    )
+    project = write(root / "work/proj/environment.yml", "name: tools\n").parent
+    found = run_detect(project, root=root)
+    env = next(e for e in found.envs if e.name == "tools")
+    assert env.problem == "no python installed in this conda environment" and env.manager == "mamba" and not env.chosen
