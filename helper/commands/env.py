@@ -18,8 +18,20 @@ EXAMPLES = """examples:
   help.py env report                  write a diagnostic report (Markdown + JSON, secrets masked)"""
 
 
+def _global_options_adder() -> Any:
+    """The core's "add the global flags to a parser" function (it moved from cli to parsing)."""
+    try:
+        from helper.parsing import add_global_options  # type: ignore[import-not-found,unused-ignore]
+
+        return add_global_options
+    except ImportError:
+        from helper.cli import _global_options  # type: ignore[attr-defined,unused-ignore]
+
+        return _global_options
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    from helper.cli import _global_options
+    _global_options = _global_options_adder()
 
     parser = sub.add_parser(
         "env",
