@@ -162,3 +162,18 @@ def test_no_environment_is_a_finding_with_create_as_fix(make_project) -> None:  
     checked = run_help("env", "check", "--json", "--offline", cwd=project)
     assert checked.returncode == 1
     assert findings(checked)["environment"]["fix"] == "uv sync"
+
+
+@pytest.mark.parametrize("manager", ["poetry", "pdm"])
+def test_stale_poetry_and_pdm_locks_are_found(manager: str, make_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tool = need_tool(manager, f"pip install {manager}")
+    project = make_project('[project]\nname = "lk"\nversion = "0.1.0"\nrequires-python = ">=3.11"\ndependencies = []\n')
+    env = tool_env(tmp_path)
+    sh([tool, "lock"], project, env)
+    fresh = findings(run_help("env", "check", "--json", cwd=project, env=env))
+    assert fresh["lock"]["status"] == "ok", fresh["lock"]
+    text = (project / "pyproject.toml").read_text().replace("dependencies = []", 'dependencies = ["tinydep"]')
+    (project / "pyproject.toml").write_text(text)
+    stale = findings(run_help("env", "check", "--json", cwd=project, env=env))
+    assert stale["lock"]["status"] == "fail" and stale["lock"]["fix"] == f"{manager} lock"
+    assert f"{manager}.lock is out of date" in stale["lock"]["detail"]
