@@ -110,7 +110,7 @@ def make_env(ctx: Context, prefix: Path, *, kind: str = KIND, name: str | None =
     tool = manager(ctx, prefix)
     env = Env(
         kind="pixi" if tool == "pixi" and kind == KIND else kind,
-        name=name or (prefix.name if prefix.parent.name == "envs" else "base"),
+        name=name or ("base" if ctx.is_dir(prefix / "condabin") or ctx.is_dir(prefix / "pkgs") else prefix.name),
         prefix=str(prefix),
         executable=str(exe) if exe else None,
         version=conda_python(ctx, prefix),

@@ -40,8 +40,13 @@ def fake_venv(prefix: Path, version: str = "3.12.1", manager: str = "venv", home
     return prefix
 
 
-def fake_conda(prefix: Path, version: str = "3.11.5", cmd: str | None = None, pixi: bool = False) -> Path:
-    """A conda prefix: conda-meta/ with history and the python package's record, bin/python."""
+def fake_conda(
+    prefix: Path, version: str = "3.11.5", cmd: str | None = None, pixi: bool = False, base: bool = False
+) -> Path:
+    """A conda prefix: conda-meta/ with history and the python package's record, bin/python (condabin/ and pkgs/ for a base install)."""
+    if base:
+        (prefix / "condabin").mkdir(parents=True, exist_ok=True)
+        (prefix / "pkgs").mkdir(parents=True, exist_ok=True)
     meta = prefix / "conda-meta"
     meta.mkdir(parents=True, exist_ok=True)
     (meta / "history").write_text(

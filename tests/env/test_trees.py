@@ -12,7 +12,9 @@ from tests.env.conftest import by_kind, fake_conda, fake_pyenv, fake_venv, run_d
 
 def test_conda_env_named_by_environment_yml(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    base = fake_conda(root / "home/u/miniconda3", "3.12.2", cmd="/home/u/miniconda3/bin/conda install -y python=3.12")
+    base = fake_conda(
+        root / "home/u/miniconda3", "3.12.2", cmd="/home/u/miniconda3/bin/conda install -y python=3.12", base=True
+    )
     fake_conda(base / "envs" / "ds", "3.11.5", cmd="/home/u/miniconda3/bin/conda create -n ds python=3.11")
     fake_conda(root / "home/u/micromamba/envs/mm", "3.10.14", cmd="micromamba create -n mm python=3.10")
     write(root / "home/u/.conda/environments.txt", "/home/u/miniconda3\n/home/u/miniconda3/envs/ds\n")
@@ -31,6 +33,8 @@ def test_conda_env_named_by_environment_yml(tmp_path: Path) -> None:
 def test_condarc_envs_dirs_and_active_conda_prefix(tmp_path: Path) -> None:
     root = tmp_path / "root"
     fake_conda(root / "data/envs/analysis", "3.12.4", cmd="mamba create -p /data/envs/analysis python=3.12")
+    fake_conda(root / "srv/py/tool-env", "3.10.2", cmd="conda create -p /srv/py/tool-env python=3.10")
+    write(root / "home/u/.conda/environments.txt", "/srv/py/tool-env\n")
     write(root / "home/u/.condarc", "channels:\n  - conda-forge\nenvs_dirs:\n  - /data/envs\n  - ~/other\n")
     project = write(root / "work/proj/pyproject.toml", '[project]\nname = "p"\n').parent
     found = run_detect(
@@ -40,6 +44,8 @@ def test_condarc_envs_dirs_and_active_conda_prefix(tmp_path: Path) -> None:
     assert chosen is not None and chosen.name == "analysis" and chosen.active
     assert chosen.manager == "mamba" and chosen.version == "3.12.4"
     assert "CONDA_PREFIX=/data/envs/analysis" in chosen.reason
+    by_path = {e.name: e for e in by_kind(found, "conda")}
+    assert by_path["tool-env"].version == "3.10.2" and not by_path["tool-env"].project  # a -p env keeps its dir name
 
 
 def test_pixi_project_env(tmp_path: Path) -> None:
