@@ -38,51 +38,69 @@ def check(args: argparse.Namespace, project: Any) -> int:
     return 0 if health.ok else 1
 
 
-def repair(args: argparse.Namespace, project: Any) -> int:
+def plan_for(health: Health) -> list[str]:
+    """The repair actions the findings call for, in the order they must run."""
+    actions = {f.action for f in health.findings if f.status != "ok" and f.action}
+    env = health.env
+    if "create" in actions and env is not None and env.project and env.exists:
+        actions.discard("create")  # the project has its env; other findings say what is wrong with it
+    if "create" in actions or "recreate" in actions:
+        actions.discard("install")  # a new env is checked again afterwards; installing into the old one is moot
+    return [a for a in ("create", "recreate", "lock", "install") if a in actions]
+
+
+def apply(action: str, project: Any, health: Health, found: Any) -> list[str]:
     from helper.envs import rebuild
+
+    env = health.env
+    if action == "create":
+        return [rebuild.create(project, found, manager="auto", version=None, force=False)]
+    if action == "recreate" and env is not None:
+        return [rebuild.recreate(project, env, found, health.manager)]
+    if action == "lock" and health.manager:
+        done = [rebuild.lock(project, health.manager)]
+        if env is not None and env.exists and env.project:
+            done.append(rebuild.install(project, env, health.manager))
+        return done
+    if action == "install" and env is not None:
+        return [rebuild.install(project, env, health.manager)]
+    return []
+
+
+def repair(args: argparse.Namespace, project: Any) -> int:
     from helper.fsutil import FileLock
 
     found = for_project(project, refresh=True)
     health = run_checks(project, found, offline=False)
-    actions = {f.action for f in health.findings if f.status != "ok" and f.action}
-    if "create" in actions and health.env is not None and health.env.project and health.env.exists:
-        actions.discard("create")  # the project has its env; other findings say what is wrong with it
-    plan = [a for a in ("create", "recreate", "lock", "install") if a in actions]
-    if "recreate" in plan or "create" in plan:
-        plan = [a for a in plan if a not in ("install",)] + (
-            ["install"] if "install" in plan and "create" in plan else []
-        )
+    plan = plan_for(health)
     if not plan:
         console.result({"applied": [], "health": health.to_dict()}, lambda _: console.success("nothing to repair"))
         return 0 if health.ok else 1
     if args.dry_run:
-        console.result(
-            {"plan": plan, "health": health.to_dict()}, lambda _: console.echo("would apply: " + ", ".join(plan))
-        )
+        data = {"plan": plan, "health": health.to_dict()}
+        console.result(data, lambda _: console.echo("would apply: " + ", ".join(plan)))
         return 0
     applied: list[str] = []
+    done: set[str] = set()
     with FileLock(project.ensure_state_dir() / "env.lock", timeout=600), console.progress("repairing the environment"):
-        for action in plan:
-            env = health.env
-            if action == "create":
-                applied.append(rebuild.create(project, found, manager="auto", version=None, force=False))
-            elif action == "recreate" and env is not None:
-                applied.append(rebuild.recreate(project, env, found, health.manager))
-            elif action == "lock" and health.manager:
-                applied.append(rebuild.lock(project, health.manager))
-                if health.manager and env is not None and env.exists:
-                    applied.append(rebuild.install(project, env, health.manager))
-            elif action == "install" and env is not None:
-                applied.append(rebuild.install(project, env, health.manager))
-    after = run_checks(project, for_project(project, refresh=True), offline=False)
+        # Two passes: a new or rebuilt env is checked again, and what it still lacks is installed.
+        for _ in range(2):
+            for action in plan:
+                applied += apply(action, project, health, found)
+                done.add(action)
+            found = for_project(project, refresh=True)
+            health = run_checks(project, found, offline=False)
+            plan = [a for a in plan_for(health) if a not in done]
+            if not plan:
+                break
 
     def render(_: Any) -> None:
         for line in applied:
             console.success(line)
-        render_health(after)
+        render_health(health)
 
-    console.result({"applied": applied, "health": after.to_dict()}, render)
-    return 0 if after.ok else 1
+    console.result({"applied": applied, "health": health.to_dict()}, render)
+    return 0 if health.ok else 1
 
 
 def create(args: argparse.Namespace, project: Any) -> int:
