@@ -95,3 +95,19 @@ def test_cli_env_json_and_python_agree(project: Path, tmp_path: Path) -> None:
     assert first.returncode == 0 and first.stdout.strip() == chosen["executable"]
     table = run_help("env", cwd=project)
     assert table.returncode == 0 and "chosen: " + chosen["executable"] in table.stdout
+
+
+def test_real_pipenv_env_name_matches_pipenv(tmp_path: Path) -> None:
+    pipenv = need_tool("pipenv", "pip install pipenv")
+    project = tmp_path / "My Proj"
+    project.mkdir()
+    (project / "Pipfile").write_text(f'[packages]\n\n[requires]\npython_version = "{PY}"\n')
+    env = tool_env(
+        tmp_path, WORKON_HOME=str(tmp_path / "workon"), PIPENV_YES="1", PIPENV_NOSPIN="1", PIPENV_IGNORE_VIRTUALENVS="1"
+    )
+    sh([pipenv, "--python", sys.executable], project, env, timeout=300)
+    expected = sh([pipenv, "--venv"], project, env).strip()
+    found = run_detect(project, environ=env)
+    chosen = found.chosen
+    assert chosen is not None and chosen.kind == "pipenv", found.to_dict()
+    assert chosen.prefix == expected and chosen.name.startswith("My_Proj-")
