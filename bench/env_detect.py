@@ -116,7 +116,10 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "proj"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HELP_", "VIRTUAL_ENV"))}
+        # Bytecode caching on, as for any installed tool (the peers' .pyc files were written by pip).
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("HELP_", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE"))
+        }
         env.update({"PDM_CHECK_UPDATE": "false", "HATCH_DATA_DIR": str(Path(tmp) / "hatch"), "NO_COLOR": "1"})
         setup(project, env)
         python = sys.executable
@@ -124,6 +127,9 @@ def main() -> int:
             ("python -c pass", [python, "-c", "pass"]),
             ("help.py env --python", [python, str(ROOT / "help.py"), "env", "--python"]),
             ("help.py env --python (no cache)", [python, str(ROOT / "help.py"), "env", "--python", "--refresh"]),
+            # Without site (help.py needs only the standard library): start-up without any .pth hooks.
+            ("python -S -c pass", [python, "-S", "-c", "pass"]),
+            ("python -S help.py env --python", [python, "-S", str(ROOT / "help.py"), "env", "--python"]),
         ]
         peers = {
             "uv": ["python", "find"],
@@ -140,14 +146,17 @@ def main() -> int:
         results = timed_all(rows, project, env, args.runs)
         base = results[0][1]
         ours = results[1][1]
+        site_base = next((m for label, m, _ in results if label == "python -S -c pass"), float("nan"))
+        site_ours = next((m for label, m, _ in results if label == "python -S help.py env --python"), float("nan"))
         print(f"{'command':<36} {'median ms':>10} {'x python':>9} {'x help.py':>10}  answer")
         for label, median, out in results:
             ms = f"{median * 1000:.1f}" if median == median else "-"
             vs_python = f"{median / base:.2f}" if median == median else "-"
             vs_ours = f"{median / ours:.2f}" if median == median else "-"
             print(f"{label:<36} {ms:>10} {vs_python:>9} {vs_ours:>10}  {out[:70]}")
+        print(f"\nwithout site: help.py env --python = {site_ours / site_base:.2f}x python -S -c pass")
         print(
-            f"\n{args.runs} runs each on {os.cpu_count()} CPUs; target: help.py within 1.3x of python -c pass, peers >= 3x help.py"
+            f"{args.runs} runs each on {os.cpu_count()} CPUs; target: help.py within 1.3x of python -c pass, peers >= 3x help.py"
         )
     return 0
 

@@ -147,9 +147,8 @@ def apply_config(envs: list[Env], ctx: Context) -> list[Env]:
                 return envs
         from helper.envs.base import venv_env
 
-        env = venv_env(ctx, exe.parent.parent, kind="venv", project=str(ctx.project)) if ctx.exists(exe) else None
-        if env is None:
-            env = Env(kind="configured", name=exe.name, prefix=str(exe.parent.parent), executable=str(exe),
+        made = venv_env(ctx, exe.parent.parent, kind="venv", project=str(ctx.project)) if ctx.exists(exe) else None
+        env = made or Env(kind="configured", name=exe.name, prefix=str(exe.parent.parent), executable=str(exe),
                       version=short_version(exe.name), project=str(ctx.project), exists=ctx.exists(exe),
                       problem=None if ctx.exists(exe) else f"{exe} does not exist")  # fmt: skip
         env.executable, env.confidence, env.reason = str(exe), 1.0, "set by the `python` setting"
