@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from helper.envs.base import Context, Env, short_version
-from helper.envs.keys import CACHE_NAME, base_inputs, still_valid
+from helper.envs.keys import CACHE_NAME, FAST_NAME, base_inputs, fast_text, still_valid
 
 
 @dataclass
@@ -79,8 +79,14 @@ def save_cache(path: Path, inputs: dict[str, Any], seen: dict[str, Any], found: 
     from helper.fsutil import atomic_write
 
     entry = {"inputs": inputs, "seen": seen, "result": found.to_dict()}
+    chosen = found.chosen
+    fast = fast_text(inputs, seen, chosen.executable or "") if chosen else None
     with contextlib.suppress(OSError):  # a read-only project still detects; it just does not remember
         atomic_write(path, json.dumps(entry), fsync=False)
+        if fast is not None:
+            atomic_write(path.with_name(FAST_NAME), fast, fsync=False)
+        else:
+            path.with_name(FAST_NAME).unlink(missing_ok=True)
 
 
 def run_detectors(ctx: Context, timeout: float, disabled: set[str]) -> tuple[list[Env], list[str]]:

@@ -1,17 +1,17 @@
 """`help.py env --python` answered from the detection cache before the CLI loads.
 
-Only os and json are imported. When anything is uncertain (no project root,
+Only os is imported (json would bring re, enum and more, costing as much as
+the rest of the answer). When anything is uncertain (no project root,
 no cache, a changed file or variable, no usable interpreter) it returns None
 and the full command runs instead, so the answer is always the same.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-from helper.envs.keys import CACHE_NAME, base_inputs, still_valid
+from helper.envs.keys import FAST_NAME, base_inputs, fast_answer
 
 # Same markers as helper.project.ROOT_MARKERS (a test keeps them equal).
 ROOT_MARKERS = ("pyproject.toml", "config/help.toml", ".git", "setup.py", "setup.cfg")
@@ -35,14 +35,11 @@ def python_path(environ: dict[str, str] | os._Environ[str] = os.environ) -> str 
     if root is None:
         return None
     try:
-        with open(os.path.join(root, ".help", CACHE_NAME), encoding="utf-8") as handle:
-            entry = json.load(handle)
-        if entry["inputs"]["base"] != base_inputs(root, environ, "/") or not still_valid(entry):
-            return None
-        chosen = entry["result"]["chosen"]
-        return chosen["executable"] if chosen and chosen.get("executable") else None
-    except (OSError, ValueError, KeyError, TypeError):
+        with open(os.path.join(root, ".help", FAST_NAME), encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, ValueError):
         return None
+    return fast_answer(text, base_inputs(root, environ, "/"))
 
 
 def main() -> int | None:
