@@ -69,3 +69,33 @@ def test_doctor_includes_environment_checks(make_project, tmp_path: Path) -> Non
     names = {c["name"]: c for c in json.loads(shown.stdout)}
     assert names["env environment"]["status"] == "warn"  # no project env yet
     assert names["env environment"]["hint"] == "help.py env create"
+
+
+def test_two_creates_at_once_make_one_env_and_one_clear_error(make_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import threading
+
+    from tests.conftest import HELP, clean_env
+
+    need_tool("uv", "pip install uv")
+    project = make_project()
+    results: list[subprocess.CompletedProcess[str]] = []
+
+    def one() -> None:
+        cmd = [sys.executable, str(HELP), "env", "create", "--manager", "uv", "--python", sys.executable]
+        results.append(
+            subprocess.run(
+                cmd, cwd=project, env=clean_env(tool_env(tmp_path)), capture_output=True, text=True, timeout=300
+            )
+        )
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    codes = sorted(r.returncode for r in results)
+    assert codes == [0, 1], [r.stderr for r in results]
+    loser = next(r for r in results if r.returncode == 1)
+    assert "already exists" in loser.stderr and "Traceback" not in loser.stderr
+    assert (project / ".venv/pyvenv.cfg").is_file()
