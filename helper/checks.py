@@ -11,7 +11,11 @@ import importlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-PROVIDERS: list[str] = ["helper.core_checks:checks", "helper.running.checks:checks"]
+PROVIDERS: list[str] = [
+    "helper.core_checks:checks",
+    "helper.envs.doctor:checks",
+    "helper.running.checks:checks",
+]
 
 
 @dataclass

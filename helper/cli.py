@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("helper.commands.plugins", "list plugins and what they need"),
     "doctor": ("helper.commands.doctor", "check that help.py and the project are healthy"),
     "run": ("helper.commands.run", "start the dev environment: .env, migrations, server, workers"),
+    "env": ("helper.commands.env", "find, check and repair the project's Python environment"),
 }
 
 EPILOG = """examples:

@@ -47,6 +47,12 @@ SCHEMA: dict[str, Setting] = {
     #
     # -- env ----------------------------------------------------------------
     #
+    "env.timeout": Setting("float", 2.0, "seconds each environment detector may take before it is skipped"),
+    "env.disabled": Setting("list", [], "environment detectors not to run (e.g. conda, pyenv, system)"),
+    "env.venv_dirs": Setting(
+        "list", [".venv", "venv", "env", ".env"], "project directories searched for a virtual environment"
+    ),
+    "env.report_dir": Setting("str", ".help", "where `env report` writes env-report.md/json (relative to the project)"),
     #
     # -- install ------------------------------------------------------------
     #
