@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("helper.commands.history", "list past runs from the journal"),
     "plugins": ("helper.commands.plugins", "list plugins and what they need"),
     "doctor": ("helper.commands.doctor", "check that help.py and the project are healthy"),
+    "build": ("helper.commands.build", "build wheel, sdist or image (cached by source hash)"),
 }
 
 EPILOG = """examples:
