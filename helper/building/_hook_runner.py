@@ -38,8 +38,11 @@ def main():
         request = json.load(handle)
     try:
         backend = load_backend(request["backend"], request.get("backend_path") or [])
-    except Exception as exc:
-        result = {"error": f"cannot import build backend {request['backend']!r}: {exc.__class__.__name__}: {exc}", "traceback": traceback.format_exc()}
+    except (Exception, SystemExit) as exc:
+        result = {
+            "error": f"cannot import build backend {request['backend']!r}: {exc.__class__.__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+        }
     else:
         func = getattr(backend, hook, None)
         if func is None:
@@ -47,8 +50,11 @@ def main():
         else:
             try:
                 result = {"return": func(**request.get("kwargs", {}))}
-            except Exception as exc:
-                result = {"error": f"{hook} failed: {exc.__class__.__name__}: {exc}", "traceback": traceback.format_exc()}
+            except (Exception, SystemExit) as exc:  # setup.py scripts often sys.exit() on errors
+                result = {
+                    "error": f"{hook} failed: {exc.__class__.__name__}: {exc}",
+                    "traceback": traceback.format_exc(),
+                }
     with open(target, "w", encoding="utf-8") as handle:
         json.dump(result, handle)
     return 0

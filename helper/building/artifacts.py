@@ -9,6 +9,7 @@ their file names and digests. Restoring verifies each blob's hash.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -45,10 +46,8 @@ def tree_digest(root: Path, outdir: Path) -> tuple[str, list[str], int]:
     """(digest of the input files, their paths, how many files had to be read)."""
     fp = fingerprinter(root)
     digest, hashes = fp.tree(input_files(root, outdir))
-    try:
+    with contextlib.suppress(OSError):  # only a speed-up; a read-only tree still builds
         fp.save()
-    except OSError:
-        pass  # only a speed-up; a read-only tree still builds
     return digest, sorted(hashes), fp.hashed
 
 
@@ -75,7 +74,9 @@ def git_state(root: Path) -> str | None:
     return result.stdout.strip() if result.ok else None
 
 
-def key(tree: str, system: dict[str, Any], packages: dict[str, str], python: str, targets: list[str], settings: Any) -> str:
+def key(
+    tree: str, system: dict[str, Any], packages: dict[str, str], python: str, targets: list[str], settings: Any
+) -> str:
     return action_key(KEY_VERSION, tree, system, sorted(packages.items()), python, sorted(targets), settings)
 
 

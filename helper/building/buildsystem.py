@@ -42,14 +42,22 @@ def read(pyproject: dict[str, Any], root: Path) -> BuildSystem:
     if backend is None:
         return BuildSystem(requires or list(FALLBACK_REQUIRES), FALLBACK_BACKEND)
     if not isinstance(backend, str) or not backend.strip():
-        raise ConfigError("[build-system] build-backend must be a string", 'e.g. build-backend = "hatchling.build"', where=where)
+        raise ConfigError(
+            "[build-system] build-backend must be a string", 'e.g. build-backend = "hatchling.build"', where=where
+        )
     backend_path = table.get("backend-path", [])
     if not isinstance(backend_path, list) or not all(isinstance(p, str) for p in backend_path):
-        raise ConfigError("[build-system] backend-path must be a list of directories", 'e.g. backend-path = ["_build"]', where=where)
+        raise ConfigError(
+            "[build-system] backend-path must be a list of directories", 'e.g. backend-path = ["_build"]', where=where
+        )
     for entry in backend_path:
         resolved = (root / entry).resolve()
         if not resolved.is_relative_to(root.resolve()):
-            raise ConfigError(f"backend-path entry {entry!r} points outside the project", "keep in-tree backends inside the project", where=where)
+            raise ConfigError(
+                f"backend-path entry {entry!r} points outside the project",
+                "keep in-tree backends inside the project",
+                where=where,
+            )
     return BuildSystem(requires, backend.strip(), backend_path)
 
 

@@ -39,7 +39,14 @@ class Outcome:
     version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"artifacts": self.artifacts, "cached": self.cached, "key": self.key, "duration": round(self.duration, 3), "name": self.name, "version": self.version}
+        return {
+            "artifacts": self.artifacts,
+            "cached": self.cached,
+            "key": self.key,
+            "duration": round(self.duration, 3),
+            "name": self.name,
+            "version": self.version,
+        }
 
 
 def outdir_of(project: Any, options: Options) -> Path:
@@ -51,7 +58,9 @@ def build(project: Any, options: Options) -> Outcome:
     started = time.monotonic()
     root = project.root
     if not (root / "pyproject.toml").is_file() and not (root / "setup.py").is_file():
-        raise HelpError(f"{root} has no pyproject.toml or setup.py to build", "run inside a Python project or pass --project DIR")
+        raise HelpError(
+            f"{root} has no pyproject.toml or setup.py to build", "run inside a Python project or pass --project DIR"
+        )
     system = buildsystem.read(project.pyproject, root)
     outdir = outdir_of(project, options)
     name, version = buildsystem.identity(project.pyproject)
@@ -68,7 +77,9 @@ def build(project: Any, options: Options) -> Outcome:
         extra = artifacts.git_state(root) if from_git else None
 
         def key_now() -> str:
-            return artifacts.key(tree, system.as_key(), env.packages, python, options.targets, [options.config_settings, extra])
+            return artifacts.key(
+                tree, system.as_key(), env.packages, python, options.targets, [options.config_settings, extra]
+            )
 
         key = key_now()
         if options.use_cache:
@@ -101,7 +112,9 @@ def _environment(project: Any, system: buildsystem.BuildSystem, options: Options
     return isolation.existing(project, system.requires) or isolation.ensure(project, system.requires)
 
 
-def _run_backend(root: Path, system: buildsystem.BuildSystem, env: isolation.BuildEnv, options: Options, tmp: Path, project: Any) -> list[Path]:
+def _run_backend(
+    root: Path, system: buildsystem.BuildSystem, env: isolation.BuildEnv, options: Options, tmp: Path, project: Any
+) -> list[Path]:
     from helper.building.backend import Backend
 
     timeout = float(project.config["build.timeout"])
@@ -142,5 +155,6 @@ def _consistent(metas: dict[str, dict[str, str]]) -> None:
     seen = {(verify.canonical_name(m["name"]), m["version"]) for m in metas.values()}
     if len(seen) > 1:
         listing = ", ".join(f"{file}: {m['name']} {m['version']}" for file, m in metas.items())
-        raise HelpError(f"the artifacts disagree on name or version ({listing})", "check the backend's dynamic metadata")
-
+        raise HelpError(
+            f"the artifacts disagree on name or version ({listing})", "check the backend's dynamic metadata"
+        )

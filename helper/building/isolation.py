@@ -63,7 +63,9 @@ class BuildEnv:
 def choose_installer(setting: str) -> str:
     if setting == "uv" or (setting == "auto" and shutil.which("uv")):
         if not shutil.which("uv"):
-            raise HelpError("build.installer is uv but uv is not on PATH", "pip install uv, or set build.installer = \"pip\"")
+            raise HelpError(
+                "build.installer is uv but uv is not on PATH", 'pip install uv, or set build.installer = "pip"'
+            )
         return "uv"
     return "pip"
 
@@ -83,7 +85,16 @@ def _install(env: BuildEnv, requirements: list[str]) -> None:
     if env.installer == "uv":
         cmd = ["uv", "pip", "install", "--python", str(env.python), *requirements]
     else:
-        cmd = [str(env.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q", *requirements]
+        cmd = [
+            str(env.python),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "-q",
+            *requirements,
+        ]
     console.verbose("installing build requirements: " + " ".join(requirements))
     result = proc.run(cmd, timeout=env.timeout)
     if not result.ok:
@@ -107,7 +118,10 @@ def _base_python(setting: str | None) -> str:
     if found is None and Path(setting).is_file():
         found = setting
     if found is None:
-        raise HelpError(f"build.python {setting!r} is not an interpreter on PATH", "set build.python to a path or a name like python3.12")
+        raise HelpError(
+            f"build.python {setting!r} is not an interpreter on PATH",
+            "set build.python to a path or a name like python3.12",
+        )
     return found
 
 
@@ -137,7 +151,9 @@ def existing(project: Any, requires: list[str]) -> BuildEnv | None:
     python = venv_python(path)
     if not python.exists():
         return None
-    return BuildEnv(python, path, installer, list(data["requested"]), dict(data["packages"]), float(config["build.timeout"]))
+    return BuildEnv(
+        python, path, installer, list(data["requested"]), dict(data["packages"]), float(config["build.timeout"])
+    )
 
 
 def ensure(project: Any, requires: list[str]) -> BuildEnv:
@@ -160,7 +176,10 @@ def ensure(project: Any, requires: list[str]) -> BuildEnv:
             cmd = [base, "-m", "venv", str(path)]
         result = proc.run(cmd, timeout=timeout)
         if not result.ok:
-            raise HelpError(f"could not create the build environment {path}: {result.stderr.strip()[-300:]}", "check that the interpreter works, or pass --no-isolation")
+            raise HelpError(
+                f"could not create the build environment {path}: {result.stderr.strip()[-300:]}",
+                "check that the interpreter works, or pass --no-isolation",
+            )
         env = BuildEnv(venv_python(path), path, installer, [], {}, timeout)
         if requires:
             _install(env, requires)

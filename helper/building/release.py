@@ -48,13 +48,18 @@ def git(root: Path, *args: str, check: bool = True) -> proc.Result:
     result = proc.run(["git", "-C", str(root), *args], timeout=120)
     if check and not result.ok:
         detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
-        raise HelpError(f"git {args[0]} failed: {detail[-1] if detail else 'exit ' + str(result.returncode)}", "fix the repository state and run again")
+        raise HelpError(
+            f"git {args[0]} failed: {detail[-1] if detail else 'exit ' + str(result.returncode)}",
+            "fix the repository state and run again",
+        )
     return result
 
 
 def require_repo(root: Path) -> None:
     if not git(root, "rev-parse", "--git-dir", check=False).ok:
-        raise HelpError(f"{root} is not a git repository, so it cannot be tagged", "run `git init` and commit, or drop --tag")
+        raise HelpError(
+            f"{root} is not a git repository, so it cannot be tagged", "run `git init` and commit, or drop --tag"
+        )
     if not git(root, "rev-parse", "--verify", "-q", "HEAD", check=False).ok:
         raise HelpError("the repository has no commit to tag", "commit first, or drop --tag")
 
@@ -101,6 +106,9 @@ def tag_step(tx: Transaction, root: Path, tag: str, message: str) -> None:
         if not result.ok:
             detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
             reason = detail[-1] if detail else f"exit {result.returncode}"
-            raise HelpError(f"could not create tag {tag}: {reason}", "delete or rename the existing tag (build.tag_format), then run again")
+            raise HelpError(
+                f"could not create tag {tag}: {reason}",
+                "delete or rename the existing tag (build.tag_format), then run again",
+            )
 
     tx.step(f"tag {tag}", do, lambda _: git(root, "tag", "-d", tag))

@@ -25,12 +25,18 @@ def canonical_name(name: str) -> str:
 
 
 def _fail(path: Path, problem: str) -> HelpError:
-    return HelpError(f"{path.name} is broken: {problem}", "rebuild with --no-cache; if it persists the build backend is at fault")
+    return HelpError(
+        f"{path.name} is broken: {problem}", "rebuild with --no-cache; if it persists the build backend is at fault"
+    )
 
 
 def read_metadata(text: str) -> dict[str, str]:
     headers = HeaderParser().parsestr(text)
-    return {"name": headers.get("Name", ""), "version": headers.get("Version", ""), "metadata_version": headers.get("Metadata-Version", "")}
+    return {
+        "name": headers.get("Name", ""),
+        "version": headers.get("Version", ""),
+        "metadata_version": headers.get("Metadata-Version", ""),
+    }
 
 
 def check_wheel(path: Path) -> dict[str, str]:
@@ -77,7 +83,9 @@ def check_wheel(path: Path) -> dict[str, str]:
             raise _fail(path, "it has no METADATA")
         meta = read_metadata(archive.read(f"{dist_info}/METADATA").decode("utf-8"))
     file_name, file_version = path.name.split("-")[:2]
-    if canonical_name(file_name) != canonical_name(meta["name"]) or normalize(file_version) != normalize(meta["version"] or "0"):
+    if canonical_name(file_name) != canonical_name(meta["name"]) or normalize(file_version) != normalize(
+        meta["version"] or "0"
+    ):
         raise _fail(path, f"its file name does not match METADATA ({meta['name']} {meta['version']})")
     return meta
 

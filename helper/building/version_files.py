@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helper.building.buildsystem import identity
 from helper.errors import HelpError
 from helper.fsutil import atomic_write
-from helper.building.buildsystem import identity
 from helper.project import key_line
 
 _DUNDER = re.compile(r"""^(?P<head>\s*__version__\s*(?::\s*str\s*)?=\s*)(?P<q>["'])(?P<v>[^"']+)(?P=q)""", re.MULTILINE)
@@ -105,7 +105,10 @@ def _rewrite(text: str, place: Place, new: str) -> str:
     else:
         changed = _DUNDER.sub(lambda m: f"{m['head']}{m['q']}{new}{m['q']}", line, count=1)
     if changed == line:
-        raise HelpError(f"cannot rewrite the version in {place.label} (line {place.line})", "write it as version = \"X.Y.Z\" on one line")
+        raise HelpError(
+            f"cannot rewrite the version in {place.label} (line {place.line})",
+            'write it as version = "X.Y.Z" on one line',
+        )
     lines[index] = changed
     return "".join(lines)
 

@@ -74,7 +74,7 @@ def bump(text: str, part: str) -> str:
     if part not in PARTS:
         raise HelpError(f"unknown version part {part!r}", f"use one of {', '.join(PARTS)}")
     current = parse(text)
-    major, minor, patch = (list(current.release) + [0, 0, 0])[:3]
+    major, minor, patch = [*current.release, 0, 0, 0][:3]
     unreleased = current.pre is not None or current.dev is not None
     base = replace(current, pre=None, post=None, dev=None, local=None)
     if part == "pre":

@@ -37,9 +37,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--sdist", action="store_true", help="build the sdist only (with --wheel: both)")
     parser.add_argument("--wheel", action="store_true", help="build the wheel only (with --sdist: both)")
     parser.add_argument("-o", "--outdir", help="output directory (default: build.outdir, dist)")
-    parser.add_argument("--no-isolation", action="store_true", help="build in the current environment, installing nothing")
+    parser.add_argument(
+        "--no-isolation", action="store_true", help="build in the current environment, installing nothing"
+    )
     parser.add_argument("--no-cache", action="store_true", help="build even when the inputs are unchanged")
-    parser.add_argument("--config-setting", action="append", default=[], metavar="KEY=VALUE", help="passed to the backend's hooks")
+    parser.add_argument(
+        "--config-setting", action="append", default=[], metavar="KEY=VALUE", help="passed to the backend's hooks"
+    )
     release = parser.add_argument_group("release")
     release.add_argument("--bump", choices=("major", "minor", "patch", "pre"), help="bump the version before building")
     release.add_argument("--tag", action="store_true", help="commit the bump and create the git tag (build.tag_format)")
@@ -56,7 +60,9 @@ def _settings(pairs: list[str]) -> dict[str, Any] | None:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise UsageError(f"--config-setting {pair!r} is not KEY=VALUE", "e.g. --config-setting=--build-option=--quiet")
+            raise UsageError(
+                f"--config-setting {pair!r} is not KEY=VALUE", "e.g. --config-setting=--build-option=--quiet"
+            )
         if key in settings:  # repeated keys become a list, as `python -m build` does
             previous = settings[key]
             settings[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
