@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from helper import proc
-from helper.building import version_files, versioning
 from helper.errors import HelpError
 from helper.ui import console
 
@@ -80,6 +79,8 @@ def short_sha(root: Path) -> str | None:
 
 def bump_step(tx: Transaction, root: Path, pyproject: dict[str, Any], part: str) -> tuple[str, str, list[Path]]:
     """Bump the version everywhere it lives: (old, new, files changed)."""
+    from helper.building import version_files, versioning
+
     places = version_files.find(root, pyproject)
     old = places[0].version
     new = versioning.bump(old, part)
