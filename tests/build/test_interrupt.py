@@ -10,12 +10,12 @@ import time
 
 from tests.conftest import HELP, clean_env, git, run_help, write
 
-SLOW_BACKEND = '''
+SLOW_BACKEND = """
 import time
 
 def build_sdist(sdist_directory, config_settings=None):
     time.sleep(120)
-'''
+"""
 
 
 def test_ctrl_c_during_build_rolls_back_the_bump(tmp_path, build_env):
@@ -67,7 +67,9 @@ def test_doctor_reports_the_build_setup(backend_project, build_env):
     result = run_help("doctor", "--json", cwd=root, env=build_env)
     checks = {c["name"]: c for c in json.loads(result.stdout)}
     assert checks["build backend"]["status"] == "ok" and "pdm.backend" in checks["build backend"]["detail"]
-    (root / "pyproject.toml").write_text('[build-system]\nrequires = "pdm-backend"\n[project]\nname = "x"\nversion = "1"\n')
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = "pdm-backend"\n[project]\nname = "x"\nversion = "1"\n'
+    )
     result = run_help("doctor", "--json", cwd=root, env=build_env)
     checks = {c["name"]: c for c in json.loads(result.stdout)}
     assert checks["build backend"]["status"] == "fail"

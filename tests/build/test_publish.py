@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import venv
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,8 @@ from tests.conftest import run_help
 CREDS = {"TWINE_USERNAME": "alice", "TWINE_PASSWORD": "s3cret-pw"}
 
 
-def pip_install_back(index: str, requirement: str, tmp_path: Path, name: str) -> str:
-    target = tmp_path / name
-    venv.EnvBuilder(with_pip=True).create(target)
-    python = target / "bin" / "python"
+def pip_install_back(python: Path, index: str, requirement: str, target: Path) -> str:
+    """pip-install `requirement` from `index` into `target` and call the package from there."""
     result = subprocess.run(
         [
             str(python),
@@ -26,6 +23,8 @@ def pip_install_back(index: str, requirement: str, tmp_path: Path, name: str) ->
             "install",
             "-q",
             "--no-cache-dir",
+            "--target",
+            str(target),
             "--index-url",
             index,
             "--extra-index-url",
@@ -37,13 +36,20 @@ def pip_install_back(index: str, requirement: str, tmp_path: Path, name: str) ->
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    return subprocess.run(
-        [str(python), "-c", "import demo_hatchling.core as c; print(c.answer())"], capture_output=True, text=True
-    ).stdout.strip()
+    code = "import demo_hatchling.core as c, demo_hatchling; print(c.answer(), demo_hatchling.__file__)"
+    out = subprocess.run(
+        [str(python), "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {code}"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    answer, location = out.stdout.split()
+    assert location.startswith(str(target))
+    return answer
 
 
 @pytest.mark.parametrize("publisher", ["builtin", "auto"])
-def test_publish_and_install_back(publisher, backend_project, build_env, pypiserver, tmp_path):
+def test_publish_and_install_back(publisher, backend_project, build_env, pypiserver, tools_python, tmp_path):
     root = backend_project("hatchling")
     env = {**build_env, **CREDS, "HELP_BUILD__PUBLISHER": publisher}
     result = run_help("build", "--publish", "--repository", pypiserver["url"], cwd=root, env=env)
@@ -51,7 +57,7 @@ def test_publish_and_install_back(publisher, backend_project, build_env, pypiser
     assert "s3cret-pw" not in result.stdout + result.stderr
     uploaded = sorted(p.name for p in Path(pypiserver["packages"]).iterdir())
     assert uploaded == ["demo_hatchling-0.3.0-py3-none-any.whl", "demo_hatchling-0.3.0.tar.gz"]
-    assert pip_install_back(pypiserver["simple"], "demo-hatchling==0.3.0", tmp_path, "client") == "42"
+    assert pip_install_back(tools_python, pypiserver["simple"], "demo-hatchling==0.3.0", tmp_path / "site") == "42"
 
 
 def test_wrong_password_fails_without_showing_it(backend_project, build_env, pypiserver):
