@@ -83,7 +83,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
         data = image.build_image(project)
         console.result(data, lambda d: console.success(f"built image {', '.join(d['tags'])} with {d['engine']}"))
         return 0
-    from helper.building import frontend, release
+    from helper.building import frontend
 
     targets = [t for t in ("sdist", "wheel") if getattr(args, t)] or ["sdist", "wheel"]
     options = frontend.Options(
@@ -95,6 +95,19 @@ def run(args: argparse.Namespace, project: Any) -> int:
     )
     if (args.allow_dirty and not args.tag) or (args.repository and not args.publish):
         raise UsageError("--allow-dirty needs --tag and --repository needs --publish", "add the missing option")
+    if args.bump or args.tag:
+        from helper.fsutil import FileLock
+
+        # Two releases at once would both read the old version; the second waits for the first.
+        with FileLock(project.ensure_state_dir() / "release.lock", timeout=float(project.config["build.timeout"])):
+            _reload(project)
+            return _release(args, project, options)
+    return _release(args, project, options)
+
+
+def _release(args: argparse.Namespace, project: Any, options: Any) -> int:
+    from helper.building import frontend, release
+
     root = project.root
     if args.tag:
         release.require_repo(root)

@@ -146,3 +146,30 @@ def test_tag_outside_git_is_refused(make_project, build_env):
     result = run_help("build", "--tag", cwd=root, env=build_env)
     assert result.returncode == 1
     assert "is not a git repository" in result.stderr
+
+
+def test_flit_version_lives_only_in_the_package(backend_project, build_env):
+    root = backend_project("flit-core")
+    data = help_json("build", "--bump", "major", "--wheel", cwd=root, env=build_env)
+    assert data["bumped"] == {"from": "0.3.0", "to": "1.0.0", "files": [f"src/{package_name('flit-core')}/__init__.py"]}
+    assert data["artifacts"][0]["name"].startswith("demo_flit_core-1.0.0-")
+
+
+def test_two_bumps_at_once_lose_no_update(backend_project, build_env):
+    import threading
+
+    root = backend_project("hatchling")
+    results = []
+
+    def bump_once() -> None:
+        results.append(run_help("build", "--bump", "patch", "--tag", "--sdist", cwd=root, env=build_env))
+
+    threads = [threading.Thread(target=bump_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    assert 'version = "0.3.2"' in (root / "pyproject.toml").read_text()
+    assert sorted(git(root, "tag", "--list").split()) == ["v0.3.1", "v0.3.2"]
+    assert git(root, "log", "--format=%s", "-2").split("\n")[:2] == ["Release 0.3.2", "Release 0.3.1"]
