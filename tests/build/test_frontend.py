@@ -171,3 +171,27 @@ def test_unknown_build_requirement_is_a_clear_error(backend_project, build_env):
     assert result.returncode == 1
     assert "could not install the build requirements" in result.stderr
     assert "no-such-package-help-py-test" in result.stderr
+
+
+def test_pip_fills_the_environment_when_asked(backend_project, build_env):
+    root = backend_project("flit-core")
+    env = {**build_env, "HELP_BUILD__INSTALLER": "pip"}
+    result = run_help("build", "--wheel", cwd=root, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "creating the build environment (pip): flit_core>=3.4" in result.stderr
+    wheels = [p.name for p in (root / "dist").iterdir()]
+    assert len(wheels) == 1 and wheels[0].startswith("demo_flit_core-0.3.0-")
+    envs = list((Path(build_env["XDG_CACHE_HOME"]) / "help" / "build-envs").iterdir())
+    assert any((e / "bin" / "pip").exists() for e in envs if e.is_dir())
+
+
+def test_config_settings_reach_the_backend_and_the_key(backend_project, build_env):
+    root = backend_project("setuptools")
+    plain = help_json("build", "--wheel", cwd=root, env=build_env)
+    tagged = help_json(
+        "build", "--wheel", "--config-setting=--build-option=--python-tag=py311", cwd=root, env=build_env
+    )
+    assert tagged["cached"] is False and tagged["key"] != plain["key"]
+    assert tagged["artifacts"][0]["name"] == "demo_setuptools-0.3.0-py311-none-any.whl"
+    result = run_help("build", "--config-setting", "novalue", cwd=root, env=build_env)
+    assert result.returncode == 2 and "is not KEY=VALUE" in result.stderr
