@@ -113,7 +113,7 @@ def build_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def tools_python(tmp_path_factory: pytest.TempPathFactory, build_env: dict[str, str]) -> Path:
-    """A venv holding the peers and servers the tests compare against: build, pypiserver, passlib."""
+    """A venv holding the peers and servers the tests compare against: build, twine, pypiserver, passlib."""
     venv = tmp_path_factory.mktemp("tools") / "venv"
     uv = shutil.which("uv")
     env = {**os.environ, "UV_CACHE_DIR": build_env["UV_CACHE_DIR"]}
@@ -126,7 +126,7 @@ def tools_python(tmp_path_factory: pytest.TempPathFactory, build_env: dict[str, 
         python = venv / "bin" / "python"
         cmd = [str(python), "-m", "pip", "install", "-q"]
     subprocess.run(
-        [*cmd, "build", "pypiserver", "passlib", "setuptools>=68", "flit_core>=3.4", "pip"],
+        [*cmd, "build", "pypiserver", "passlib", "twine", "setuptools>=68", "flit_core>=3.4", "pip"],
         check=True,
         env=env,
         timeout=600,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -48,12 +50,16 @@ def pip_install_back(python: Path, index: str, requirement: str, target: Path) -
     return answer
 
 
-@pytest.mark.parametrize("publisher", ["builtin", "auto"])
+@pytest.mark.parametrize("publisher", ["builtin", "auto", "twine"])
 def test_publish_and_install_back(publisher, backend_project, build_env, pypiserver, tools_python, tmp_path):
     root = backend_project("hatchling")
     env = {**build_env, **CREDS, "HELP_BUILD__PUBLISHER": publisher}
+    if publisher == "twine":  # twine lives in the tools venv
+        env["PATH"] = f"{tools_python.parent}{os.pathsep}{os.environ['PATH']}"
     result = run_help("build", "--publish", "--repository", pypiserver["url"], cwd=root, env=env)
     assert result.returncode == 0, result.stderr
+    expected = publisher if publisher != "auto" else ("uv" if shutil.which("uv") else "builtin")
+    assert f"with {expected}" in result.stdout + result.stderr
     assert "s3cret-pw" not in result.stdout + result.stderr
     uploaded = sorted(p.name for p in Path(pypiserver["packages"]).iterdir())
     assert uploaded == ["demo_hatchling-0.3.0-py3-none-any.whl", "demo_hatchling-0.3.0.tar.gz"]
