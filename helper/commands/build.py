@@ -80,6 +80,24 @@ def run(args: argparse.Namespace, project: Any) -> int:
     if args.what == "image":
         from helper.building import image
 
+        used = [
+            flag
+            for flag, on in (
+                ("--sdist", args.sdist),
+                ("--wheel", args.wheel),
+                ("--bump", args.bump),
+                ("--tag", args.tag),
+                ("--publish", args.publish),
+                ("--no-isolation", args.no_isolation),
+            )
+            if on
+        ]
+        if used:
+            raise UsageError(
+                f"`build image` does not take {', '.join(used)}",
+                "run `help.py build` for the sdist and wheel, then `help.py build image`",
+            )
+
         data = image.build_image(project)
         console.result(data, lambda d: console.success(f"built image {', '.join(d['tags'])} with {d['engine']}"))
         return 0

@@ -94,8 +94,12 @@ def test_no_engine_that_can_build_is_a_clear_error(backend_project, build_env, t
         assert "no container engine can build here: docker cannot build (" in result.stderr
 
 
-def test_missing_containerfile(backend_project, build_env):
+def test_missing_containerfile_and_wrong_flags(backend_project, build_env):
     root = backend_project("hatchling")
     result = run_help("build", "image", cwd=root, env=build_env)
     assert result.returncode == 1
     assert "no Containerfile or Dockerfile" in result.stderr
+    result = run_help("build", "image", "--bump", "patch", cwd=root, env=build_env)
+    assert result.returncode == 2
+    assert "`build image` does not take --bump" in result.stderr
+    assert "0.3.0" in (root / "pyproject.toml").read_text()
