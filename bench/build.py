@@ -39,7 +39,13 @@ def make_project(base: Path, backend: str) -> Path:
         (root / "src" / "benchpkg" / f"mod{i}.py").write_text(f"def f{i}():\n    return {i}\n" * 20)
     (root / "src" / "benchpkg" / "__init__.py").write_text('__version__ = "1.0.0"\n')
     (root / ".gitignore").write_text("dist/\n")
-    git = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
+    git = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@b",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@b",
+    }
     for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "init"]):
         subprocess.run(["git", "-C", str(root), *cmd], check=True, env=git)
     return root
@@ -91,7 +97,11 @@ def main() -> int:
                 xdg = base / f"xdg-{name.split()[0]}"
                 shutil.rmtree(xdg, ignore_errors=True)
                 shutil.rmtree(root / ".help", ignore_errors=True)
-                run_env = {**env, "XDG_CACHE_HOME": str(xdg), "UV_CACHE_DIR": env.get("UV_CACHE_DIR") or os.path.expanduser("~/.cache/uv")}
+                run_env = {
+                    **env,
+                    "XDG_CACHE_HOME": str(xdg),
+                    "UV_CACHE_DIR": env.get("UV_CACHE_DIR") or os.path.expanduser("~/.cache/uv"),
+                }
                 cold.append(timed(cmd, root, run_env))
                 warm.append(timed(cmd, root, run_env))
             results[name] = (statistics.median(cold), statistics.median(warm))
@@ -102,7 +112,14 @@ def main() -> int:
         print("-" * len(header))
         for name, (cold, warm) in results.items():
             print(f"{name:<18} {cold:>9.3f} {warm:>14.3f} {cold / ours_cold:>10.2f}x {warm / ours_warm:>15.2f}x")
+        floor = statistics.median(timed([sys.executable, "-c", "pass"], root, env) for _ in range(args.runs))
+        start = statistics.median(
+            timed([sys.executable, str(ROOT / "help.py"), "--version"], root, env) for _ in range(args.runs)
+        )
+        print(f"{'(python -c pass)':<18} {'':>9} {floor:>14.3f}")
+        print(f"{'(help.py --version)':<18} {'':>9} {start:>14.3f}")
         print("\nratio = tool time / help.py time (above 1: help.py is faster)")
+        print("the last two rows are the floor on this machine right now: interpreter start, and help.py's own start")
         target = "met" if ours_warm < 0.15 else "missed"
         print(f"target: unchanged-tree build under 0.15 s: {target} ({ours_warm:.3f} s)")
     finally:
