@@ -11,9 +11,11 @@ import time
 from tests.conftest import HELP, clean_env, git, run_help, write
 
 SLOW_BACKEND = """
+import os
 import time
 
 def build_sdist(sdist_directory, config_settings=None):
+    open(os.environ["SLOW_BACKEND_STARTED"], "w").close()
     time.sleep(120)
 """
 
@@ -38,20 +40,21 @@ def test_ctrl_c_during_build_rolls_back_the_bump(tmp_path, build_env):
     git(root, "add", "-A")
     git(root, "commit", "-qm", "initial")
     before = (root / "pyproject.toml").read_text()
+    started = tmp_path / "hook-started"
     child = subprocess.Popen(
         [sys.executable, str(HELP), "build", "--bump", "major", "--tag"],
         cwd=root,
-        env=clean_env(build_env),
+        env=clean_env({**build_env, "SLOW_BACKEND_STARTED": str(started)}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 120
-    # Wait for the bump to land in the tree; the build (and its sleeping hook) follows it.
-    while time.monotonic() < deadline and 'version = "2.0.0"' not in (root / "pyproject.toml").read_text():
+    # Interrupt once the backend's hook runs: after the bump, the commit and the tag.
+    while time.monotonic() < deadline and not started.exists() and child.poll() is None:
         time.sleep(0.05)
+    assert started.exists(), child.communicate()[1]
     assert 'version = "2.0.0"' in (root / "pyproject.toml").read_text()
-    time.sleep(1.5)  # inside the hook by now
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 130, err
