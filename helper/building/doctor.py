@@ -17,7 +17,9 @@ def checks(project: Any) -> list[Check]:
     found: list[Check] = []
     try:
         system = buildsystem.read(project.pyproject, project.root)
-        found.append(Check("build backend", "ok", f"{system.backend} ({', '.join(system.requires) or 'no requirements'})"))
+        found.append(
+            Check("build backend", "ok", f"{system.backend} ({', '.join(system.requires) or 'no requirements'})")
+        )
     except HelpError as exc:
         found.append(Check("build backend", "fail", exc.headline(), exc.hint))
     installer = "uv" if shutil.which("uv") else "pip"

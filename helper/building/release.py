@@ -23,11 +23,22 @@ class Transaction:
         self.undos: list[tuple[str, Callable[[], None]]] = []
         self.steps: list[str] = []
 
-    def step(self, name: str, do: Callable[[], T], undo: Callable[[T], None] | None = None) -> T:
-        result = do()
-        self.steps.append(name)
+    def step(self, name: str, do: Callable[[], T], undo: Callable[[], None] | None = None) -> T:
+        """Run `do`; its `undo` is armed first, so even Ctrl-C right after `do` is covered.
+
+        `undo` must be safe when `do` did nothing. A step that fails with an
+        error did nothing to undo (each `do` cleans up after itself), so its
+        undo is dropped; an interrupted one keeps it.
+        """
         if undo is not None:
-            self.undos.append((name, lambda: undo(result)))
+            self.undos.append((name, undo))
+        try:
+            result = do()
+        except Exception:
+            if undo is not None:
+                self.undos.pop()
+            raise
+        self.steps.append(name)
         return result
 
     def rollback(self) -> tuple[list[str], list[str]]:
@@ -84,7 +95,8 @@ def bump_step(tx: Transaction, root: Path, pyproject: dict[str, Any], part: str)
     places = version_files.find(root, pyproject)
     old = places[0].version
     new = versioning.bump(old, part)
-    tx.step(f"bump {old} -> {new}", lambda: version_files.write(places, new), version_files.restore)
+    originals = {place.path: place.path.read_bytes() for place in places}
+    tx.step(f"bump {old} -> {new}", lambda: version_files.write(places, new), lambda: version_files.restore(originals))
     for place in places:
         console.verbose(f"{place.label}: {old} -> {new}")
     return old, new, sorted({p.path for p in places})
@@ -94,7 +106,7 @@ def commit_step(tx: Transaction, root: Path, files: list[Path], message: str) ->
     before = head(root)
     rels = [str(path.relative_to(root)) for path in files]
 
-    def undo(_: object) -> None:
+    def undo() -> None:
         git(root, "reset", "-q", "--soft", before)
         git(root, "reset", "-q", before, "--", *rels)
 
@@ -102,6 +114,8 @@ def commit_step(tx: Transaction, root: Path, files: list[Path], message: str) ->
 
 
 def tag_step(tx: Transaction, root: Path, tag: str, message: str) -> None:
+    existed = git(root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}", check=False).ok
+
     def do() -> None:
         result = git(root, "tag", "-a", tag, "-m", message, check=False)
         if not result.ok:
@@ -112,4 +126,8 @@ def tag_step(tx: Transaction, root: Path, tag: str, message: str) -> None:
                 "delete or rename the existing tag (build.tag_format), then run again",
             )
 
-    tx.step(f"tag {tag}", do, lambda _: git(root, "tag", "-d", tag))
+    def undo() -> None:
+        if not existed:  # never delete a tag this run did not make
+            git(root, "tag", "-d", tag, check=False)
+
+    tx.step(f"tag {tag}", do, undo)

@@ -173,3 +173,23 @@ def test_two_bumps_at_once_lose_no_update(backend_project, build_env):
     assert 'version = "0.3.2"' in (root / "pyproject.toml").read_text()
     assert sorted(git(root, "tag", "--list").split()) == ["v0.3.1", "v0.3.2"]
     assert git(root, "log", "--format=%s", "-2").split("\n")[:2] == ["Release 0.3.2", "Release 0.3.1"]
+
+
+def test_transaction_undoes_in_reverse_and_keeps_interrupted_steps():
+    from helper.building.release import Transaction
+
+    log: list[str] = []
+    tx = Transaction()
+    tx.step("one", lambda: log.append("do one"), lambda: log.append("undo one"))
+    with pytest.raises(HelpError):
+        tx.step("fails", lambda: (_ for _ in ()).throw(HelpError("no")), lambda: log.append("undo fails"))
+
+    def interrupted() -> None:
+        log.append("do two")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tx.step("two", interrupted, lambda: log.append("undo two"))
+    undone, problems = tx.rollback()
+    assert undone == ["two", "one"] and problems == []
+    assert log == ["do one", "do two", "undo two", "undo one"]
