@@ -17,6 +17,7 @@ from typing import Any
 
 from helper import proc
 from helper.cache import Cache, action_key
+from helper.errors import HelpError
 from helper.fingerprint import for_project as fingerprinter
 from helper.fingerprint import list_files, sha256_file
 from helper.fsutil import atomic_copy
@@ -60,7 +61,12 @@ def copy_inputs(root: Path, files: list[str], target: Path, *, with_git: bool) -
     for rel in files:
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / rel, dest)
+        try:
+            shutil.copy2(root / rel, dest)
+        except OSError as exc:
+            raise HelpError(
+                f"cannot read {rel}: {exc.strerror}", "fix its permissions, or list it in .gitignore"
+            ) from None
     if with_git and (root / ".git").exists():
         (target / ".git").symlink_to((root / ".git").resolve())
     return target
@@ -98,6 +104,10 @@ def lookup(cache: Cache, key_: str, outdir: Path) -> list[dict[str, Any]] | None
         os.chmod(target, 0o644)
         restored.append({**item, "path": str(target)})
     return restored
+
+
+def describe(path: Path) -> dict[str, Any]:
+    return {"name": path.name, "sha256": sha256_file(path), "size": path.stat().st_size}
 
 
 def store(cache: Cache, key_: str, artifacts: list[Path], duration: float) -> list[dict[str, Any]]:

@@ -96,11 +96,20 @@ def build(project: Any, options: Options) -> Outcome:
             built = _run_backend(source, system, env, options, Path(tmp), project)
             metas = {path.name: verify.check(path, name, version) for path in built}
             _consistent(metas)
-            outdir.mkdir(parents=True, exist_ok=True)
-            for path in built:
-                atomic_copy(path, outdir / path.name)
+            try:
+                outdir.mkdir(parents=True, exist_ok=True)
+                for path in built:
+                    atomic_copy(path, outdir / path.name)
+            except OSError as exc:
+                raise HelpError(
+                    f"cannot write to {outdir}: {exc.strerror}", "fix its permissions or pass --outdir"
+                ) from None
             key = key_now()  # the hooks may have installed more into the environment
-            items = artifacts.store(cache, key, [outdir / p.name for p in built], time.monotonic() - started)
+            try:
+                items = artifacts.store(cache, key, [outdir / p.name for p in built], time.monotonic() - started)
+            except OSError as exc:  # a full disk must not fail a finished build
+                console.warn(f"artifacts not cached: {exc.strerror or exc}")
+                items = [artifacts.describe(outdir / p.name) for p in built]
         found_version = next(iter(metas.values()))["version"] if metas else version
         result = [{**item, "path": str(outdir / item["name"])} for item in items]
         return Outcome(result, False, key, time.monotonic() - started, name, version or found_version)

@@ -195,3 +195,12 @@ def test_config_settings_reach_the_backend_and_the_key(backend_project, build_en
     assert tagged["artifacts"][0]["name"] == "demo_setuptools-0.3.0-py311-none-any.whl"
     result = run_help("build", "--config-setting", "novalue", cwd=root, env=build_env)
     assert result.returncode == 2 and "is not KEY=VALUE" in result.stderr
+
+
+def test_unwritable_outdir_is_a_clear_error(backend_project, build_env, tmp_path):
+    root = backend_project("hatchling")
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the output directory should be")
+    result = run_help("build", "-o", str(blocker / "dist"), cwd=root, env=build_env)
+    assert result.returncode == 1
+    assert f"cannot write to {blocker / 'dist'}" in result.stderr and "Traceback" not in result.stderr
