@@ -1,10 +1,17 @@
-"""Call PEP 517 hooks in a subprocess of the build environment's interpreter."""
+"""Call PEP 517 hooks in a subprocess of the build environment's interpreter.
+
+One runner process serves the hooks of one source tree, so the backend is
+imported once; whoever installs into the environment between two hooks calls
+`restart()` so the next hook sees a fresh interpreter, as the PEP intends.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +34,9 @@ class Backend:
         self.system = system
         self.timeout = timeout
         self.isolated = isolated
+        self._proc: Any = None
+        self._log: Any = None
+        self._seen = 0
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -37,39 +47,122 @@ class Backend:
         env["PYTHONNOUSERSITE"] = "1" if self.isolated else env.get("PYTHONNOUSERSITE", "")
         return env
 
-    def call(self, hook: str, **kwargs: Any) -> Any:
-        with tempfile.TemporaryDirectory(prefix="help-hook-") as tmp:
-            request = Path(tmp) / "in.json"
-            response = Path(tmp) / "out.json"
-            request.write_text(
-                json.dumps({"backend": self.system.backend, "backend_path": self.system.backend_path, "kwargs": kwargs})
-            )
-            console.verbose(f"{self.system.backend}: {hook}")
-            result = proc.run(
-                [str(self.python), str(RUNNER), hook, str(request), str(response)],
+    def _start(self) -> None:
+        import subprocess
+
+        request_read, self._requests = os.pipe()
+        self._responses, response_write = os.pipe()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 -- lives as long as the session; close() ends it
+        self._seen = 0
+        try:
+            self._proc = subprocess.Popen(
+                [str(self.python), str(RUNNER), str(request_read), str(response_write)],
                 cwd=self.source,
                 env=self._env(),
-                timeout=self.timeout,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(request_read, response_write),
+                start_new_session=True,
             )
-            for line in (result.stdout + result.stderr).splitlines():
-                console.verbose(f"  {line}")
-            try:
-                answer = json.loads(response.read_text())
-            except (OSError, ValueError):
-                answer = None
-        if result.timed_out:
+        except OSError as exc:
+            for fd in (self._requests, self._responses):
+                os.close(fd)
+            self._log.close()
+            self._log = None
             raise HelpError(
-                f"{hook} timed out after {self.timeout:.0f}s", "raise build.timeout or check why the backend hangs"
-            )
+                f"cannot start {self.python}: {exc.strerror}",
+                "recreate the build environment: delete it and build again",
+            ) from None
+        finally:
+            os.close(request_read)
+            os.close(response_write)
+        self._reader = os.fdopen(self._responses, "r", encoding="utf-8")
+
+    def close(self, *, kill: bool = False) -> None:
+        """End the runner: it exits when its request pipe closes; `kill` stops it at once."""
+        if self._proc is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._requests)
+            if not kill:
+                with contextlib.suppress(Exception):
+                    self._proc.wait(timeout=10)
+            if self._proc.poll() is None or kill:
+                proc.stop(self._proc, grace=3)
+            self._reader.close()
+            self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _output(self) -> str:
+        """What the backend printed since the last call."""
+        assert self._log is not None
+        self._log.seek(self._seen)
+        data = self._log.read()
+        self._seen += len(data)
+        return data.decode("utf-8", "replace")
+
+    def _answer(self, hook: str) -> dict[str, Any] | None:
+        """The runner's answer line, or None if it died; a timeout stops it."""
+        import select
+
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise HelpError(
+                    f"{hook} timed out after {self.timeout:.0f}s", "raise build.timeout or check why the backend hangs"
+                )
+            ready, _, _ = select.select([self._responses], [], [], min(left, 1.0))
+            if ready:
+                line = self._reader.readline()
+                if not line:
+                    return None
+                try:
+                    return json.loads(line)
+                except ValueError:
+                    return None
+
+    def call(self, hook: str, **kwargs: Any) -> Any:
+        if self._proc is None:
+            self._start()
+        assert self._proc is not None
+        console.verbose(f"{self.system.backend}: {hook}")
+        request = {
+            "backend": self.system.backend,
+            "backend_path": self.system.backend_path,
+            "hook": hook,
+            "kwargs": kwargs,
+        }
+        try:
+            os.write(self._requests, (json.dumps(request) + "\n").encode())
+            answer = self._answer(hook)
+        except BrokenPipeError:
+            answer = None
+        except BaseException:  # Ctrl-C: never leave the runner behind
+            self.close(kill=True)
+            raise
+        output = self._output()
+        for line in output.splitlines():
+            console.verbose(f"  {line}")
         if answer is None:
-            tail = " | ".join((result.stderr.strip() or result.stdout.strip()).splitlines()[-3:])
+            code = self._proc.poll()
+            self.close()
+            tail = " | ".join(output.strip().splitlines()[-3:])
             raise HelpError(
-                f"the build backend crashed in {hook} (exit {result.returncode}): {tail}",
-                "run with -v to see its output",
+                f"the build backend crashed in {hook} (exit {code}): {tail}", "run with -v to see its output"
             )
         if "error" in answer:
-            output = (result.stderr.strip() or result.stdout.strip()).splitlines()[-8:]
-            detail = "\n  ".join(output)
+            lines = output.strip().splitlines()[-8:]
+            detail = "\n  ".join(lines)
             message = answer["error"] + (f"\n  {detail}" if detail else "")
             raise HelpError(message, "run with -v to see the backend's whole output and fix the project")
         if answer.get("unsupported") and not hook.startswith("get_requires_"):
@@ -78,6 +171,9 @@ class Backend:
                 "use a backend that supports it, or build the other artifact only",
             )
         return answer.get("return")
+
+    def restart(self) -> None:
+        self.close()
 
     def get_requires(self, kind: str, config_settings: dict[str, Any] | None = None) -> list[str]:
         value = self.call(f"get_requires_for_build_{kind}", config_settings=config_settings)

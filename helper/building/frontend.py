@@ -130,19 +130,22 @@ def _run_backend(
     out = tmp / "out"
     built: list[Path] = []
     settings = options.config_settings
-    tree_backend = Backend(env.python, root, system, timeout=timeout, isolated=env.isolated)
+
+    def prepared(backend: Backend, kind: str) -> Backend:
+        if env.install(backend.get_requires(kind, settings)):
+            backend.restart()  # the next hook must see what was just installed
+        return backend
+
     with console.progress(f"building {', '.join(options.targets)}"):
-        if "sdist" in options.targets:
-            env.install(tree_backend.get_requires("sdist", settings))
-            sdist = tree_backend.build("sdist", out, settings)
-            built.append(sdist)
-        if "wheel" in options.targets:
-            backend = tree_backend
-            if built:
-                unpacked = _unpack(built[0], tmp / "src")
-                backend = Backend(env.python, unpacked, system, timeout=timeout, isolated=env.isolated)
-            env.install(backend.get_requires("wheel", settings))
-            built.append(backend.build("wheel", out, settings))
+        with Backend(env.python, root, system, timeout=timeout, isolated=env.isolated) as tree_backend:
+            if "sdist" in options.targets:
+                built.append(prepared(tree_backend, "sdist").build("sdist", out, settings))
+            else:
+                built.append(prepared(tree_backend, "wheel").build("wheel", out, settings))
+        if "sdist" in options.targets and "wheel" in options.targets:
+            unpacked = _unpack(built[0], tmp / "src")
+            with Backend(env.python, unpacked, system, timeout=timeout, isolated=env.isolated) as backend:
+                built.append(prepared(backend, "wheel").build("wheel", out, settings))
     return built
 
 

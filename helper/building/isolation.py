@@ -45,19 +45,18 @@ class BuildEnv:
     def isolated(self) -> bool:
         return self.path is not None
 
-    def install(self, requirements: list[str]) -> None:
-        """Install `requirements` (skipping those this environment already got)."""
+    def install(self, requirements: list[str]) -> bool:
+        """Install `requirements` (skipping those this environment already got); True if it changed."""
         missing = [r for r in requirements if r not in self.requested]
-        if not missing:
-            return
-        if not self.isolated:
-            return  # --no-isolation: the user's environment is theirs to fill
+        if not missing or not self.isolated:
+            return False  # with --no-isolation the user's environment is theirs to fill
         assert self.path is not None
         with FileLock(self.path.parent / f"{self.path.name}.lock", timeout=self.timeout):
             _install(self, missing)
             self.requested = sorted(set(self.requested) | set(missing))
             self.packages = list_packages(self.python)
             _write_marker(self)
+        return True
 
 
 def choose_installer(setting: str) -> str:
