@@ -204,3 +204,53 @@ def test_unwritable_outdir_is_a_clear_error(backend_project, build_env, tmp_path
     result = run_help("build", "-o", str(blocker / "dist"), cwd=root, env=build_env)
     assert result.returncode == 1
     assert f"cannot write to {blocker / 'dist'}" in result.stderr and "Traceback" not in result.stderr
+
+
+DELEGATING_BACKEND = """
+def get_requires_for_build_sdist(config_settings=None):
+    return ["flit_core>=3.4"]
+
+def get_requires_for_build_wheel(config_settings=None):
+    return ["flit_core>=3.4"]
+
+def build_sdist(sdist_directory, config_settings=None):
+    from flit_core import buildapi  # installed only because get_requires asked for it
+    return buildapi.build_sdist(sdist_directory, config_settings)
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    from flit_core import buildapi
+    return buildapi.build_wheel(wheel_directory, config_settings, metadata_directory)
+"""
+
+
+def test_in_tree_backend_gets_its_dynamic_requirements(tmp_path, build_env):
+    from tests.conftest import git
+
+    root = tmp_path / "intree"
+    write(
+        root / "pyproject.toml",
+        """
+        [build-system]
+        requires = []
+        build-backend = "delegating"
+        backend-path = ["_backend"]
+
+        [project]
+        name = "intree_demo"
+        version = "1.2.0"
+        description = "in-tree backend"
+
+        [tool.flit.sdist]
+        include = ["_backend/"]
+        """,
+    )
+    write(root / "_backend" / "delegating.py", DELEGATING_BACKEND)
+    write(root / "intree_demo.py", '"""Demo."""\n')
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "initial")
+    first = help_json("build", cwd=root, env=build_env)
+    sdist, wheel = sorted(a["name"] for a in first["artifacts"])[::-1]
+    assert sdist == "intree_demo-1.2.0.tar.gz" and wheel.startswith("intree_demo-1.2.0-") and wheel.endswith(".whl")
+    # The requirements the hooks asked for are part of the key: the next run is a hit.
+    assert help_json("build", cwd=root, env=build_env)["cached"] is True
