@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from helper.errors import HelpError, UsageError
+from helper.errors import ConfigError, HelpError, UsageError
 from helper.ui import console
 
 LONG_RUNNING = True
@@ -69,6 +69,18 @@ def _settings(pairs: list[str]) -> dict[str, Any] | None:
         else:
             settings[key] = value
     return settings
+
+
+def _format(project: Any, key: str, version: str) -> str:
+    template = project.config[key]
+    try:
+        return str(template).format(version=version)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"{key} = {template!r} cannot be filled in: {exc}",
+            "use {version} as the only placeholder",
+            where=project.sources.get(key),
+        ) from None
 
 
 def _reload(project: Any) -> None:
@@ -147,10 +159,11 @@ def _release(args: argparse.Namespace, project: Any, options: Any) -> int:
             from helper.building.version_files import find
 
             version = report.get("bumped", {}).get("to") or find(root, project.pyproject)[0].version
+            message = _format(project, "build.commit_message", version)
             if args.bump:
-                release.commit_step(tx, root, files, project.config["build.commit_message"].format(version=version))
-            tag = project.config["build.tag_format"].format(version=version)
-            release.tag_step(tx, root, tag, project.config["build.commit_message"].format(version=version))
+                release.commit_step(tx, root, files, message)
+            tag = _format(project, "build.tag_format", version)
+            release.tag_step(tx, root, tag, message)
             report["tag"] = tag
         outcome = frontend.build(project, options)
         report.update(outcome.to_dict())

@@ -193,3 +193,12 @@ def test_transaction_undoes_in_reverse_and_keeps_interrupted_steps():
     undone, problems = tx.rollback()
     assert undone == ["two", "one"] and problems == []
     assert log == ["do one", "do two", "undo two", "undo one"]
+
+
+def test_bad_tag_format_is_a_config_error_before_any_change(backend_project, build_env):
+    root = backend_project("hatchling")
+    before = state(root)
+    result = run_help("build", "--tag", cwd=root, env={**build_env, "HELP_BUILD__TAG_FORMAT": "v{ver}"})
+    assert result.returncode == 2
+    assert "build.tag_format = 'v{ver}' cannot be filled in" in result.stderr
+    assert state(root) == before
