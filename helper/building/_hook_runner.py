@@ -18,12 +18,12 @@ import sys
 import traceback
 
 # Optional hooks and what the PEP says a front end must assume when they are missing.
-DEFAULTS = {
+DEFAULTS: "dict[str, list[str]]" = {
     "get_requires_for_build_wheel": [],
     "get_requires_for_build_sdist": [],
     "get_requires_for_build_editable": [],
 }
-_loaded = {}
+_loaded: "dict[str, object]" = {}
 
 
 def load_backend(spec, backend_path):

@@ -197,6 +197,6 @@ def _post(url: str, path: Path, user: str, password: str, timeout: float) -> Non
             hints.get(exc.code, "check the repository URL"),
         ) from None
     except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+        reason = str(getattr(exc, "reason", "") or exc)
         raise HelpError(f"cannot reach {url}: {reason}", "check the URL and the network") from None
     console.verbose(f"uploaded {path.name}")
