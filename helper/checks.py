@@ -15,6 +15,7 @@ PROVIDERS: list[str] = [
     "helper.core_checks:checks",
     "helper.envs.doctor:checks",
     "helper.running.checks:checks",
+    "helper.building.doctor:checks",
 ]
 
 

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("helper.commands.doctor", "check that help.py and the project are healthy"),
     "run": ("helper.commands.run", "start the dev environment: .env, migrations, server, workers"),
     "env": ("helper.commands.env", "find, check and repair the project's Python environment"),
+    "build": ("helper.commands.build", "build wheel, sdist or image (cached by source hash)"),
 }
 
 EPILOG = """examples:

@@ -85,6 +85,32 @@ SCHEMA: dict[str, Setting] = {
     #
     # -- build --------------------------------------------------------------
     #
+    "build.outdir": Setting("str", "dist", "where wheels and sdists are written (relative to the project root)"),
+    "build.installer": Setting(
+        "choice", "auto", "what installs build requirements: uv when on PATH, else pip", choices=("auto", "uv", "pip")
+    ),
+    "build.python": Setting(
+        "str", None, "interpreter the build environment is made from (default: the one running help.py)"
+    ),
+    "build.timeout": Setting("float", 1800.0, "seconds a build step (install, hook, upload, image) may take"),
+    "build.tag_format": Setting("str", "v{version}", "git tag made by --tag; {version} is replaced"),
+    "build.commit_message": Setting("str", "Release {version}", "commit message of a --bump --tag release"),
+    "build.repository": Setting(
+        "str", "https://upload.pypi.org/legacy/", "upload URL for --publish (legacy upload API)"
+    ),
+    "build.publisher": Setting(
+        "choice", "auto", "upload tool: uv, twine, or the built-in uploader", choices=("auto", "uv", "twine", "builtin")
+    ),
+    "build.username": Setting(
+        "str", None, "upload user name (password/token only from TWINE_PASSWORD, UV_PUBLISH_TOKEN, ...)"
+    ),
+    "build.engine": Setting(
+        "choice", "auto", "container engine for `build image`", choices=("auto", "podman", "docker")
+    ),
+    "build.image": Setting("str", None, "image name for `build image` (default: the project's name)"),
+    "build.containerfile": Setting(
+        "str", None, "Containerfile for `build image` (default: Containerfile, then Dockerfile)"
+    ),
     #
 }
 
