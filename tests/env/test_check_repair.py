@@ -17,6 +17,7 @@ DEPS = '[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n
 
 
 def findings(result) -> dict[str, dict]:  # type: ignore[no-untyped-def,type-arg]
+    assert result.stdout.strip(), f"no JSON on stdout (exit {result.returncode}): {result.stderr}"
     data = json.loads(result.stdout)
     health = data.get("health", data)
     return {f["check"]: f for f in health["findings"]}
