@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("helper.commands.history", "list past runs from the journal"),
     "plugins": ("helper.commands.plugins", "list plugins and what they need"),
     "doctor": ("helper.commands.doctor", "check that help.py and the project are healthy"),
+    "install": ("helper.commands.install", "make the project's environment, add or upgrade packages"),
+    "uninstall": ("helper.commands.uninstall", "remove packages from the project and its environment"),
 }
 
 EPILOG = """examples:

@@ -1,0 +1,52 @@
+"""`help.py uninstall PKG...`: remove packages from the manifest, the lock and the environment."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from helper.errors import HelpError
+from helper.ui import console
+
+LONG_RUNNING = True
+
+EXAMPLES = """examples:
+  help.py uninstall requests            remove from the dependencies and the environment
+  help.py uninstall pytest --dev        remove from the dev dependencies
+  help.py uninstall mkdocs --group docs remove from a dependency group"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    from helper.commands.install import add_target_options
+
+    parser = sub.add_parser(
+        "uninstall",
+        help="remove packages from the project and its environment",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("packages", nargs="+", metavar="PKG")
+    add_target_options(parser)
+    return parser
+
+
+def run(args: argparse.Namespace, project: Any) -> int:
+    from helper.commands.install import render, target
+    from helper.managers.base import parse_requirement
+    from helper.managers.envcheck import canonical
+    from helper.managers.registry import choose
+    from helper.managers.workflow import execute
+
+    manager, _reason = choose(project)
+    names = [parse_requirement(p).name for p in args.packages]
+    declared = set(manager.declared())
+    missing = [n for n in names if canonical(n) not in declared]
+    if missing:
+        raise HelpError(
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not a dependency of this project",
+            "`help.py install --list` shows what is installed; nothing was changed",
+        )
+    wanted = target(args)
+    outcome = execute(project, manager, "remove", lambda r: manager.remove(r, names, wanted))
+    console.result(outcome.to_dict(), render)
+    return 0

@@ -1,0 +1,317 @@
+"""The package-manager protocol and the runner every manager calls its tool through.
+
+A manager is one small class: which files it owns (manifest and lock), where its
+environment lives, and sync / add / remove / upgrade / lock / list / outdated.
+The Runner runs the tool with progress, retries transient network failures with
+backoff, names unknown packages clearly and tells the install transaction which
+process group to stop if help.py itself is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from helper.errors import HelpError
+from helper.ui import console
+
+if TYPE_CHECKING:
+    from helper import proc
+    from helper.managers.envcheck import Requirement
+
+
+@dataclass
+class Target:
+    """Where new requirements go: main dependencies, dev, a named group or an extra."""
+
+    dev: bool = False
+    group: str | None = None
+    optional: str | None = None
+
+    def describe(self) -> str:
+        if self.optional:
+            return f"extra {self.optional!r}"
+        if self.group:
+            return f"group {self.group!r}"
+        return "dev dependencies" if self.dev else "dependencies"
+
+
+class NetworkError(HelpError):
+    """The package index could not be reached (after retries)."""
+
+
+class UnknownPackage(HelpError):
+    """The index has no such package (or no version matching the request)."""
+
+
+# Phrases tools print when the index is unreachable (worth a retry) ...
+NETWORK_PATTERNS = (
+    r"connection refused|connecterror|connection ?error|failed to establish|max retries exceeded|temporary failure in name"
+    r"|name or service not known|timed out|timeout|network is unreachable|could not connect|failed to fetch"
+    r"|error sending request|connection reset|remote ?disconnected|incomplete ?read|http error 50[234]"
+)
+# ... and when a package simply does not exist there.
+UNKNOWN_PATTERNS = (
+    r"no matching distribution found for ([A-Za-z0-9._\-\[\]]+)",
+    r"could not find a version that satisfies the requirement ([A-Za-z0-9._\-\[\]]+)",
+    r"because ([A-Za-z0-9._\-]+) was not found in the package registry",
+    r"([A-Za-z0-9._\-]+) was not found in the package registry",
+    r"no solution found[^\n]*\n[^\n]*?(?:there are no versions of|there is no version of) ([A-Za-z0-9._\-]+)",
+    r"could not find a matching version of package ([A-Za-z0-9._\-]+)",
+    r"package ([A-Za-z0-9._\-]+) \(.*\) not found",
+    r"unable to find candidates for ([A-Za-z0-9._\-]+)",
+    r"PackagesNotFoundError[^\n]*\n(?:\s*\n)?\s*-\s*([A-Za-z0-9._\-]+)",
+)
+
+
+def network_failure(output: str) -> bool:
+    return re.search(NETWORK_PATTERNS, output, re.IGNORECASE) is not None
+
+
+def unknown_package(output: str) -> str | None:
+    for pattern in UNKNOWN_PATTERNS:
+        match = re.search(pattern, output, re.IGNORECASE)
+        if match:
+            return match.group(1).rstrip(".,:")
+    return None
+
+
+@dataclass
+class Runner:
+    """Runs manager tools: progress, logs, retries with backoff, known failures as HelpErrors."""
+
+    cwd: Path
+    retries: int = 3
+    timeout: float = 1800.0
+    on_spawn: Callable[[int], None] | None = None  # told each child's process group
+    extra_env: dict[str, str] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+    sleep: Callable[[float], None] = time.sleep
+
+    def run(
+        self,
+        cmd: Sequence[str | os.PathLike[str]],
+        label: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+    ) -> proc.Result:
+        """Run `cmd`; retry when the output says the network failed; raise a clear HelpError."""
+        from helper.retry import backoff_delays
+
+        delays = backoff_delays(max(self.retries, 1), base=0.5, cap=8.0)
+        attempt = 0
+        while True:
+            result = self._once(cmd, label, env)
+            if result.ok or not check:
+                return result
+            output = result.stdout + "\n" + result.stderr
+            if network_failure(output) and not result.timed_out:
+                if attempt < len(delays):
+                    console.warn(f"{label}: the package index did not answer; retrying in {delays[attempt]:.1f}s")
+                    self.sleep(delays[attempt])
+                    attempt += 1
+                    continue
+                last = _tail(output)
+                raise NetworkError(
+                    f"{label}: could not reach the package index after {attempt + 1} attempts ({last})",
+                    "check the network or the index URL (PIP_INDEX_URL, UV_INDEX_URL, the project's sources); nothing was changed",
+                )
+            missing = unknown_package(output)
+            if missing:
+                raise UnknownPackage(
+                    f"package {missing!r} was not found on the package index",
+                    "check the name and version (and the index the project uses); nothing was changed",
+                )
+            raise HelpError(
+                f"`{' '.join(map(os.fspath, cmd[:3]))} ...` failed (exit {result.returncode}): {_tail(output)}",
+                "run again with -v to see the tool's whole output; nothing was changed",
+            )
+
+    def _once(self, cmd: Sequence[str | os.PathLike[str]], label: str, env: Mapping[str, str] | None) -> proc.Result:
+        import subprocess
+
+        from helper import proc
+
+        args = [os.fspath(a) for a in cmd]
+        console.verbose("$ " + " ".join(args))
+        started = time.monotonic()
+        merged = {**self.extra_env, **(env or {})}
+        child = proc.spawn(
+            args, cwd=self.cwd, extra_env=merged or None, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        if self.on_spawn is not None:
+            self.on_spawn(child.pid)
+        lines: list[str] = []
+        timer = None
+        timed_out = False
+        try:
+            with console.progress(label) as bar:
+                import threading
+
+                def expire() -> None:
+                    nonlocal timed_out
+                    timed_out = True
+                    proc.stop(child, 5.0)
+
+                timer = threading.Timer(self.timeout, expire)
+                timer.daemon = True
+                timer.start()
+                assert child.stdout is not None
+                for raw in child.stdout:
+                    line = raw.rstrip("\n")
+                    lines.append(line)
+                    self.log.append(line)
+                    if line.strip():
+                        bar.update(note=line.strip()[:80])
+                    if console.verbosity >= 1:
+                        print("  " + line, file=sys.stderr, flush=True)
+                child.wait()
+        except BaseException:
+            proc.stop(child, 5.0)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return proc.Result(args, child.returncode, "\n".join(lines), "", time.monotonic() - started, timed_out)
+
+
+def _tail(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if re.search(r"error|because|failed|not found|conflict", line, re.I)]
+    picked = (errors or lines)[-2:]
+    return " | ".join(picked)[:400] or "no output"
+
+
+def parse_requirement(text: str) -> Requirement:
+    """A PEP 508 requirement from the command line, or a UsageError saying what is wrong."""
+    from helper.errors import UsageError
+    from helper.managers.envcheck import Requirement
+
+    try:
+        return Requirement(text)
+    except ValueError as exc:
+        raise UsageError(
+            f"not a valid requirement: {text!r} ({exc})", "write it like `name`, `name>=1.2` or `name[extra]==1.0`"
+        ) from None
+
+
+class Manager:
+    """Base of every package manager. Subclasses set `name` and override the operations."""
+
+    name = "base"
+    tool: str | None = None  # binary the manager needs, if any
+    install_hint = ""
+
+    def __init__(self, project: Any) -> None:
+        self.project = project
+        self.root: Path = project.root
+
+    # -- files and environment ------------------------------------------------
+    def manifest_files(self) -> list[Path]:
+        """Files an edit may change, backed up before and fingerprinted after (existing or not)."""
+        return [self.root / "pyproject.toml"]
+
+    def env_dir(self) -> Path:
+        return self.root / str(self.project.config.get("install.venv") or ".venv")
+
+    def python(self) -> Path:
+        return self.env_dir() / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+    def site_packages(self) -> Path | None:
+        lib = self.env_dir() / "lib"
+        try:
+            for entry in sorted(os.listdir(lib)):
+                if entry.startswith(("python", "pypy")):
+                    site = lib / entry / "site-packages"
+                    if site.is_dir():
+                        return site
+        except OSError:
+            return None
+        return None
+
+    def installed(self) -> dict[str, str]:
+        """{canonical name: version} read from the metadata directories, without a subprocess."""
+        site = self.site_packages()
+        from helper.managers.envcheck import canonical
+
+        found: dict[str, str] = {}
+        if site is None:
+            return found
+        for entry in os.listdir(site):
+            if entry.endswith(".dist-info"):
+                stem = entry[: -len(".dist-info")]
+                name, _, version = stem.partition("-")
+                found[canonical(name)] = version
+        return found
+
+    def exe(self) -> str:
+        if self.tool is None:
+            raise HelpError(f"{self.name} needs no tool")
+        from helper import proc
+
+        found = proc.which(self.tool)
+        if not found:
+            raise HelpError(f"this project uses {self.name}, but `{self.tool}` is not installed", self.install_hint)
+        return found
+
+    # -- the protocol -----------------------------------------------------------
+    def sync(self, runner: Runner) -> None:
+        raise NotImplementedError
+
+    def add(self, runner: Runner, requirements: list[Requirement], target: Target) -> None:
+        raise NotImplementedError
+
+    def remove(self, runner: Runner, names: list[str], target: Target) -> None:
+        raise NotImplementedError
+
+    def upgrade(self, runner: Runner, names: list[str]) -> None:
+        raise NotImplementedError
+
+    def lock(self, runner: Runner) -> None:
+        raise NotImplementedError
+
+    def outdated(self, runner: Runner) -> list[dict[str, str]]:
+        raise NotImplementedError
+
+    def restore_env(self, runner: Runner, before: dict[str, str]) -> None:
+        """After the files were rolled back: bring the environment back (default: sync again)."""
+        self.sync(runner)
+
+    def declared(self) -> list[str]:
+        """Canonical names of the requirements the manifest declares (for `uninstall` checks)."""
+        data = self.project.pyproject
+        names = []
+        for text in data.get("project", {}).get("dependencies", []) or []:
+            names.append(_req_key(text))
+        for group in (data.get("project", {}).get("optional-dependencies", {}) or {}).values():
+            names.extend(_req_key(t) for t in group)
+        for group in (data.get("dependency-groups", {}) or {}).values():
+            names.extend(_req_key(t) for t in group if isinstance(t, str))
+        return [n for n in names if n]
+
+
+def _req_key(text: str) -> str:
+    from helper.managers.envcheck import Requirement
+
+    try:
+        return Requirement(text).key
+    except ValueError:
+        return ""
+
+
+def fresh_pyproject(root: Path) -> dict[str, Any]:
+    """pyproject.toml parsed now (the project's cached parse is stale after an edit)."""
+    import tomllib
+
+    path = root / "pyproject.toml"
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
