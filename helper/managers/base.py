@@ -50,6 +50,25 @@ class UnknownPackage(HelpError):
     """The index has no such package (or no version matching the request)."""
 
 
+class StaleLock(HelpError):
+    """The lock file no longer matches the manifest; help.py does not re-resolve on its own."""
+
+
+class Unresolvable(HelpError):
+    """The requested requirements cannot all be satisfied together."""
+
+
+STALE_PATTERNS = (
+    r"needs to be updated, but `--locked` was provided"
+    r"|changed significantly since poetry\.lock was last generated|poetry\.lock was last generated"
+    r"|lock ?file hash doesn't match|lock ?file is not up to date|lockfile is outdated"
+)
+UNRESOLVABLE_PATTERNS = (
+    r"requirements are unsatisfiable|version solving failed|unable to find a resolution|resolutionimpossible"
+    r"|conflicting dependencies|cannot install .* because these package versions have conflicting"
+)
+
+
 # Phrases tools print when the index is unreachable (worth a retry) ...
 NETWORK_PATTERNS = (
     r"connection refused|connecterror|connection ?error|failed to establish|max retries exceeded|temporary failure in name"
@@ -123,11 +142,21 @@ class Runner:
                     f"{label}: could not reach the package index after {attempt + 1} attempts ({last})",
                     "check the network or the index URL (PIP_INDEX_URL, UV_INDEX_URL, the project's sources); nothing was changed",
                 )
+            if re.search(STALE_PATTERNS, output, re.IGNORECASE):
+                raise StaleLock(
+                    f"{label}: the lock file is out of date with pyproject.toml",
+                    "help.py never re-resolves on its own: run `help.py install --lock` to update the lock, then install",
+                )
             missing = unknown_package(output)
             if missing:
                 raise UnknownPackage(
                     f"package {missing!r} was not found on the package index",
                     "check the name and version (and the index the project uses); nothing was changed",
+                )
+            if re.search(UNRESOLVABLE_PATTERNS, output, re.IGNORECASE):
+                raise Unresolvable(
+                    f"{label}: the requirements conflict: {_tail(output, conflict=True)}",
+                    "nothing was changed; relax one of the versions (run with -v for the whole explanation)",
                 )
             raise HelpError(
                 f"`{' '.join(map(os.fspath, cmd[:3]))} ...` failed (exit {result.returncode}): {_tail(output)}",
@@ -182,10 +211,15 @@ class Runner:
         return proc.Result(args, child.returncode, "\n".join(lines), "", time.monotonic() - started, timed_out)
 
 
-def _tail(output: str) -> str:
+def _tail(output: str, conflict: bool = False) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if re.search(r"error|because|failed|not found|conflict", line, re.I)]
-    picked = (errors or lines)[-2:]
+    wanted = r"because .*depend|depends on|requires|\(from " if conflict else r"error|because|failed|not found|conflict"
+    errors = [
+        line
+        for line in lines
+        if re.search(wanted, line, re.I) and not line.lower().startswith("hint") and not line.endswith(":")
+    ]
+    picked = (errors or lines)[-3 if conflict else -2 :]
     return " | ".join(picked)[:400] or "no output"
 
 
@@ -315,3 +349,9 @@ def fresh_pyproject(root: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except (OSError, tomllib.TOMLDecodeError):
         return {}
+
+
+def base_python() -> str:
+    """The interpreter new environments are made from: help.py's own, or its base when it runs in a venv."""
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    return base if os.path.exists(base) else sys.executable

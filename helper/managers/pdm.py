@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from helper.managers.base import Manager, Runner, Target
+from helper.managers.base import Manager, Runner, Target, base_python
 
 if TYPE_CHECKING:
     from helper.managers.envcheck import Requirement
@@ -22,11 +21,17 @@ class Pdm(Manager):
         return [self.root / "pyproject.toml", self.root / "pdm.lock"]
 
     def _env(self) -> dict[str, str]:
-        env = {"PDM_CHECK_UPDATE": "false", "PDM_NON_INTERACTIVE": "1"}
-        python = self.project.config.get("python")
-        if not (self.root / ".pdm-python").exists():
-            env["PDM_PYTHON"] = str(python or sys.executable)
-        return env
+        # Always the project's own .venv: never __pypackages__, never help.py's interpreter.
+        return {"PDM_CHECK_UPDATE": "false", "PDM_NON_INTERACTIVE": "1", "PDM_PYTHON": str(self.python())}
+
+    def env_dir(self) -> Path:
+        return self.root / ".venv"  # pdm's in-project venv
+
+    def ensure_env(self, runner: Runner) -> None:
+        if not self.python().exists():
+            base = self.project.config.get("python") or base_python()
+            env = {"PDM_CHECK_UPDATE": "false", "PDM_NON_INTERACTIVE": "1", "PDM_VENV_IN_PROJECT": "true"}
+            runner.run([self.exe(), "venv", "create", "--force", str(base)], "pdm venv create", env=env)
 
     @staticmethod
     def target_args(target: Target) -> list[str]:
@@ -37,6 +42,7 @@ class Pdm(Manager):
         return ["-d"] if target.dev else []
 
     def sync(self, runner: Runner) -> None:
+        self.ensure_env(runner)
         if (self.root / "pdm.lock").exists():
             runner.run([self.exe(), "lock", "--check"], "pdm lock --check", env=self._env())
             runner.run([self.exe(), "sync", "-G", ":all"], "pdm sync", env=self._env())
@@ -44,6 +50,7 @@ class Pdm(Manager):
             runner.run([self.exe(), "install", "-G", ":all"], "pdm install", env=self._env())
 
     def add(self, runner: Runner, requirements: list[Requirement], target: Target) -> None:
+        self.ensure_env(runner)
         runner.run(
             [self.exe(), "add", *self.target_args(target), *[r.text for r in requirements]], "pdm add", env=self._env()
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helper.errors import UsageError
-from helper.managers.base import Manager, Runner, Target, fresh_pyproject
+from helper.managers.base import Manager, Runner, Target, base_python, fresh_pyproject
 
 if TYPE_CHECKING:
     from helper.managers.envcheck import Requirement
@@ -75,7 +75,7 @@ class Pip(Manager):
     def ensure_env(self, runner: Runner) -> None:
         if self.python().exists():
             return
-        base = self.project.config.get("python") or sys.executable
+        base = self.project.config.get("python") or base_python()
         if not Path(base).exists():
             import shutil
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from helper.managers.base import Manager, Runner, Target
+from helper.managers.base import Manager, Runner, Target, base_python
 
 if TYPE_CHECKING:
     from helper.managers.envcheck import Requirement
@@ -25,7 +24,7 @@ class Uv(Manager):
     def _env(self) -> dict[str, str]:
         # uv's own setting wins; else the environment help.py is configured to use.
         env = {} if "UV_PROJECT_ENVIRONMENT" in os.environ else {"UV_PROJECT_ENVIRONMENT": str(self.env_dir())}
-        python = self.project.config.get("python") or ("" if "UV_PYTHON" in os.environ else sys.executable)
+        python = self.project.config.get("python") or ("" if "UV_PYTHON" in os.environ else base_python())
         if python:
             env["UV_PYTHON"] = str(python)
         return env

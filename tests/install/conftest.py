@@ -133,7 +133,7 @@ def index_env(url: str, caches: Path) -> dict[str, str]:
     return {
         "PIP_INDEX_URL": url,
         "PIP_CONFIG_FILE": os.devnull,
-        "PIP_RETRIES": "0",
+        "PIP_RETRIES": "1",
         "PIP_DEFAULT_TIMEOUT": "20",
         "PIP_NO_INPUT": "1",
         "UV_DEFAULT_INDEX": url,
