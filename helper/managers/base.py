@@ -61,7 +61,7 @@ class Unresolvable(HelpError):
 STALE_PATTERNS = (
     r"needs to be updated, but `--locked` was provided"
     r"|changed significantly since poetry\.lock was last generated|poetry\.lock was last generated"
-    r"|lock ?file hash doesn't match|lock ?file is not up to date|lockfile is outdated"
+    r"|lock ?file hash doesn't match|lock ?file is not up to date|lockfile is outdated|lock ?file doesn't satisfy the project"
 )
 UNRESOLVABLE_PATTERNS = (
     r"requirements are unsatisfiable|version solving failed|unable to find a resolution|resolutionimpossible"

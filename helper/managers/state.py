@@ -9,12 +9,19 @@ It reads a few small files and lists one directory: no subprocess.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from typing import Any
 
 from helper.managers.base import Manager
+
+try:  # the built-in sha256 loads in microseconds; hashlib pulls in OpenSSL (milliseconds)
+    from _sha2 import sha256  # type: ignore[import-not-found]  # Python >= 3.12
+except ImportError:
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found,no-redef]  # Python 3.11
+    except ImportError:
+        from hashlib import sha256  # type: ignore[assignment]
 
 STATE_FILE = "install-state.json"
 
@@ -23,15 +30,13 @@ def fingerprint(manager: Manager) -> str | None:
     """Digest of what was installed from what, or None when there is no environment."""
     if not manager.python().exists():
         return None
-    digest = hashlib.sha256(manager.name.encode() + b"\0" + str(manager.env_dir()).encode() + b"\0")
+    digest = sha256(manager.name.encode() + b"\0" + str(manager.env_dir()).encode() + b"\0")
     for path in manager.manifest_files():
         try:
             data = path.read_bytes()
         except OSError:
             data = None
-        digest.update(
-            path.name.encode() + b"\0" + (hashlib.sha256(data).digest() if data is not None else b"-") + b"\n"
-        )
+        digest.update(path.name.encode() + b"\0" + (sha256(data).digest() if data is not None else b"-") + b"\n")
     site = manager.site_packages()
     meta = manager.env_dir() / "conda-meta"
     for folder, suffix in ((site, ".dist-info"), (meta, ".json")):

@@ -115,3 +115,16 @@ def manager_target():  # type: ignore[no-untyped-def]
     from helper.managers.base import Target
 
     return Target()
+
+
+def test_doctor_reports_manager_tool_and_environment(tmp_path: Path) -> None:
+    import json
+
+    write(tmp_path / "uv.lock", "")
+    write(tmp_path / "pyproject.toml", '[project]\nname = "x"\nversion = "1"\n')
+    result = run_help("doctor", "--json", cwd=tmp_path, env={"PATH": "/nonexistent"})
+    data = json.loads(result.stdout)
+    checks = {c["name"]: c for c in (data if isinstance(data, list) else data["checks"])}
+    assert checks["install manager"]["detail"] == "uv (found uv.lock)"
+    assert checks["install tool uv"]["status"] == "fail" and "pip install uv" in checks["install tool uv"]["hint"]
+    assert checks["install environment"]["status"] == "warn"
