@@ -47,6 +47,17 @@ def run(args: argparse.Namespace, project: Any) -> int:
             "`help.py install --list` shows what is installed; nothing was changed",
         )
     wanted = target(args)
+    if not (args.dev or args.group or args.optional):
+        # No place given: remove each package from where the manifest declares it.
+        places = {n: manager.locate(n) for n in names}
+        distinct = {repr(p) for p in places.values() if p is not None}
+        if len(distinct) == 1:
+            wanted = next(p for p in places.values() if p is not None)
+        elif len(distinct) > 1:
+            raise HelpError(
+                f"{', '.join(names)} are declared in different places",
+                "uninstall them one at a time (or say where with --dev, --group or --optional)",
+            )
     outcome = execute(project, manager, "remove", lambda r: manager.remove(r, names, wanted))
     console.result(outcome.to_dict(), render)
     return 0

@@ -320,15 +320,43 @@ class Manager:
 
     def declared(self) -> list[str]:
         """Canonical names of the requirements the manifest declares (for `uninstall` checks)."""
-        data = self.project.pyproject
-        names = []
-        for text in data.get("project", {}).get("dependencies", []) or []:
-            names.append(_req_key(text))
-        for group in (data.get("project", {}).get("optional-dependencies", {}) or {}).values():
-            names.extend(_req_key(t) for t in group)
-        for group in (data.get("dependency-groups", {}) or {}).values():
-            names.extend(_req_key(t) for t in group if isinstance(t, str))
-        return [n for n in names if n]
+        return sorted({key for key, _target in self.declarations()})
+
+    def declarations(self) -> list[tuple[str, Target]]:
+        """(canonical name, where it is declared) for every requirement in pyproject.toml."""
+        data = fresh_pyproject(self.root)
+        found: list[tuple[str, Target]] = []
+        project = data.get("project", {}) or {}
+        found += [(_req_key(t), Target()) for t in project.get("dependencies", []) or []]
+        for extra, reqs in (project.get("optional-dependencies", {}) or {}).items():
+            found += [(_req_key(t), Target(optional=extra)) for t in reqs]
+        for group, reqs in (data.get("dependency-groups", {}) or {}).items():
+            target = Target(dev=True) if group == "dev" else Target(group=group)
+            found += [(_req_key(t), target) for t in reqs if isinstance(t, str)]
+        tool = data.get("tool", {}) or {}
+        poetry = tool.get("poetry", {}) or {}
+        found += [(_canon(n), Target()) for n in poetry.get("dependencies", {}) or {} if n.lower() != "python"]
+        found += [(_canon(n), Target(dev=True)) for n in poetry.get("dev-dependencies", {}) or {}]
+        for group, table in (poetry.get("group", {}) or {}).items():
+            target = Target(dev=True) if group == "dev" else Target(group=group)
+            found += [(_canon(n), target) for n in (table or {}).get("dependencies", {}) or {}]
+        for group, reqs in ((tool.get("pdm", {}) or {}).get("dev-dependencies", {}) or {}).items():
+            target = Target(dev=True) if group == "dev" else Target(group=group)
+            found += [(_req_key(t), target) for t in reqs if isinstance(t, str)]
+        return [(key, target) for key, target in found if key]
+
+    def locate(self, name: str) -> Target | None:
+        """Where `name` is declared (the first place), or None."""
+        from helper.managers.envcheck import canonical
+
+        key = canonical(name)
+        return next((target for found, target in self.declarations() if found == key), None)
+
+
+def _canon(name: str) -> str:
+    from helper.managers.envcheck import canonical
+
+    return canonical(name)
 
 
 def _req_key(text: str) -> str:

@@ -50,7 +50,7 @@ def test_lock_manager_round_trip(kind: str, tmp_path: Path, index: Index) -> Non
     assert unknown.returncode == 1 and "'no-such-package' was not found" in unknown.stderr
     assert _files(root, kind) == before
 
-    gone = run_help("uninstall", "delta", "--dev", cwd=root)
+    gone = run_help("uninstall", "delta", cwd=root)  # found in the dev group by itself
     assert gone.returncode == 0, gone.stderr
     assert "delta" not in venv_versions(root)
 

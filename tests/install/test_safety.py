@@ -97,11 +97,12 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def test_sigterm_during_uv_add_restores_pyproject_and_lock(tmp_path: Path, stall: Index) -> None:
-    need_tool("uv", "pip install uv")
-    root = samples.make("uv", tmp_path / "proj", stall.url)
+@pytest.mark.parametrize("kind", ["uv", "poetry", "pdm"])
+def test_sigterm_during_add_restores_pyproject_and_lock(kind: str, tmp_path: Path, stall: Index) -> None:
+    need_tool(kind, f"pip install {kind}")
+    root = samples.make(kind, tmp_path / "proj", stall.url)
     assert run_help("install", cwd=root).returncode == 0
-    before = {n: (root / n).read_bytes() for n in ("pyproject.toml", "uv.lock")}
+    before = {n: (root / n).read_bytes() for n in ("pyproject.toml", samples.LOCKS[kind])}
     child = _start(root, "install", "slowpkg")
     try:
         _wait_stalled(stall, child)
@@ -112,6 +113,8 @@ def test_sigterm_during_uv_add_restores_pyproject_and_lock(tmp_path: Path, stall
             child.kill()
     assert child.returncode == 130
     assert {n: (root / n).read_bytes() for n in before} == before
+    assert not (root / ".help" / "backups" / "pending.json").exists()
+    assert run_help("install", "--json", cwd=root).returncode == 0  # and the project still installs
 
 
 def test_unreachable_index_retries_then_fails_clearly(tmp_path: Path) -> None:
