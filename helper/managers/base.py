@@ -131,7 +131,12 @@ class Runner:
             if result.ok or not check:
                 return result
             output = result.stdout + "\n" + result.stderr
-            if network_failure(output) and not result.timed_out:
+            if result.timed_out:
+                raise HelpError(
+                    f"{label} did not finish within {self.timeout:.0f}s and was stopped",
+                    "raise install.timeout, or run with -v to see where it hangs; nothing was changed",
+                )
+            if network_failure(output):
                 if attempt < len(delays):
                     console.warn(f"{label}: the package index did not answer; retrying in {delays[attempt]:.1f}s")
                     self.sleep(delays[attempt])

@@ -21,6 +21,10 @@ class Uv(Manager):
     def manifest_files(self) -> list[Path]:
         return [self.root / "pyproject.toml", self.root / "uv.lock"]
 
+    def env_dir(self) -> Path:
+        configured = os.environ.get("UV_PROJECT_ENVIRONMENT")
+        return self.root / configured if configured else super().env_dir()
+
     def _env(self) -> dict[str, str]:
         # uv's own setting wins; else the environment help.py is configured to use.
         env = {} if "UV_PROJECT_ENVIRONMENT" in os.environ else {"UV_PROJECT_ENVIRONMENT": str(self.env_dir())}

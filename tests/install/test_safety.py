@@ -140,3 +140,12 @@ def test_malformed_environment_yml_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "environment.yml:3: a tab in the indentation" in result.stderr
     assert (tmp_path / "proj" / "environment.yml").read_text() == text
+
+
+def test_a_hanging_tool_is_stopped_at_the_timeout(tmp_path: Path, stall: Index) -> None:
+    root = _synced_requirements_project(tmp_path)
+    original = (root / "requirements.txt").read_bytes()
+    result = run_help("install", "slowpkg", cwd=root, env={"HELP_INSTALL__TIMEOUT": "3"})
+    assert result.returncode == 1
+    assert "did not finish within 3s and was stopped" in result.stderr
+    assert (root / "requirements.txt").read_bytes() == original
