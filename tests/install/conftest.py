@@ -112,8 +112,13 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
                 return
             super().do_GET()
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: object, client_address: object) -> None:
+            pass  # a client killed mid-request (the point of some tests) is not an error
+
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}/simple/"
@@ -148,16 +153,18 @@ def index_env(url: str, caches: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(autouse=True)
-def isolated_index(index: Index, tool_caches: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Every help.py run of these tests sees only the local index (no machine-wide pip config)."""
+def isolate(monkeypatch: pytest.MonkeyPatch, url: str, caches: Path) -> None:
     for name in list(os.environ):
         if name.startswith(("PIP_", "UV_", "POETRY_", "PDM_")):
             monkeypatch.delenv(name)
-    env = index_env(index.url, tool_caches)
-    for name, value in env.items():
+    for name, value in index_env(url, caches).items():
         monkeypatch.setenv(name, value)
-    return env
+
+
+@pytest.fixture(autouse=True)
+def isolated_index(index: Index, tool_caches: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every help.py run of these tests sees only the local index (no machine-wide pip config)."""
+    isolate(monkeypatch, index.url, tool_caches)
 
 
 def closed_port_url() -> str:

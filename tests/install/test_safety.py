@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import HELP, clean_env, need_tool, run_help, write
 from tests.install import samples
-from tests.install.conftest import Index, closed_port_url, venv_versions
+from tests.install.conftest import Index, closed_port_url, isolate, venv_versions
 
 
 def _start(root: Path, *args: str, extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -41,14 +41,18 @@ def stall(index: Index):  # type: ignore[no-untyped-def]
     index.release.set()
 
 
-def _synced_requirements_project(tmp_path: Path) -> Path:
-    root = samples.make("requirements", tmp_path / "proj", "")
-    assert run_help("install", cwd=root).returncode == 0
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory, index: Index, tool_caches: Path) -> Path:
+    """One synced requirements.txt project shared by the tests below: each must leave it as it found it."""
+    root = samples.make("requirements", tmp_path_factory.mktemp("safety") / "proj", "")
+    with pytest.MonkeyPatch.context() as patch:
+        isolate(patch, index.url, tool_caches)
+        assert run_help("install", cwd=root).returncode == 0
     return root
 
 
-def test_sigterm_mid_install_restores_manifest_and_concurrent_install_waits(tmp_path: Path, stall: Index) -> None:
-    root = _synced_requirements_project(tmp_path)
+def test_sigterm_mid_install_restores_manifest_and_concurrent_install_waits(synced: Path, stall: Index) -> None:
+    root = synced
     original = (root / "requirements.txt").read_bytes()
     child = _start(root, "install", "slowpkg")
     try:
@@ -71,8 +75,8 @@ def test_sigterm_mid_install_restores_manifest_and_concurrent_install_waits(tmp_
     assert not (root / ".help" / "backups" / "pending.json").exists()
 
 
-def test_sigkill_mid_install_is_recovered_by_the_next_run(tmp_path: Path, stall: Index) -> None:
-    root = _synced_requirements_project(tmp_path)
+def test_sigkill_mid_install_is_recovered_by_the_next_run(synced: Path, stall: Index) -> None:
+    root = synced
     original = (root / "requirements.txt").read_bytes()
     child = _start(root, "install", "slowpkg")
     _wait_stalled(stall, child)
@@ -117,8 +121,8 @@ def test_sigterm_during_add_restores_pyproject_and_lock(kind: str, tmp_path: Pat
     assert run_help("install", "--json", cwd=root).returncode == 0  # and the project still installs
 
 
-def test_unreachable_index_retries_then_fails_clearly(tmp_path: Path) -> None:
-    root = _synced_requirements_project(tmp_path)
+def test_unreachable_index_retries_then_fails_clearly(synced: Path) -> None:
+    root = synced
     original = (root / "requirements.txt").read_bytes()
     started = time.monotonic()
     result = run_help(
@@ -142,8 +146,8 @@ def test_malformed_environment_yml_is_a_clear_error(tmp_path: Path) -> None:
     assert (tmp_path / "proj" / "environment.yml").read_text() == text
 
 
-def test_a_hanging_tool_is_stopped_at_the_timeout(tmp_path: Path, stall: Index) -> None:
-    root = _synced_requirements_project(tmp_path)
+def test_a_hanging_tool_is_stopped_at_the_timeout(synced: Path, stall: Index) -> None:
+    root = synced
     original = (root / "requirements.txt").read_bytes()
     result = run_help("install", "slowpkg", cwd=root, env={"HELP_INSTALL__TIMEOUT": "3"})
     assert result.returncode == 1
