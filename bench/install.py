@@ -74,7 +74,8 @@ def main() -> int:
         env.update(index_env(url, work / "caches"))
         env["NO_COLOR"] = "1"
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # time help.py as users run it: with its bytecode cache
-        python = [sys.executable]
+        # help.py as users start it: a plain interpreter, not this repository's dev venv.
+        python = [getattr(sys, "_base_executable", None) or sys.executable]
         rows = []
         base = timed([*python, "-c", "pass"], work, env, args.runs)
         for kind in ("pip", *PEERS):

@@ -44,6 +44,11 @@ def test_requirements_project_add_conflict_unknown_uninstall(tmp_path: Path) -> 
     assert (root / "requirements-dev.txt").read_text() == "delta==1.0\n"
     assert (root / "requirements.txt").read_bytes() == before
     assert venv_versions(root)["delta"] == "1.0"
+    outdated = run_help("install", "--outdated", "--json", cwd=root)
+    assert outdated.returncode == 0, outdated.stderr
+    assert {"name": "delta", "version": "1.0", "latest": "1.1"} in json.loads(outdated.stdout)
+    listed = run_help("install", "--list", "--json", cwd=root)
+    assert {"name": "beta", "version": "1.0"} in json.loads(listed.stdout)
 
     # Unpin by hand, then upgrade: the summary names the move.
     (root / "requirements-dev.txt").write_text("delta  # any version\n")

@@ -152,4 +152,5 @@ def test_a_hanging_tool_is_stopped_at_the_timeout(synced: Path, stall: Index) ->
     result = run_help("install", "slowpkg", cwd=root, env={"HELP_INSTALL__TIMEOUT": "3"})
     assert result.returncode == 1
     assert "did not finish within 3s and was stopped" in result.stderr
+    assert "installing slowpkg" in result.stderr  # progress was shown while it hung
     assert (root / "requirements.txt").read_bytes() == original
