@@ -88,7 +88,12 @@ def run(args: argparse.Namespace, project: Any) -> int:
         names = [parse_requirement(p).name for p in args.packages]
         outcome = execute(project, manager, "upgrade", lambda r: manager.upgrade(r, names))
     elif args.lock:
-        outcome = execute(project, manager, "lock", lambda r: (manager.lock(r), manager.sync(r)))
+
+        def relock(runner: Any) -> None:
+            manager.lock(runner)
+            manager.sync(runner)
+
+        outcome = execute(project, manager, "lock", relock)
     elif args.packages:
         reqs = [parse_requirement(p) for p in args.packages]
 

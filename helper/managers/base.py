@@ -164,7 +164,7 @@ class Runner:
                     "nothing was changed; relax one of the versions (run with -v for the whole explanation)",
                 )
             raise HelpError(
-                f"`{' '.join(map(os.fspath, cmd[:3]))} ...` failed (exit {result.returncode}): {_tail(output)}",
+                f"`{' '.join(os.fspath(a) for a in cmd[:3])} ...` failed (exit {result.returncode}): {_tail(output)}",
                 "run again with -v to see the tool's whole output; nothing was changed",
             )
 

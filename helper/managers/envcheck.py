@@ -124,8 +124,8 @@ def _match_one(op: str, spec: str, version: Version) -> bool:
     if op == "~=":
         if len(target.release) < 2:
             raise InvalidVersion(spec)
-        prefix = ".".join(str(p) for p in target.release[:-1]) + ".*"
-        return _match_one(">=", spec, version) and _match_one("==", prefix, version)
+        pattern = ".".join(str(p) for p in target.release[:-1]) + ".*"
+        return _match_one(">=", spec, version) and _match_one("==", pattern, version)
     cmp_version = version if target.local else version.public
     if op == "==":
         return cmp_version == target

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,7 +107,7 @@ class Pip(Manager):
                 text = path.read_text(encoding="utf-8") if path.exists() else ""
                 table, key = self._table(target)
                 new, changed = tomledit.edit_array(
-                    text, table, key, add=req.text, replace_if=lambda v, k=req.key: _key(v) == k, source=path.name
+                    text, table, key, add=req.text, replace_if=_same_project(req.key), source=path.name
                 )
             if changed:
                 atomic_write(path, new)
@@ -197,6 +198,10 @@ class Pip(Manager):
                 names += reqfile.names(path.read_text(encoding="utf-8"))
             return names
         return super().declared()
+
+
+def _same_project(key: str) -> Callable[[str], bool]:
+    return lambda text: _key(text) == key
 
 
 def _key(text: str) -> str:

@@ -14,6 +14,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from helper.errors import HelpError
 
@@ -237,7 +238,7 @@ def edit_array(
         ) from None
     new = text
     expected: list | None = None
-    node = original
+    node: Any = original
     for part in table:
         node = node.get(part, {}) if isinstance(node, dict) else {}
     current = list(node.get(key, [])) if isinstance(node, dict) else []

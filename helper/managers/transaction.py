@@ -150,7 +150,9 @@ def restore(root: Path, folder: Path, record: dict) -> list[str]:
 def _stop_orphans(children: list[dict]) -> None:
     """Stop tool process groups an outright-killed help.py left running (checking they are still ours)."""
     for child in children:
-        pid = child.get("pid")
+        pid = int(child.get("pid") or 0)
+        if pid <= 0:
+            continue
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
                 argv0 = handle.read().split(b"\0", 1)[0].decode(errors="replace")
