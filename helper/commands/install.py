@@ -75,10 +75,9 @@ def run(args: argparse.Namespace, project: Any) -> int:
         from helper.managers import state
 
         if state.in_sync(project, manager):
-            console.result(
-                {"manager": manager.name, "action": "sync", "status": "in-sync"},
-                lambda d: console.info(f"{manager.name}: environment already in sync"),
-            )
+            nothing: dict[str, Any] = {"manager": manager.name, "action": "sync", "status": "in-sync"}
+            nothing |= {key: [] for key in ("added", "removed", "upgraded", "files_changed", "recovered")}
+            console.result(nothing | {"seconds": 0.0}, render)
             return 0
     from helper.managers.base import parse_requirement
     from helper.managers.workflow import execute
