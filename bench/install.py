@@ -95,13 +95,14 @@ def main() -> int:
         print(
             f"no-op install on an in-sync project, {args.runs} runs each (median / best, ms); python -c pass: {med(base):.0f} / {min(base):.0f}"
         )
-        header = f"{'project':<8} {'help.py install':>17} {'peer':<16} {'peer time':>13} {'ratio':>6} {'overhead':>9}"
+        header = f"{'project':<8} {'help.py install':>17} {'over python':>11} {'peer':<16} {'peer time':>13} {'ratio':>6} {'overhead':>9}"
         print(header)
         print("-" * len(header))
         for kind, ours, theirs in rows:
             ours_text = f"{med(ours):6.0f} / {min(ours):4.0f}"
+            over_python = f"{med(ours) - med(base):+.0f}ms"
             if theirs is None:
-                print(f"{kind:<8} {ours_text:>17} {'-':<16} {'-':>13} {'-':>6} {'-':>9}")
+                print(f"{kind:<8} {ours_text:>17} {over_python:>11} {'-':<16} {'-':>13} {'-':>6} {'-':>9}")
                 continue
             ratio = med(ours) / med(theirs)
             overhead = med(ours) - med(theirs)
