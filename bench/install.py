@@ -46,14 +46,21 @@ def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}/simple/"
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str], runs: int) -> list[float]:
-    times = []
+def once(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = (time.perf_counter() - started) * 1000
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{result.stdout}{result.stderr}")
+    return elapsed
+
+
+def timed(commands: list[list[str]], cwd: Path, env: dict[str, str], runs: int) -> list[list[float]]:
+    """Times of each command, interleaved run by run so load changes hit all of them alike."""
+    times: list[list[float]] = [[] for _ in commands]
     for _ in range(runs):
-        started = time.perf_counter()
-        result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-        times.append((time.perf_counter() - started) * 1000)
-        if result.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{result.stdout}{result.stderr}")
+        for slot, cmd in enumerate(commands):
+            times[slot].append(once(cmd, cwd, env))
     return times
 
 
@@ -77,7 +84,7 @@ def main() -> int:
         # help.py as users start it: a plain interpreter, not this repository's dev venv.
         python = [getattr(sys, "_base_executable", None) or sys.executable]
         rows = []
-        base = timed([*python, "-c", "pass"], work, env, args.runs)
+        base = timed([[*python, "-c", "pass"]], work, env, args.runs)[0]
         for kind in ("pip", *PEERS):
             if kind != "pip" and not shutil.which(PEERS[kind][0]):
                 print(f"{kind}: not installed, skipped", file=sys.stderr)
@@ -88,9 +95,9 @@ def main() -> int:
             )
             if first.returncode != 0:
                 raise SystemExit(f"help.py install failed for {kind}:\n{first.stderr}")
-            ours = timed([*python, str(HELP), "install"], project, env, args.runs)
-            theirs = timed(PEERS[kind], project, env, args.runs) if kind in PEERS else None
-            rows.append((kind, ours, theirs))
+            commands = [[*python, str(HELP), "install"], *([PEERS[kind]] if kind in PEERS else [])]
+            measured = timed(commands, project, env, args.runs)
+            rows.append((kind, measured[0], measured[1] if len(measured) > 1 else None))
         med = statistics.median
         print(
             f"no-op install on an in-sync project, {args.runs} runs each (median / best, ms); python -c pass: {med(base):.0f} / {min(base):.0f}"
