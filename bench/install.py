@@ -115,7 +115,8 @@ def main() -> int:
             overhead = med(ours) - med(theirs)
             theirs_text = f"{med(theirs):6.0f} / {min(theirs):4.0f}"
             print(
-                f"{kind:<8} {ours_text:>17} {' '.join(PEERS[kind]):<16} {theirs_text:>13} {ratio:6.2f} {overhead:+8.0f}ms"
+                f"{kind:<8} {ours_text:>17} {over_python:>11} {' '.join(PEERS[kind]):<16} {theirs_text:>13}"
+                f" {ratio:6.2f} {overhead:+8.0f}ms"
             )
         uv_row = next((r for r in rows if r[0] == "uv"), None)
         all_ours = [med(r[1]) for r in rows]
