@@ -14,6 +14,7 @@ from typing import Any
 PROVIDERS: list[str] = [
     "helper.core_checks:checks",
     "helper.envs.doctor:checks",
+    "helper.managers.checks:checks",
     "helper.running.checks:checks",
     "helper.building.doctor:checks",
 ]

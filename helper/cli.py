@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("helper.commands.run", "start the dev environment: .env, migrations, server, workers"),
     "env": ("helper.commands.env", "find, check and repair the project's Python environment"),
     "build": ("helper.commands.build", "build wheel, sdist or image (cached by source hash)"),
+    "install": ("helper.commands.install", "make the project's environment, add or upgrade packages"),
+    "uninstall": ("helper.commands.uninstall", "remove packages from the project and its environment"),
 }
 
 EPILOG = """examples:

@@ -56,6 +56,12 @@ SCHEMA: dict[str, Setting] = {
     #
     # -- install ------------------------------------------------------------
     #
+    "install.venv": Setting("str", ".venv", "environment directory for pip, uv and poetry projects"),
+    "install.conda_prefix": Setting("str", ".conda", "prefix of the conda environment (environment.yml projects)"),
+    "install.retries": Setting("int", 3, "attempts when the package index cannot be reached"),
+    "install.timeout": Setting("float", 1800.0, "seconds one package-manager command may take"),
+    "install.lock_timeout": Setting("float", 600.0, "seconds to wait for another install in the same project"),
+    "install.check": Setting("bool", True, "check every installed requirement after each change"),
     #
     # -- run ----------------------------------------------------------------
     #

@@ -1,0 +1,227 @@
+"""venv + pip: the fallback manager. help.py edits the files itself and pip installs.
+
+Manifests: requirements.txt / requirements-dev.txt / requirements-NAME.txt when the
+project has a requirements.txt, else pyproject.toml ([project] dependencies,
+[project.optional-dependencies], PEP 735 [dependency-groups]; `--dev` is the
+`dev` group). pip has no lock file: the manifest is what gets installed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from helper.errors import UsageError
+from helper.managers.base import Manager, Runner, Target, base_python, fresh_pyproject
+
+if TYPE_CHECKING:
+    from helper.managers.envcheck import Requirement
+
+
+class Pip(Manager):
+    name = "pip"
+
+    # -- where requirements live ------------------------------------------------
+    def uses_requirements(self) -> bool:
+        return (self.root / "requirements.txt").is_file()
+
+    def requirement_files(self) -> list[Path]:
+        """requirements.txt first, then requirements-*.txt (dev and groups)."""
+        found = sorted(self.root.glob("requirements*.txt"))
+        found.sort(key=lambda p: (p.name != "requirements.txt", p.name))
+        return found
+
+    def manifest_files(self) -> list[Path]:
+        files = [self.root / "pyproject.toml"]
+        if self.uses_requirements():
+            files += self.requirement_files()
+        return files
+
+    def _req_file(self, target: Target) -> Path:
+        if target.optional:
+            raise UsageError(
+                "a requirements.txt project has no extras", "use --dev or --group NAME instead of --optional"
+            )
+        if target.group and target.group != "dev":
+            return self.root / f"requirements-{target.group}.txt"
+        return self.root / ("requirements-dev.txt" if target.dev or target.group == "dev" else "requirements.txt")
+
+    def _table(self, target: Target) -> tuple[list[str], str]:
+        if target.optional:
+            return ["project", "optional-dependencies"], target.optional
+        if target.group or target.dev:
+            return ["dependency-groups"], target.group or "dev"
+        return ["project"], "dependencies"
+
+    def wanted(self) -> list[str]:
+        """Every requirement to install: main + dev (requirements files, or pyproject)."""
+        from helper.managers import reqfile
+
+        if self.uses_requirements():
+            reqs: list[str] = []
+            for path in self.requirement_files():
+                if path.name in ("requirements.txt", "requirements-dev.txt"):
+                    reqs += reqfile.requirements(path.read_text(encoding="utf-8"))
+            return reqs
+        data = fresh_pyproject(self.root)
+        reqs = list(data.get("project", {}).get("dependencies", []) or [])
+        groups = data.get("dependency-groups", {}) or {}
+        reqs += _group(groups, "dev", set())
+        return reqs
+
+    # -- environment --------------------------------------------------------------
+    def ensure_env(self, runner: Runner) -> None:
+        if self.python().exists():
+            return
+        base = self.project.config.get("python") or base_python()
+        if not Path(base).exists():
+            import shutil
+
+            base = shutil.which(str(base)) or shutil.which(f"python{base}") or sys.executable
+        runner.run([base, "-m", "venv", str(self.env_dir())], f"creating {self.env_dir().name}")
+
+    def _pip(self, *args: str) -> list[str]:
+        return [str(self.python()), "-m", "pip", "--disable-pip-version-check", *args]
+
+    # -- protocol -----------------------------------------------------------------
+    def sync(self, runner: Runner) -> None:
+        self.ensure_env(runner)
+        reqs = self.wanted()
+        if reqs:
+            runner.run(self._pip("install", *reqs), "installing requirements")
+
+    def add(self, runner: Runner, requirements: list[Requirement], target: Target) -> None:
+        from helper.fsutil import atomic_write
+        from helper.managers import reqfile, tomledit
+
+        for req in requirements:
+            if self.uses_requirements():
+                path = self._req_file(target)
+                text = path.read_text(encoding="utf-8") if path.exists() else ""
+                new, changed = reqfile.add(text, req.text, req.key)
+            else:
+                path = self.root / "pyproject.toml"
+                text = path.read_text(encoding="utf-8") if path.exists() else ""
+                table, key = self._table(target)
+                new, changed = tomledit.edit_array(
+                    text, table, key, add=req.text, replace_if=_same_project(req.key), source=path.name
+                )
+            if changed:
+                atomic_write(path, new)
+        self.ensure_env(runner)
+        runner.run(
+            self._pip("install", *[r.text for r in requirements]),
+            "installing " + ", ".join(r.name for r in requirements),
+        )
+
+    def remove(self, runner: Runner, names: list[str], target: Target) -> None:
+        from helper.fsutil import atomic_write
+        from helper.managers import reqfile, tomledit
+        from helper.managers.envcheck import canonical
+
+        keys = {canonical(n) for n in names}
+        for path in self.manifest_files():
+            if not path.exists():
+                continue
+            text = path.read_text(encoding="utf-8")
+            new, changed = text, False
+            if path.suffix == ".txt":
+                for key in keys:
+                    new, did = reqfile.remove(new, key)
+                    changed |= did
+            else:
+                for table, key in self._arrays(fresh_pyproject(self.root)):
+                    new, did = tomledit.edit_array(
+                        new, table, key, remove_if=lambda v: _key(v) in keys, source=path.name
+                    )
+                    changed |= did
+            if changed:
+                atomic_write(path, new)
+        if self.python().exists():
+            runner.run(self._pip("uninstall", "-y", *names), "uninstalling " + ", ".join(names))
+
+    def _arrays(self, data: dict) -> list[tuple[list[str], str]]:
+        arrays: list[tuple[list[str], str]] = [(["project"], "dependencies")]
+        arrays += [
+            (["project", "optional-dependencies"], k)
+            for k in (data.get("project", {}).get("optional-dependencies") or {})
+        ]
+        arrays += [(["dependency-groups"], k) for k in (data.get("dependency-groups") or {})]
+        return arrays
+
+    def upgrade(self, runner: Runner, names: list[str]) -> None:
+        self.ensure_env(runner)
+        from helper.managers.envcheck import canonical
+
+        wanted = self.wanted()
+        if names:
+            keys = {canonical(n) for n in names}
+            picked = [r for r in wanted if _key(r) in keys] + [
+                n for n in names if canonical(n) not in {_key(r) for r in wanted}
+            ]
+        else:
+            picked = wanted
+        if picked:
+            runner.run(self._pip("install", "--upgrade", *picked), "upgrading " + (", ".join(names) or "everything"))
+
+    def lock(self, runner: Runner) -> None:
+        raise UsageError(
+            "pip has no lock file", "pin versions in requirements.txt, or use uv, poetry or pdm for a lock file"
+        )
+
+    def outdated(self, runner: Runner) -> list[dict[str, str]]:
+        result = runner.run(self._pip("list", "--outdated", "--format", "json"), "checking for newer versions")
+        start = result.stdout.find("[")
+        rows = json.loads(result.stdout[start:]) if start >= 0 else []
+        return [{"name": r["name"], "version": r["version"], "latest": r["latest_version"]} for r in rows]
+
+    def restore_env(self, runner: Runner, before: dict[str, str]) -> None:
+        """Put back exactly the versions installed before: uninstall the new, reinstall the changed."""
+        now = self.installed()
+        added = [n for n in now if n not in before]
+        changed = [f"{n}=={before[n]}" for n in before if n in now and now[n] != before[n]]
+        missing = [f"{n}=={before[n]}" for n in before if n not in now]
+        if added:
+            runner.run(self._pip("uninstall", "-y", *added), "removing what the failed install added")
+        if changed or missing:
+            runner.run(self._pip("install", "--no-deps", *changed, *missing), "restoring the previous versions")
+
+    def declared(self) -> list[str]:
+        from helper.managers import reqfile
+
+        if self.uses_requirements():
+            names: list[str] = []
+            for path in self.requirement_files():
+                names += reqfile.names(path.read_text(encoding="utf-8"))
+            return names
+        return super().declared()
+
+
+def _same_project(key: str) -> Callable[[str], bool]:
+    return lambda text: _key(text) == key
+
+
+def _key(text: str) -> str:
+    from helper.managers.envcheck import Requirement
+
+    try:
+        return Requirement(text).key
+    except ValueError:
+        return ""
+
+
+def _group(groups: dict, name: str, seen: set[str]) -> list[str]:
+    """A PEP 735 group's requirements with {include-group = ...} expanded."""
+    if name in seen:
+        return []
+    seen.add(name)
+    reqs: list[str] = []
+    for item in groups.get(name, []) or []:
+        if isinstance(item, str):
+            reqs.append(item)
+        elif isinstance(item, dict) and "include-group" in item:
+            reqs += _group(groups, item["include-group"], seen)
+    return reqs
