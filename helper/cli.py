@@ -21,17 +21,17 @@ if TYPE_CHECKING:
 
 # name -> (module, one-line summary). Plugins add theirs through helper.plugins.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "install": ("helper.commands.install", "make the project's environment, add or upgrade packages"),
+    "uninstall": ("helper.commands.uninstall", "remove packages from the project and its environment"),
+    "env": ("helper.commands.env", "find, check and repair the project's Python environment"),
     "test": ("helper.commands.test", "run the project's tests"),
+    "run": ("helper.commands.run", "start the dev environment: .env, migrations, server, workers"),
+    "build": ("helper.commands.build", "build wheel, sdist or image (cached by source hash)"),
     "config": ("helper.commands.config", "show or check the configuration"),
     "cache": ("helper.commands.cache", "inspect and prune the result cache"),
     "history": ("helper.commands.history", "list past runs from the journal"),
     "plugins": ("helper.commands.plugins", "list plugins and what they need"),
     "doctor": ("helper.commands.doctor", "check that help.py and the project are healthy"),
-    "run": ("helper.commands.run", "start the dev environment: .env, migrations, server, workers"),
-    "env": ("helper.commands.env", "find, check and repair the project's Python environment"),
-    "build": ("helper.commands.build", "build wheel, sdist or image (cached by source hash)"),
-    "install": ("helper.commands.install", "make the project's environment, add or upgrade packages"),
-    "uninstall": ("helper.commands.uninstall", "remove packages from the project and its environment"),
 }
 
 EPILOG = """examples:
