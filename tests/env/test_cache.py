@@ -92,7 +92,8 @@ def test_slow_detector_times_out_without_hiding_the_others(make_project) -> None
     assert time.monotonic() - started < 20
     data = json.loads(shown.stdout)
     assert data["chosen"]["prefix"] == str(project / ".venv")
-    assert any(e.startswith("pyenv: no answer within 0.5s") for e in data["errors"])
+    # Whichever detector reads .python-version first is the one left hanging.
+    assert any(e.endswith("no answer within 0.5s; skipped") for e in data["errors"]), data["errors"]
     assert not (project / ".help/env-detect.json").exists()  # an incomplete answer is never cached
 
 
