@@ -69,7 +69,8 @@ def ensure(project: Any) -> Path:
             result = proc.run(cmd, cwd=project.root, timeout=1800)
             if not result.ok:
                 raise HelpError(
-                    f"could not install the test environment {venv}: " + (result.stderr.strip().splitlines() or ["?"])[-1],
+                    f"could not install the test environment {venv}: "
+                    + (result.stderr.strip().splitlines() or ["?"])[-1],
                     f"run `{' '.join(cmd)}` to see the whole error",
                 )
         atomic_write(marker, json.dumps(wanted), fsync=False)
