@@ -206,7 +206,7 @@ def run_tests(ctx: Context) -> int | None:
         "record_dir": str(run_dir),
         "shard": list(ctx.shard) if ctx.shard else None,
         "durations": ctx.state.durations() if ctx.shard else {},
-        "tracer": os.environ.get("HELP_TEST_TRACER") or None,
+        "tracer": os.environ.get("HELPY_TEST_TRACER") or None,
     }
     runner.write_control(run_dir / "control.json", control)
     args = list(ctx.pytest_args)
@@ -263,6 +263,7 @@ def report(ctx: Context) -> int | None:
     code = _exit_code(ctx, table)
     elapsed = time.monotonic() - ctx.started
     info = reports.summary(table, plan, code, elapsed)
+    info["pytest_started"] = ctx.ran_pytest
     if ctx.args.junit:
         reports.junit(Path(ctx.args.junit), table, elapsed)
     if reports.in_github_actions():

@@ -1,6 +1,6 @@
 """pytest plugin, run inside the test environment: what each test depended on, and its result.
 
-`help.py test` loads it with `-p` and passes a control file (HELP_TEST_CONTROL)
+`help.py test` loads it with `-p` and passes a control file (HELPY_TEST_CONTROL)
 saying where the project is, which tests have valid cached results (these are
 deselected) and which shard to run. Per test it records:
 
@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any
 
-CONTROL_ENV = "HELP_TEST_CONTROL"
+CONTROL_ENV = "HELPY_TEST_CONTROL"
 SOURCE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyi")
 
 

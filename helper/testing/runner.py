@@ -82,7 +82,7 @@ def command(python: Path, args: list[str]) -> list[str]:
 def run(cmd: list[str], *, cwd: Path, plugin_dir: Path, control: Path, to_stderr: bool = False) -> int:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(plugin_dir), env.get("PYTHONPATH", "")) if p)
-    env["HELP_TEST_CONTROL"] = str(control)
+    env["HELPY_TEST_CONTROL"] = str(control)
     return proc.passthrough(cmd, cwd=cwd, env=env, stdout=sys.stderr.fileno() if to_stderr else None)
 
 
