@@ -73,10 +73,18 @@ class State:
         ]
         self.files[rel] = [variant, *others][:MAX_VARIANTS]
 
-    def remember_test(self, tid: str, rel: str, sid: str, outcome: str, duration: float) -> None:
+    def remember_test(
+        self, tid: str, rel: str, sid: str, outcome: str, duration: float, *, keep_duration: bool = False
+    ) -> None:
+        """Record a run of `tid`. Shard runs keep the old duration so all shards split alike."""
         entry = self.tests.get(tid) or {}
         variants = [sid, *[v for v in entry.get("variants", []) if v != sid]][:MAX_VARIANTS]
-        self.tests[tid] = {"file": rel, "variants": variants, "outcome": outcome, "duration": round(duration, 6)}
+        updated = {"file": rel, "variants": variants, "outcome": outcome}
+        if not keep_duration:
+            updated["duration"] = round(duration, 6)
+        elif "duration" in entry:
+            updated["duration"] = entry["duration"]
+        self.tests[tid] = updated
 
     def save(self) -> None:
         """Drop what nothing refers to, then write atomically."""

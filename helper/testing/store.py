@@ -68,6 +68,6 @@ def store(ctx: Any) -> None:
             if field in entry:
                 payload[field] = entry[field]
         ctx.cache.put_action(result_key(test, ctx.env, hasher.key_of(names)), payload, duration)
-        state.remember_test(test, rel, sid, outcome, duration)
+        state.remember_test(test, rel, sid, outcome, duration, keep_duration=bool(ctx.shard))
         for name in state.names(sid):
             state.seen[name] = hasher.hash(name)
