@@ -52,10 +52,4 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, project: Any) -> int:
     from helper.testing.pipeline import execute
 
-    code = execute(project, args)
-    if getattr(args, "quality", False):
-        from helper.testing.quality import run_quality
-
-        quality = run_quality(project)
-        code = code or quality
-    return code
+    return execute(project, args)

@@ -110,7 +110,8 @@ def scope(ctx: Context) -> int | None:
     from helper.testing import discovery, shard
 
     root = ctx.project.root
-    known = [rel for rel in ctx.state.files if rel in set(ctx.files)]
+    present = set(ctx.files)
+    known = [rel for rel in ctx.state.files if rel in present]
     ctx.test_files = sorted(set(discovery.test_files(ctx.files, ctx.pytest_config)) | set(known))
     if ctx.user_paths:
         cwd = Path.cwd()
@@ -270,6 +271,15 @@ def report(ctx: Context) -> int | None:
     elapsed = time.monotonic() - ctx.started
     info = reports.summary(table, plan, code, elapsed)
     info["pytest_started"] = ctx.ran_pytest
+    quality = None
+    if ctx.args.quality:
+        from helper.testing import quality as quality_checks
+
+        quality = quality_checks.run_quality(ctx.project)
+        info["quality"] = quality
+        if quality_checks.failed(quality):
+            code = code or 1
+            info["exit_code"] = code
     if ctx.args.junit:
         reports.junit(Path(ctx.args.junit), table, elapsed)
     if reports.in_github_actions():
@@ -279,6 +289,8 @@ def report(ctx: Context) -> int | None:
         console.result({**info, "tests": table})
     else:
         reports.render_summary(info)
+        if quality is not None:
+            quality_checks.render(quality)
     return code
 
 

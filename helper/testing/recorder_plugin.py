@@ -4,10 +4,12 @@
 saying where the project is, which tests have valid cached results (these are
 deselected) and which shard to run. Per test it records:
 
-- the project functions executed, at function granularity (sys.monitoring
-  PY_START on 3.12+, each code location disabled after its first call; a
-  global trace function that never traces lines on 3.11) -- never line
-  tracing, so the overhead stays small;
+- the project functions executed, at function granularity -- never line
+  tracing, so the overhead stays small: sys.monitoring PY_START on 3.12+, each
+  code location disabled after its first call; on 3.11 the C profiler hook
+  (cProfile, the C side of sys.setprofile), whose per-test stats list every
+  code object called, falling back to a global sys.settrace function that
+  never traces lines when another profiler holds the hook;
 - the project files opened for reading (an audit hook on "open");
 - what fixtures executed, attributed to every test that uses the fixture, so
   a session-scoped fixture's dependencies are not credited to the first test only;
@@ -52,7 +54,7 @@ class Recorder:
     def _choose_mode() -> str:
         if hasattr(sys, "monitoring"):
             return "monitoring"
-        return "trace" if sys.gettrace() is None else "profile"
+        return "cprofile" if sys.getprofile() is None else "trace"
 
     def _audit(self, event: str, args: tuple[Any, ...]) -> None:
         if event == "open" and self.active:
@@ -88,6 +90,11 @@ class Recorder:
                 mon.register_callback(self._tool, mon.events.PY_START, on_start)
             mon.set_events(self._tool, mon.events.PY_START)
             mon.restart_events()
+        elif self.mode == "cprofile":
+            import cProfile
+
+            self._profiler = cProfile.Profile()
+            self._profiler.enable()
         elif self.mode == "trace":
 
             def tracer(frame: Any, event: str, arg: Any) -> None:
@@ -111,6 +118,13 @@ class Recorder:
     def _uninstall(self) -> None:
         if self.mode == "monitoring" and self._tool is not None:
             sys.monitoring.set_events(self._tool, 0)  # type: ignore[attr-defined]
+        elif self.mode == "cprofile":
+            self._profiler.disable()
+            codes = self.codes
+            for entry in self._profiler.getstats():
+                code = entry.code
+                if not isinstance(code, str):
+                    codes[id(code)] = code
         elif self.mode == "trace":
             sys.settrace(self._previous)
             threading.settrace(self._previous)  # type: ignore[arg-type]
@@ -153,7 +167,9 @@ class Recorder:
         if cached is not None:
             return cached
         result = ""
-        for candidate in (filename, os.path.realpath(filename)):
+        # "<frozen os>", "<string>": not files; realpath would make them look like project paths
+        candidates = (filename, os.path.realpath(filename)) if os.path.isabs(filename) else ()
+        for candidate in candidates:
             for root in (self.root, self.real_root):
                 if candidate.startswith(root) and not candidate.startswith(self.excluded):
                     result = candidate[len(root) :].replace(os.sep, "/")

@@ -74,12 +74,20 @@ class State:
         self.files[rel] = [variant, *others][:MAX_VARIANTS]
 
     def remember_test(
-        self, tid: str, rel: str, sid: str, outcome: str, duration: float, *, keep_duration: bool = False
+        self,
+        tid: str,
+        rel: str,
+        sid: str,
+        outcome: str,
+        duration: float,
+        *,
+        key: str | None = None,
+        keep_duration: bool = False,
     ) -> None:
-        """Record a run of `tid`. Shard runs keep the old duration so all shards split alike."""
+        """Record a run of `tid` (`key`: its result's cache key). Shard runs keep the old duration so all shards split alike."""
         entry = self.tests.get(tid) or {}
         variants = [sid, *[v for v in entry.get("variants", []) if v != sid]][:MAX_VARIANTS]
-        updated = {"file": rel, "variants": variants, "outcome": outcome}
+        updated: dict[str, Any] = {"file": rel, "variants": variants, "outcome": outcome, "key": key}
         if not keep_duration:
             updated["duration"] = round(duration, 6)
         elif "duration" in entry:

@@ -67,7 +67,8 @@ def store(ctx: Any) -> None:
         for field in ("path", "line", "message"):
             if field in entry:
                 payload[field] = entry[field]
-        ctx.cache.put_action(result_key(test, ctx.env, hasher.key_of(names)), payload, duration)
-        state.remember_test(test, rel, sid, outcome, duration, keep_duration=bool(ctx.shard))
+        key = result_key(test, ctx.env, hasher.key_of(names))
+        ctx.cache.put_action(key, payload, duration)
+        state.remember_test(test, rel, sid, outcome, duration, key=key, keep_duration=bool(ctx.shard))
         for name in state.names(sid):
             state.seen[name] = hasher.hash(name)
