@@ -11,7 +11,7 @@ import importlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-PROVIDERS: list[str] = ["helper.core_checks:checks"]
+PROVIDERS: list[str] = ["helper.core_checks:checks", "helper.testing.checks:checks"]
 
 
 @dataclass

@@ -82,6 +82,17 @@ def has_distribution(venv: Path, name: str) -> bool:
     return any(n.split("-", 1)[0].lower().replace(".", "_") == wanted for n in installed(venv))
 
 
+def python_identity(venv: Path) -> str:
+    """Version and implementation from pyvenv.cfg (not its paths, so machines can share results)."""
+    try:
+        text = (venv / "pyvenv.cfg").read_text()
+    except OSError:
+        return "-"
+    keep = ("version", "version_info", "implementation", "include-system-site-packages")
+    lines = [line.replace(" ", "") for line in text.splitlines() if line.split("=", 1)[0].strip().lower() in keep]
+    return "\n".join(sorted(lines))
+
+
 def split_args(args: list[str]) -> tuple[list[str], list[str], bool]:
     """(path arguments, options that can change outcomes, whether the no-pytest fast path applies)."""
     paths: list[str] = []
@@ -127,10 +138,7 @@ def parts(
 ) -> dict[str, str]:
     """Named digests of everything environment-wide a result depends on."""
     found: dict[str, str] = {}
-    try:
-        found["python"] = _digest((venv / "pyvenv.cfg").read_text())
-    except OSError:
-        found["python"] = "-"
+    found["python"] = _digest(python_identity(venv))
     found["packages"] = _digest("\n".join(installed(venv)))
     found["pytest config"] = _digest(pytest_text)
     if depends:

@@ -83,8 +83,10 @@ def fingerprint(ctx: Context) -> int | None:
     ctx.fp = Fingerprinter(project.root, state_dir / "fingerprints.json")
     ctx.store = checksums.Store(state_dir / "test-checksums.json")
     ctx.state = State(state_dir / "test-state.json")
-    ctx.hasher = Hasher(project.root, ctx.fp, ctx.store)
     ctx.cache = cache_module.for_project(project)
+    if not ctx.state.tests and ctx.cache.remote is not None:
+        ctx.state.load_shared(ctx.cache, project.name)
+    ctx.hasher = Hasher(project.root, ctx.fp, ctx.store)
     ctx.pytest_config = pytest_config(project.root, project.pyproject)
     ctx.pytest_args = [*project.config["test.pytest_args"], *ctx.args.passthrough]
     ctx.user_paths, ctx.options, ctx.fast_ok = envhash.split_args(ctx.pytest_args)
@@ -215,7 +217,7 @@ def run_tests(ctx: Context) -> int | None:
         wanted_files = sorted({d.file for d in plan.to_run} | set(plan.collect))
         if len(wanted_files) < len(ctx.test_files):
             # Collect only the files with something to run; node ids stay rooted where they were.
-            args += [f"--rootdir={ctx.state.data['rootdir']}", *wanted_files]
+            args += [f"--rootdir={ctx.project.root / ctx.state.data['rootdir']}", *wanted_files]
     elif ctx.args.component and not ctx.user_paths:
         wanted_files = sorted({d.file for d in plan.to_run} | set(plan.collect))
         if not wanted_files:
@@ -245,6 +247,8 @@ def store_results(ctx: Context) -> int | None:
             store(ctx)
         ctx.state.data["env"] = ctx.env
         ctx.state.save()
+        if ctx.records is not None and ctx.cache.remote is not None:
+            ctx.state.share(ctx.cache, ctx.project.name)
         ctx.store.save()
         ctx.fp.save()
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -317,10 +321,7 @@ def execute(project: Any, args: argparse.Namespace) -> int:
 # -- helpers ---------------------------------------------------------------------
 def _rootprefix(ctx: Context) -> str:
     rootdir = ctx.state.data.get("rootdir")
-    if not rootdir:
-        return ""
-    rel = os.path.relpath(rootdir, ctx.project.root)
-    return "" if rel == "." else rel.replace(os.sep, "/") + "/"
+    return "" if not rootdir or rootdir == "." else rootdir.rstrip("/") + "/"
 
 
 def _file_of(test: str, prefix: str) -> str:

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from helper.cache import action_key
 from helper.fsutil import atomic_write
 
 VERSION = 1
@@ -93,6 +94,27 @@ class State:
         elif "duration" in entry:
             updated["duration"] = entry["duration"]
         self.tests[tid] = updated
+
+    # -- sharing through the remote cache: a fresh clone (CI) learns what each test depends on
+    @staticmethod
+    def _shared_key(project_name: str) -> str:
+        return action_key("help-test-state", VERSION, project_name)
+
+    def share(self, cache: Any, project_name: str) -> None:
+        digest = cache.put_blob(json.dumps(self.data, separators=(",", ":")).encode())
+        cache.put_action(self._shared_key(project_name), {"blob": digest})
+
+    def load_shared(self, cache: Any, project_name: str) -> bool:
+        pointer = cache.get_action(self._shared_key(project_name))
+        blob = cache.get_blob(pointer["blob"]) if isinstance(pointer, dict) and "blob" in pointer else None
+        try:
+            loaded = json.loads(blob) if blob else None
+        except ValueError:
+            loaded = None
+        if not isinstance(loaded, dict) or loaded.get("version") != VERSION:
+            return False
+        self.data.update(loaded)
+        return True
 
     def save(self) -> None:
         """Drop what nothing refers to, then write atomically."""

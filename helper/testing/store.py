@@ -17,16 +17,14 @@ from helper.testing.select import collect_key, result_key
 
 
 def _prefix(rootdir: str | None, root: Any) -> str:
-    if not rootdir:
-        return ""
-    rel = os.path.relpath(rootdir, root)
-    return "" if rel == "." else rel.replace(os.sep, "/") + "/"
+    """pytest's rootdir (kept relative to the project root) as a prefix of node-id paths."""
+    return "" if not rootdir or rootdir == "." else rootdir.rstrip("/") + "/"
 
 
 def store(ctx: Any) -> None:
     records, state, hasher = ctx.records, ctx.state, ctx.hasher
     if records.rootdir:
-        state.data["rootdir"] = records.rootdir
+        state.data["rootdir"] = os.path.relpath(records.rootdir, ctx.project.root).replace(os.sep, "/")
     prefix = _prefix(state.data.get("rootdir"), ctx.project.root)
     files = set(ctx.files)
     graph = ImportGraph(

@@ -6,7 +6,9 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +21,30 @@ PYTEST_INI = "[pytest]\ntestpaths = tests\npythonpath = .\n"
 
 @pytest.fixture(scope="session")
 def shared_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real venv with pytest and pytest-xdist, made once (uv when present, else venv + pip)."""
+    """A real venv with pytest, pytest-xdist and pytest-cov, made once (uv when present, else venv + pip)."""
     venv = tmp_path_factory.mktemp("venv") / "env"
     uv = shutil.which("uv")
     if uv:
         subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
         subprocess.run(
-            [uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "pytest", "pytest-xdist"], check=True
+            [
+                uv,
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                str(venv / "bin" / "python"),
+                "pytest",
+                "pytest-xdist",
+                "pytest-cov",
+            ],
+            check=True,
         )
     else:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "pytest", "pytest-xdist"], check=True
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "pytest", "pytest-xdist", "pytest-cov"],
+            check=True,
         )
     return venv
 
@@ -99,3 +113,44 @@ def sample(tmp_path: Path, shared_venv: Path) -> Callable[[dict[str, str]], Samp
         return project
 
     return make
+
+
+class _BazelCache(BaseHTTPRequestHandler):
+    """GET/PUT/HEAD /ac/<key> and /cas/<sha256>, kept in memory: a real HTTP remote cache."""
+
+    store: dict[str, bytes] = {}
+
+    def do_GET(self) -> None:
+        body = self.store.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def do_HEAD(self) -> None:
+        self.send_response(200 if self.path in self.store else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_PUT(self) -> None:
+        self.store[self.path] = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def remote_cache() -> Iterator[str]:
+    """The URL of a Bazel-protocol HTTP cache served from a loopback http.server."""
+    handler = type("Handler", (_BazelCache,), {"store": {}})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/cache"
+    finally:
+        server.shutdown()
+        server.server_close()
