@@ -245,8 +245,9 @@ def store_results(ctx: Context) -> int | None:
     try:
         if ctx.records is not None:
             store(ctx)
-        ctx.state.data["env"] = ctx.env
-        ctx.state.save()
+        if ctx.records is not None or ctx.state.data.get("env") != ctx.env or ctx.env_changed:
+            ctx.state.data["env"] = ctx.env
+            ctx.state.save()
         if ctx.records is not None and ctx.cache.remote is not None:
             ctx.state.share(ctx.cache, ctx.project.name)
         ctx.store.save()
@@ -312,7 +313,9 @@ STEPS: list[Callable[[Context], int | None]] = [
 def execute(project: Any, args: argparse.Namespace) -> int:
     ctx = Context(project=project, args=args)
     for step in STEPS:
+        started = time.perf_counter()
         code = step(ctx)
+        console.verbose(f"step {step.__name__}: {(time.perf_counter() - started) * 1000:.1f} ms")
         if code is not None:
             return code
     return 0
