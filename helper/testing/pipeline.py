@@ -40,6 +40,8 @@ class Context:
     test_files: list[str] = field(default_factory=list)
     wanted: Callable[[str], bool] = lambda test: True
     shard: tuple[int, int] | None = None
+    partial_files: set[str] = field(default_factory=set)  # files of node-id arguments (collected in part)
+    node_ids_only: bool = False
     plan: Any = None
     records: Any = None
     pytest_code: int | None = None
@@ -119,6 +121,8 @@ def scope(ctx: Context) -> int | None:
         cwd = Path.cwd()
         targets = [discovery.normalise_arg(a, root, cwd) for a in ctx.user_paths]
         file_targets = [t.partition("::")[0] for t in targets]
+        ctx.partial_files = {t.partition("::")[0] for t in targets if "::" in t}
+        ctx.node_ids_only = all("::" in t for t in targets)
         ctx.test_files = [rel for rel in ctx.test_files if discovery.under(rel, file_targets)]
         prefix = _rootprefix(ctx)
         ctx.wanted = lambda test: any(
@@ -154,7 +158,10 @@ def scope(ctx: Context) -> int | None:
         try:
             ctx.shard = shard.parse(ctx.args.shard)
         except ValueError:
-            raise UsageError(f"--shard {ctx.args.shard}: expected K/N with 1 <= K <= N", "e.g. --shard 1/4") from None
+            raise UsageError(
+                f"--shard {ctx.args.shard}: expected K/N with 1 <= K <= N",
+                "e.g. --shard 1/4",
+            ) from None
     return None
 
 
@@ -174,6 +181,7 @@ def select(ctx: Context) -> int | None:
         wanted=ctx.wanted,
         run_all=ctx.args.all or ctx.args.cov,
         changed_files=changed,
+        partial_ok=ctx.node_ids_only,
     )
     if ctx.args.explain:
         from helper.testing.report import render_explain
@@ -217,7 +225,10 @@ def run_tests(ctx: Context) -> int | None:
         wanted_files = sorted({d.file for d in plan.to_run} | set(plan.collect))
         if len(wanted_files) < len(ctx.test_files):
             # Collect only the files with something to run; node ids stay rooted where they were.
-            args += [f"--rootdir={ctx.project.root / ctx.state.data['rootdir']}", *wanted_files]
+            args += [
+                f"--rootdir={ctx.project.root / ctx.state.data['rootdir']}",
+                *wanted_files,
+            ]
     elif ctx.args.component and not ctx.user_paths:
         wanted_files = sorted({d.file for d in plan.to_run} | set(plan.collect))
         if not wanted_files:
@@ -229,7 +240,11 @@ def run_tests(ctx: Context) -> int | None:
     _setup(ctx)
     try:
         ctx.pytest_code = runner.run(
-            cmd, cwd=ctx.project.root, plugin_dir=plugin_dir, control=run_dir / "control.json", to_stderr=console.json
+            cmd,
+            cwd=ctx.project.root,
+            plugin_dir=plugin_dir,
+            control=run_dir / "control.json",
+            to_stderr=console.json,
         )
         ctx.ran_pytest = True
     finally:
@@ -364,7 +379,10 @@ def _coverage_args(ctx: Context) -> list[str]:
 
     assert ctx.venv is not None
     if not envhash.has_distribution(ctx.venv, "pytest_cov"):
-        raise HelpError(f"--cov needs pytest-cov in {ctx.venv}", f"{ctx.python} -m pip install pytest-cov")
+        raise HelpError(
+            f"--cov needs pytest-cov in {ctx.venv}",
+            f"{ctx.python} -m pip install pytest-cov",
+        )
     return ["--cov", "--cov-report=term-missing"]
 
 

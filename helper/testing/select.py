@@ -73,7 +73,9 @@ def make_plan(
     wanted: Callable[[str], bool] = lambda test: True,
     run_all: bool = False,
     changed_files: set[str] | None = None,
+    partial_ok: bool = False,
 ) -> Plan:
+    """Decide every known test of `test_files`; `partial_ok`: only named node ids are wanted."""
     plan = Plan()
     for rel in test_files:
         variants = state.files.get(rel, [])
@@ -81,6 +83,7 @@ def make_plan(
         for variant in variants:
             if (
                 not variant.get("error")
+                and (partial_ok or not variant.get("partial"))
                 and collect_key(env, hasher.key_of(state.names(variant["collect"]))) == variant["key"]
             ):
                 base = variant
@@ -90,6 +93,8 @@ def make_plan(
                 plan.collect[rel] = "new test file"
             elif variants[0].get("error"):
                 plan.collect[rel] = "collection failed last time"
+            elif variants[0].get("partial"):
+                plan.collect[rel] = "only some of its tests were collected last time"
             else:
                 changed = hasher.changed(state.names(variants[0]["collect"]), state.seen)
                 plan.collect[rel] = (
@@ -106,7 +111,18 @@ def make_plan(
         for test in base.get("ids", []):
             if wanted(test):
                 plan.decisions.append(
-                    _decide(test, rel, static, state, hasher, env, env_changed, lookup, run_all, changed_files)
+                    _decide(
+                        test,
+                        rel,
+                        static,
+                        state,
+                        hasher,
+                        env,
+                        env_changed,
+                        lookup,
+                        run_all,
+                        changed_files,
+                    )
                 )
     return plan
 
@@ -139,7 +155,10 @@ def _decide(
         key = result_key(test, env, hasher.key_of(static + state.names(sid)))
         if n == 0 and key == entry.get("key"):
             # The last result, kept in the state: no cache read on the no-change path.
-            result = {"outcome": entry.get("outcome"), "duration": entry.get("duration", 0.0)}
+            result = {
+                "outcome": entry.get("outcome"),
+                "duration": entry.get("duration", 0.0),
+            }
             break
         result = lookup(key)
         if result is not None:
@@ -147,7 +166,12 @@ def _decide(
     if result is not None and result.get("outcome") in PASSLIKE:
         return Decision(test, rel, False, f"unchanged, cached {result['outcome']}", result)
     if result is not None:
-        return Decision(test, rel, True, f"{'errored' if result.get('outcome') == 'error' else 'failed'} last time")
+        return Decision(
+            test,
+            rel,
+            True,
+            f"{'errored' if result.get('outcome') == 'error' else 'failed'} last time",
+        )
     changed = hasher.changed(latest, state.seen)
     if changed:
         return Decision(test, rel, True, f"changed: {_short(changed)}")

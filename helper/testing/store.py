@@ -28,7 +28,8 @@ def store(ctx: Any) -> None:
     prefix = _prefix(state.data.get("rootdir"), ctx.project.root)
     files = set(ctx.files)
     graph = ImportGraph(
-        [f for f in ctx.files if f.endswith(".py")], lambda rel: (hasher.analysis(rel) or {}).get("imports", [])
+        [f for f in ctx.files if f.endswith(".py")],
+        lambda rel: (hasher.analysis(rel) or {}).get("imports", []),
     )
 
     by_file: dict[str, list[str]] = {}
@@ -40,9 +41,25 @@ def store(ctx: Any) -> None:
             names = sorted(static_deps(rel, graph, files, records.modules.get(rel, [])))
             sid = state.add_set(names)
             key = collect_key(ctx.env, hasher.key_of(names))
-            state.remember_file(
-                rel, {"collect": sid, "key": key, "ids": by_file.get(rel, []), "error": rel in records.collect_errors}
-            )
+            variant = {
+                "collect": sid,
+                "key": key,
+                "ids": by_file.get(rel, []),
+                "error": rel in records.collect_errors,
+            }
+            if rel in ctx.partial_files:
+                # Node ids were asked for: pytest collected only those, so keep the other ids known.
+                same = next(
+                    (v for v in state.files.get(rel, []) if v["collect"] == sid and v["key"] == key),
+                    None,
+                )
+                known = same["ids"] if same else []
+                variant["ids"] = [
+                    *known,
+                    *(t for t in variant["ids"] if t not in set(known)),
+                ]
+                variant["partial"] = same is None or bool(same.get("partial"))
+            state.remember_file(rel, variant)
             statics[rel] = names
             for name in names:
                 state.seen[name] = hasher.hash(name)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import run_help, write
+from tests.conftest import HELP, clean_env, run_help, write
 from tests.testing.conftest import PYTEST_INI, Sample, cached, ran
 
 FILES = {
@@ -126,8 +127,6 @@ def test_pytest_missing_gives_the_fix(tmp_path: Path) -> None:
     write(root / "pytest.ini", PYTEST_INI)
     write(root / "tests" / "test_a.py", "def test_a():\n    pass\n")
     # The environment marker says the venv is ready, so help.py trusts it and finds pytest missing.
-    import json
-
     write(
         root / ".help" / "test-env.json", json.dumps({"pyproject": None, "extras": [], "base_python": sys.executable})
     )
@@ -155,3 +154,35 @@ def test_failing_setup_stops_before_tests(sample: Callable[[dict[str, str]], Sam
     assert result.returncode == 1
     assert "failed with exit code 3" in result.stderr and "no test was run" in result.stderr
     assert "test session starts" not in result.stdout
+
+
+def test_node_id_arguments_select_and_reuse(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = sample(FILES)
+    first = project.test("--", "tests/test_calc.py::test_add")
+    assert ran(first) == {"tests/test_calc.py::test_add"}
+    again = project.test("--", "tests/test_calc.py::test_add")
+    assert cached(again) == {"tests/test_calc.py::test_add"} and not again["pytest_started"]
+    whole = project.test()
+    assert ran(whole) == ALL - {"tests/test_calc.py::test_add"} and cached(whole) == {"tests/test_calc.py::test_add"}
+
+
+def test_two_runs_at_once_both_finish_and_lose_nothing(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = sample(FILES)
+    env = {**clean_env({"HELP_TEST__VENV": str(project.venv)})}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(HELP), "test", "--json"],
+            cwd=project.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    for out, _ in outputs:
+        assert {t["id"] for t in json.loads(out)["tests"]} == ALL
+    after = project.test()
+    assert after["returncode"] == 0 and cached(after) == ALL
