@@ -227,10 +227,8 @@ def testmon(venv: Path, root: Path) -> tuple[Timed, set[str]]:
             str(venv / "bin" / "python"),
             "-m",
             "pytest",
-            "--testmon",
+            "--testmon",  # testmon needs pytest's cacheprovider, so it stays on here
             "-q",
-            "-p",
-            "no:cacheprovider",
             f"--junitxml={xml}",
         ],
         root,

@@ -215,6 +215,7 @@ def run_tests(ctx: Context) -> int | None:
         "exclude": [str(ctx.venv), str(state_dir), str(ctx.project.root / ".git")],
         "deselect": not_run,
         "record_dir": str(run_dir),
+        "subprocess_dir": str(run_dir / "sub"),
         "shard": list(ctx.shard) if ctx.shard else None,
         "durations": ctx.state.durations() if ctx.shard else {},
         "tracer": os.environ.get("HELPY_TEST_TRACER") or None,

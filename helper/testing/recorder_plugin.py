@@ -11,6 +11,8 @@ deselected) and which shard to run. Per test it records:
   code object called, falling back to a global sys.settrace function that
   never traces lines when another profiler holds the hook;
 - the project files opened for reading (an audit hook on "open");
+- what the test's Python subprocesses executed (subprocess_recorder.py, put on
+  PYTHONPATH as sitecustomize.py), so CLI tests depend on the code they drive;
 - what fixtures executed, attributed to every test that uses the fixture, so
   a session-scoped fixture's dependencies are not credited to the first test only;
 - outcome, duration, and the failure's file, line and message.
@@ -181,12 +183,17 @@ class Recorder:
         self._rel[filename] = result
         return result
 
-    def functions(self, codes: dict[int, Any]) -> list[list[str]]:
+    def functions(self, codes: dict[int, Any], extra: list[list[str]] = ()) -> list[list[str]]:  # type: ignore[assignment]
+        """[file, qualname] of project code among `codes`, plus `extra` pairs from subprocesses."""
         found = set()
         for code in codes.values():
             rel = self.rel(code.co_filename)
             if rel:
                 found.add((rel, getattr(code, "co_qualname", code.co_name)))
+        for filename, qualname in extra:
+            rel = self.rel(filename)
+            if rel:
+                found.add((rel, qualname))
         return sorted([list(pair) for pair in found])
 
     def files(self, opened: set[str]) -> list[str]:
@@ -209,6 +216,26 @@ def _load_control() -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _subprocess_records(directory: str) -> list[list[str]]:
+    """What the test's Python subprocesses recorded (see subprocess_recorder.py); removes the files."""
+    import shutil
+
+    found: list[list[str]] = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return found
+    for name in names:
+        if name.endswith(".json"):
+            try:
+                with open(os.path.join(directory, name), encoding="utf-8") as handle:
+                    found.extend(json.load(handle))
+            except (OSError, ValueError):
+                continue
+    shutil.rmtree(directory, ignore_errors=True)
+    return found
+
+
 def _outcome(report: Any) -> str:
     if hasattr(report, "wasxfail"):
         return "xfailed" if report.skipped else ("xpassed" if report.passed else "failed")
@@ -220,6 +247,9 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
 
     excluded = [sys.prefix, sys.base_prefix, *control.get("exclude", [])]
     recorder = Recorder(control["root"], excluded, control.get("tracer"))
+    subprocess_base = control.get("subprocess_dir")
+    if subprocess_base:
+        os.environ["HELPY_TEST_ROOT"] = control["root"]
 
     class Plugin:
         def __init__(self) -> None:
@@ -232,6 +262,7 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
             self.in_scope: list[str] = []
             self.cached = set(control.get("deselect", []))
             self.record = bool(control.get("record", True))
+            self.counter = 0
 
         @pytest.hookimpl(hookwrapper=True)
         def pytest_make_collect_report(self, collector: Any) -> Any:
@@ -279,11 +310,20 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
             if not self.record:
                 yield
                 return
+            sub_dir = None
+            if subprocess_base:
+                self.counter += 1
+                sub_dir = os.path.join(subprocess_base, f"{os.getpid()}-{self.counter}")
+                os.makedirs(sub_dir, exist_ok=True)
+                os.environ["HELPY_TEST_SUBPROCESS_DIR"] = sub_dir
             recorder.begin()
             try:
                 yield
             finally:
                 codes, opened = recorder.end()
+                if sub_dir:
+                    os.environ.pop("HELPY_TEST_SUBPROCESS_DIR", None)
+            extra = _subprocess_records(sub_dir) if sub_dir else []
             info = getattr(item, "_fixtureinfo", None)
             for defs in getattr(info, "name2fixturedefs", {}).values():
                 for fixturedef in defs:
@@ -291,7 +331,7 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
                     if seen is not None:
                         codes = {**codes, **seen[0]}
                         opened = opened | seen[1]
-            entry["funcs"] = recorder.functions(codes)
+            entry["funcs"] = recorder.functions(codes, extra)
             entry["files"] = recorder.files(opened)
 
         @pytest.hookimpl(hookwrapper=True)

@@ -1,8 +1,9 @@
 """Run pytest with the recorder and read back what every process recorded.
 
-The recorder and the shard balancer are copied into .help/pytest/ (only when
-they differ) and that directory alone is put on PYTHONPATH, so nothing else of
-help.py can shadow a module of the project under test.
+The recorder, the shard balancer and the subprocess recorder (as
+sitecustomize.py) are copied into .help/pytest/ (only when they differ) and
+that directory alone is put on PYTHONPATH, so nothing else of help.py can
+shadow a module of the project under test.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ HERE = Path(__file__).resolve().parent
 
 def prepare_plugin(state_dir: Path) -> Path:
     target = state_dir / "pytest"
-    for source, name in ((HERE / "recorder_plugin.py", f"{PLUGIN_MODULE}.py"), (HERE / "shard.py", "helpy_shard.py")):
+    copies = (
+        (HERE / "recorder_plugin.py", f"{PLUGIN_MODULE}.py"),
+        (HERE / "shard.py", "helpy_shard.py"),
+        (HERE / "subprocess_recorder.py", "sitecustomize.py"),
+    )
+    for source, name in copies:
         data = source.read_bytes()
         dest = target / name
         try:

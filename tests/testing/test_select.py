@@ -231,3 +231,46 @@ def test_component_limits_the_tests(sample: Callable[[dict[str, str]], Sample]) 
     assert ran(report) == {"tests/test_cart.py::test_empty", "tests/test_cart.py::test_total"}
     bad = project.help("test", "--component", "nope")
     assert bad.returncode == 2 and "unknown component 'nope'" in bad.stderr and "cart" in bad.stderr
+
+
+def test_code_run_in_a_subprocess_is_a_dependency(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = sample(
+        {
+            "tool/__init__.py": "",
+            "tool/cli.py": """
+                import sys
+
+                def greet(name):
+                    return f"hello {name}"
+
+                def unused():
+                    return 0
+
+                if __name__ == "__main__":
+                    print(greet(sys.argv[1]))
+            """,
+            "tests/test_cli.py": """
+                import os
+                import subprocess
+                import sys
+                from pathlib import Path
+
+                ROOT = Path(__file__).resolve().parents[1]
+
+                def test_cli_greets():
+                    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+                    out = subprocess.run([sys.executable, "-m", "tool.cli", "ada"], capture_output=True, text=True, env=env, cwd=ROOT)
+                    assert out.stdout.strip() == "hello ada"
+
+                def test_other():
+                    assert True
+            """,
+        }
+    )
+    assert ran(project.test()) == {"tests/test_cli.py::test_cli_greets", "tests/test_cli.py::test_other"}
+    project.replace("tool/cli.py", "return 0", "return 1")
+    assert ran(project.test()) == set(), "a function no process ran changes nothing"
+    project.replace("tool/cli.py", 'return f"hello {name}"', 'return f"hi {name}"')
+    selected, failed = _check(project)
+    assert failed == {"tests/test_cli.py::test_cli_greets"}
+    assert selected == {"tests/test_cli.py::test_cli_greets"}
