@@ -79,13 +79,56 @@ def static_deps(rel: str, graph: ImportGraph, files: set[str], opened_at_collect
     return names
 
 
-def recorded_deps(hasher: Hasher, funcs: list[list[str]], opened: list[str]) -> set[str]:
+def recorded_deps(hasher: Hasher, funcs: list[list[str]], opened: list[str], static: Iterable[str] = ()) -> set[str]:
+    """A test's own dependencies: functions it ran, their modules, files it read, constants it names."""
     names: set[str] = set()
+    units: list[tuple[str, str]] = []
+    executed: set[str] = set()
     for rel, qualname in funcs:
         if rel.endswith(".py"):
-            names.add(f"{rel}::{hasher.unit(rel, qualname)}")
+            unit = hasher.unit(rel, qualname)
+            units.append((rel, unit))
+            names.add(f"{rel}::{unit}")
             names.add(f"{rel}::{checksums.MODULE}")
+            executed.add(rel)
         else:
             names.add(rel)
+    for rel in executed:  # code ran in this module: every top-level assignment counts
+        names.update(f"{rel}::{key}" for key in _sums(hasher, rel) if key.startswith(checksums.ASSIGN))
     names.update(opened)
+    names.update(named_assignments(hasher, static, units, skip=executed))
     return names
+
+
+def _sums(hasher: Hasher, rel: str) -> dict[str, str]:
+    entry = hasher.analysis(rel)
+    return entry["sums"] if entry else {}  # type: ignore[return-value]
+
+
+def _uses(hasher: Hasher, rel: str) -> dict[str, list[str]]:
+    entry = hasher.analysis(rel)
+    return (entry or {}).get("uses", {})  # type: ignore[return-value]
+
+
+def named_assignments(hasher: Hasher, static: Iterable[str], units: list[tuple[str, str]], skip: set[str]) -> set[str]:
+    """Top-level assignments of imported modules that the code a test ran mentions (transitively)."""
+    suffix = "::" + checksums.MODULE
+    modules = sorted({n[: -len(suffix)] for n in static if n.endswith(suffix)} - skip)
+    used: set[str] = set()
+    for rel, unit in units:
+        used.update(_uses(hasher, rel).get(unit, []))
+    for rel in modules:
+        used.update(_uses(hasher, rel).get(checksums.MODULE, []))
+    found: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for rel in modules:
+            uses = _uses(hasher, rel)
+            for key in _sums(hasher, rel):
+                name = f"{rel}::{key}"
+                if key.startswith(checksums.ASSIGN) and name not in found and key[len(checksums.ASSIGN) :] in used:
+                    found.add(name)
+                    used.update(uses.get(key, []))
+                    grew = True
+    return found

@@ -274,3 +274,35 @@ def test_code_run_in_a_subprocess_is_a_dependency(sample: Callable[[dict[str, st
     selected, failed = _check(project)
     assert failed == {"tests/test_cli.py::test_cli_greets"}
     assert selected == {"tests/test_cli.py::test_cli_greets"}
+
+
+def test_constant_named_by_a_test_but_no_function_run_in_its_module(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = sample(
+        {
+            "conf/__init__.py": "",
+            "conf/settings.py": "RETRIES = 3\nTIMEOUT = 10\nNAMES = ['a', 'b']\nFIRST = NAMES[0]\n",
+            "tests/test_settings.py": """
+                from conf import settings
+
+                def test_retries():
+                    assert settings.RETRIES == 3
+
+                def test_first():
+                    assert settings.FIRST == "a"
+
+                def test_unrelated():
+                    assert 2 + 2 == 4
+            """,
+        }
+    )
+    project.test()
+    project.replace("conf/settings.py", "RETRIES = 3", "RETRIES = 4")
+    selected, failed = _check(project)
+    assert failed == {"tests/test_settings.py::test_retries"}
+    assert selected == {"tests/test_settings.py::test_retries"}
+    project.replace("conf/settings.py", "RETRIES = 4", "RETRIES = 3")
+    project.test()
+    project.replace("conf/settings.py", "NAMES = ['a', 'b']", "NAMES = ['z', 'b']")
+    selected, failed = _check(project)
+    assert failed == {"tests/test_settings.py::test_first"}, "FIRST is computed from NAMES"
+    assert selected == {"tests/test_settings.py::test_first"}

@@ -35,17 +35,27 @@ SOURCE = textwrap.dedent(
 
 def test_checksums_separate_functions_from_module_code() -> None:
     base = checksums.analyse(SOURCE)["sums"]
-    assert set(base) == {"<module>", "first", "Box.open", "Box.size"}
+    assert set(base) == {"<module>", "<module>:LIMIT", "first", "Box.open", "Box.size"}
     body = checksums.analyse(SOURCE.replace(b"return x + 1", b"return x + 2"))["sums"]
     assert {k for k in base if base[k] != body[k]} == {"first"}
     constant = checksums.analyse(SOURCE.replace(b"LIMIT = 3", b"LIMIT = 4"))["sums"]
-    assert {k for k in base if base[k] != constant[k]} == {"<module>"}
+    assert {k for k in base if base[k] != constant[k]} == {"<module>:LIMIT"}
     class_attr = checksums.analyse(SOURCE.replace(b"SIZE = 2", b"SIZE = 5"))["sums"]
     assert {k for k in base if base[k] != class_attr[k]} == {"<module>"}
     nested = checksums.analyse(SOURCE.replace(b"return LIMIT", b"return LIMIT * 2"))["sums"]
     assert {k for k in base if base[k] != nested[k]} == {"Box.open"}
     comment = checksums.analyse(SOURCE.replace(b"def first(x):", b"# note\ndef first(x):  # why"))["sums"]
     assert comment == base
+
+
+def test_names_used_are_kept_for_constants() -> None:
+    uses = checksums.analyse(SOURCE)["uses"]
+    assert "LIMIT" in uses["Box.open"] and "LIMIT" not in uses["first"]
+    source = b"from x import *\nA = 1\nB = A + 1\n\ndef f():\n    return getattr(m, 'B')\n"
+    found = checksums.analyse(source)
+    assert found["uses"]["<module>:B"] == ["A"] and "B" in found["uses"]["f"] and "__all__" in found["uses"]["<module>"]
+    renamed = checksums.analyse(source.replace(b"B = A + 1", b"C = A + 1"))["sums"]
+    assert renamed["<module>"] != found["sums"]["<module>"], "adding or removing a top-level name counts for everyone"
 
 
 def test_new_function_changes_module_entry() -> None:
