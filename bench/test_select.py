@@ -236,6 +236,45 @@ def testmon(venv: Path, root: Path) -> tuple[Timed, set[str]]:
     return timed, junit_ids(xml)[0]
 
 
+def recorder_overhead(venv: Path, root: Path, repeat: int = 3) -> tuple[float, float]:
+    """(wall, cpu) ratio of one pytest process with the recorder on over the same run without it.
+
+    This isolates the cost of recording from help.py's fixed costs (its own start,
+    storing results), which dominate on a suite as quick as this one.
+    """
+    from helper.testing.runner import prepare_plugin
+
+    state = root / ".help"
+    plugin_dir = prepare_plugin(state)
+    ratios_wall, ratios_cpu = [], []
+    for _ in range(repeat):
+        times = {}
+        for record in (True, False):
+            control = state / f"control-{record}.json"
+            control.write_text(
+                json.dumps({"root": str(root), "exclude": [str(state)], "record_dir": str(state), "record": record})
+            )
+            env = {"PYTHONPATH": str(plugin_dir), "HELPY_TEST_CONTROL": str(control)}
+            cmd = [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:testmon",
+                "-p",
+                "helpy_recorder",
+            ]
+            times[record] = run(cmd, root, env)
+        ratios_wall.append(times[True].wall / times[False].wall)
+        ratios_cpu.append(times[True].cpu / times[False].cpu)
+    for leftover in state.glob("*.json"):
+        leftover.unlink()
+    return statistics.median(ratios_wall), statistics.median(ratios_cpu)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--package", default="toolz==1.2.0")
@@ -280,6 +319,7 @@ def main() -> int:
             (tm / ".testmondata").unlink(missing_ok=True)
             rec_tm.append(testmon(venv, tm)[0])
         helpy(hp, env)  # settle: every result cached
+        isolated = recorder_overhead(venv, full)
 
         tools = [Tool("help.py", hp), Tool("testmon", tm)]
         mutations = find_mutations(source, opts.module, opts.mutations)
@@ -327,6 +367,9 @@ def main() -> int:
         print(f"{'selected fraction (mean)':<44} {frac_hp:>12.1%} {frac_tm:>12.1%}  help.py <= testmon")
         print(f"{'recording overhead, wall (full / plain)':<44} {overhead_hp:>11.2f}x {overhead_tm:>11.2f}x  <= 1.5x")
         print(f"{'recording overhead, cpu (full / plain)':<44} {cpu_hp:>11.2f}x {cpu_tm:>11.2f}x  <= 1.5x")
+        print(
+            f"{'  recorder alone in pytest, wall / cpu':<44} {isolated[0]:>11.2f}x {isolated[1]:>11.2f}x  (help.py; same run, recorder on / off)"
+        )
         print(f"{'selective run after a mutation (mean)':<44} {sel_hp:>11.2f}s {sel_tm:>11.2f}s")
         print(
             f"{'  as a share of a plain full run':<44} {sel_hp / full_wall:>12.1%} {sel_tm / full_wall:>12.1%}  <= 25%"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from helper.fingerprint import Fingerprinter
 from helper.testing import checksums
@@ -29,15 +30,20 @@ class Hasher:
         self.store = store
         self._memo: dict[str, str] = {}
         self._files: dict[str, str | None] = {}
+        self._analyses: dict[str, dict[str, Any] | None] = {}
 
     def file_sha(self, rel: str) -> str | None:
         if rel not in self._files:
             self._files[rel] = self.fp.file(rel)
         return self._files[rel]
 
-    def analysis(self, rel: str) -> dict[str, object] | None:
+    def analysis(self, rel: str) -> dict[str, Any] | None:
+        if rel in self._analyses:
+            return self._analyses[rel]
         sha = self.file_sha(rel)
-        return None if sha is None else self.store.get(sha, self.root / rel)
+        found = None if sha is None else self.store.get(sha, self.root / rel)
+        self._analyses[rel] = found
+        return found
 
     def hash(self, name: str) -> str:
         found = self._memo.get(name)
@@ -50,7 +56,7 @@ class Hasher:
         elif not sep:
             found = sha[:20]
         else:
-            found = self.store.get(sha, self.root / rel)["sums"].get(unit, ABSENT)
+            found = (self.analysis(rel) or {}).get("sums", {}).get(unit, ABSENT)
         self._memo[name] = found
         return found
 

@@ -8,11 +8,11 @@ setup.cfg [tool:pytest].
 
 from __future__ import annotations
 
-import configparser
 import fnmatch
 import json
 import os
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,8 @@ def _from_table(source: str, table: dict[str, Any]) -> PytestConfig:
 
 
 def _ini_section(path: Path, section: str) -> dict[str, Any] | None:
+    import configparser
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(path, encoding="utf-8")
@@ -91,6 +93,23 @@ def test_files(files: list[str], config: PytestConfig) -> list[str]:
     found = [rel for rel in files if is_test_file(rel, config.python_files)]
     if config.testpaths:
         found = [rel for rel in found if under(rel, config.testpaths)]
+    return found
+
+
+def candidate_files(root: Path, config: PytestConfig, every_file: Callable[[], list[str]]) -> list[str]:
+    """Files that may be tests: a walk of the configured testpaths (no git process), else every project file."""
+    from helper.fingerprint import walk
+
+    paths = [p.strip("/").removeprefix("./") for p in config.testpaths]
+    if not paths or any(p in ("", ".") or ".." in p or any(c in p for c in "*?[") for p in paths):
+        return every_file()
+    found: list[str] = []
+    for path in paths:
+        base = root / path
+        if base.is_file():
+            found.append(path)
+        elif base.is_dir():
+            found.extend(f"{path}/{rel}".replace(os.sep, "/") for rel in walk(base))
     return found
 
 

@@ -31,7 +31,7 @@ class Context:
     started: float = field(default_factory=time.monotonic)
     python: Path | None = None
     venv: Path | None = None
-    files: list[str] = field(default_factory=list)
+    files_listed: list[str] | None = None
     user_paths: list[str] = field(default_factory=list)
     options: list[str] = field(default_factory=list)
     fast_ok: bool = True
@@ -73,7 +73,7 @@ def load_environment(ctx: Context) -> int | None:
 
 def fingerprint(ctx: Context) -> int | None:
     from helper import cache as cache_module
-    from helper.fingerprint import Fingerprinter, list_files
+    from helper.fingerprint import Fingerprinter
     from helper.testing import checksums, envhash
     from helper.testing.deps import Hasher
     from helper.testing.discovery import pytest_config
@@ -81,7 +81,6 @@ def fingerprint(ctx: Context) -> int | None:
 
     project = ctx.project
     state_dir = project.ensure_state_dir()
-    ctx.files = list_files(project.root)
     ctx.fp = Fingerprinter(project.root, state_dir / "fingerprints.json")
     ctx.store = checksums.Store(state_dir / "test-checksums.json")
     ctx.state = State(state_dir / "test-state.json")
@@ -114,9 +113,9 @@ def scope(ctx: Context) -> int | None:
     from helper.testing import discovery, shard
 
     root = ctx.project.root
-    present = set(ctx.files)
-    known = [rel for rel in ctx.state.files if rel in present]
-    ctx.test_files = sorted(set(discovery.test_files(ctx.files, ctx.pytest_config)) | set(known))
+    known = [rel for rel in ctx.state.files if (root / rel).is_file()]
+    candidates = discovery.candidate_files(root, ctx.pytest_config, lambda: all_files(ctx))
+    ctx.test_files = sorted(set(discovery.test_files(candidates, ctx.pytest_config)) | set(known))
     if ctx.user_paths:
         cwd = Path.cwd()
         targets = [discovery.normalise_arg(a, root, cwd) for a in ctx.user_paths]
@@ -132,7 +131,7 @@ def scope(ctx: Context) -> int | None:
             for t in targets
         )
     if ctx.args.component:
-        parts = discovery.components(root, ctx.project.config["test.components"], ctx.files)
+        parts = discovery.components(root, ctx.project.config["test.components"], all_files(ctx))
         if ctx.args.component not in parts:
             raise UsageError(
                 f"unknown component {ctx.args.component!r}",
@@ -338,6 +337,15 @@ def execute(project: Any, args: argparse.Namespace) -> int:
 
 
 # -- helpers ---------------------------------------------------------------------
+def all_files(ctx: Context) -> list[str]:
+    """Every project file (git's view when there is a repository); listed once, on demand."""
+    if ctx.files_listed is None:
+        from helper.fingerprint import list_files
+
+        ctx.files_listed = list_files(ctx.project.root)
+    return ctx.files_listed
+
+
 def _rootprefix(ctx: Context) -> str:
     rootdir = ctx.state.data.get("rootdir")
     return "" if not rootdir or rootdir == "." else rootdir.rstrip("/") + "/"

@@ -8,15 +8,16 @@ environment) -- i.e. a dependency or the environment changed.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from helper.cache import action_key
 from helper.testing.deps import Hasher
 from helper.testing.state import State
 
 PASSLIKE = {"passed", "skipped", "xfailed", "xpassed"}
+KEY_VERSION = 2
 
 
 @dataclass
@@ -50,11 +51,14 @@ class Plan:
 
 
 def result_key(test: str, env: str, deps_key: str) -> str:
-    return action_key("help-test-result", 1, test, env, deps_key)
+    """The cache key of a test's result: (test id, hashes of its dependencies, environment)."""
+    return hashlib.sha256(
+        f"help-test-result\0{KEY_VERSION}\0{test}\0{env}\0{deps_key}".encode("utf-8", "surrogateescape")
+    ).hexdigest()
 
 
 def collect_key(env: str, deps_key: str) -> str:
-    return action_key("help-test-collect", 1, env, deps_key)
+    return hashlib.sha256(f"help-test-collect\0{KEY_VERSION}\0{env}\0{deps_key}".encode()).hexdigest()
 
 
 def _short(names: list[str], limit: int = 3) -> str:

@@ -26,9 +26,12 @@ def store(ctx: Any) -> None:
     if records.rootdir:
         state.data["rootdir"] = os.path.relpath(records.rootdir, ctx.project.root).replace(os.sep, "/")
     prefix = _prefix(state.data.get("rootdir"), ctx.project.root)
-    files = set(ctx.files)
+    from helper.testing.pipeline import all_files
+
+    listed = all_files(ctx)
+    files = set(listed)
     graph = ImportGraph(
-        [f for f in ctx.files if f.endswith(".py")],
+        [f for f in listed if f.endswith(".py")],
         lambda rel: (hasher.analysis(rel) or {}).get("imports", []),
     )
 
