@@ -49,6 +49,7 @@ class Recorder:
         self.mode = mode or self._choose_mode()
         self._tool: int | None = None
         self._previous: Any = None
+        self._profiler: Any = None
         sys.addaudithook(self._audit)
 
     # -- tracer --------------------------------------------------------------
@@ -93,9 +94,10 @@ class Recorder:
             mon.set_events(self._tool, mon.events.PY_START)
             mon.restart_events()
         elif self.mode == "cprofile":
-            import cProfile
+            if self._profiler is None:
+                import cProfile
 
-            self._profiler = cProfile.Profile()
+                self._profiler = cProfile.Profile(builtins=False)  # Python functions only
             self._profiler.enable()
         elif self.mode == "trace":
 
@@ -121,12 +123,8 @@ class Recorder:
         if self.mode == "monitoring" and self._tool is not None:
             sys.monitoring.set_events(self._tool, 0)  # type: ignore[attr-defined]
         elif self.mode == "cprofile":
-            self._profiler.disable()
-            codes = self.codes
-            for entry in self._profiler.getstats():
-                code = entry.code
-                if not isinstance(code, str):
-                    codes[id(code)] = code
+            if self._profiler is not None:
+                self._profiler.disable()
         elif self.mode == "trace":
             sys.settrace(self._previous)
             threading.settrace(self._previous)  # type: ignore[arg-type]
@@ -134,29 +132,51 @@ class Recorder:
             sys.setprofile(self._previous)
             threading.setprofile(self._previous)  # type: ignore[arg-type]
 
+    def _flush(self) -> None:
+        """cProfile: move the code objects its stats list into `codes` and drop the profiler."""
+        if self._profiler is not None:
+            self._profiler.disable()
+            codes = self.codes
+            for entry in self._profiler.getstats():
+                code = entry.code
+                if not isinstance(code, str):
+                    codes[id(code)] = code
+            self._profiler = None
+
     def begin(self) -> None:
+        """A new test: nothing recorded yet; `resume` records during its setup, call and teardown."""
         self.codes = {}
         self.opened = set()
+        self._profiler = None
+
+    def resume(self) -> None:
         self.active = True
         self._install()
 
-    def end(self) -> tuple[dict[int, Any], set[str]]:
+    def pause(self) -> None:
         self._uninstall()
         self.active = False
+
+    def end(self) -> tuple[dict[int, Any], set[str]]:
+        if self.active:
+            self.pause()
+        self._flush()
         return self.codes, self.opened
 
     def push(self) -> tuple[dict[int, Any], set[str]]:
-        """Start a nested scope (a fixture's setup); returns what to restore."""
+        """Start a nested scope (a shared fixture's setup); returns what to restore."""
         saved = (self.codes, self.opened)
         self._uninstall()
+        self._flush()
         self.codes, self.opened = {}, set()
         self._install()
         return saved
 
     def pop(self, saved: tuple[dict[int, Any], set[str]]) -> tuple[dict[int, Any], set[str]]:
         """End a nested scope: its findings also count for the enclosing one."""
-        inner = (self.codes, self.opened)
         self._uninstall()
+        self._flush()
+        inner = (self.codes, self.opened)
         self.codes = {**saved[0], **inner[0]}
         self.opened = saved[1] | inner[1]
         self._install()
@@ -263,6 +283,7 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
             self.cached = set(control.get("deselect", []))
             self.record = bool(control.get("record", True))
             self.counter = 0
+            self.recording = False
 
         @pytest.hookimpl(hookwrapper=True)
         def pytest_make_collect_report(self, collector: Any) -> Any:
@@ -313,13 +334,14 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
             sub_dir = None
             if subprocess_base:
                 self.counter += 1
-                sub_dir = os.path.join(subprocess_base, f"{os.getpid()}-{self.counter}")
-                os.makedirs(sub_dir, exist_ok=True)
+                sub_dir = os.path.join(subprocess_base, f"{os.getpid()}-{self.counter}")  # made by a subprocess, if any
                 os.environ["HELPY_TEST_SUBPROCESS_DIR"] = sub_dir
             recorder.begin()
+            self.recording = True
             try:
                 yield
             finally:
+                self.recording = False
                 codes, opened = recorder.end()
                 if sub_dir:
                     os.environ.pop("HELPY_TEST_SUBPROCESS_DIR", None)
@@ -334,9 +356,34 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
             entry["funcs"] = recorder.functions(codes, extra)
             entry["files"] = recorder.files(opened)
 
+        def _phase(self) -> Any:
+            if not self.recording:
+                yield
+                return
+            recorder.resume()
+            try:
+                yield
+            finally:
+                recorder.pause()
+
+        # Recording covers the test's setup, call and teardown, not pytest's own reporting.
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_setup(self, item: Any) -> Any:
+            yield from self._phase()
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_call(self, item: Any) -> Any:
+            yield from self._phase()
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_teardown(self, item: Any, nextitem: Any) -> Any:
+            yield from self._phase()
+
         @pytest.hookimpl(hookwrapper=True)
         def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Any:
-            if not recorder.active:
+            # Function-scoped fixtures run inside each test anyway; shared ones are
+            # recorded apart and credited to every test that uses them.
+            if not recorder.active or getattr(fixturedef, "scope", "function") == "function":
                 yield
                 return
             saved = recorder.push()

@@ -23,7 +23,7 @@ from typing import Any
 def _start() -> None:
     out = os.environ.get("HELPY_TEST_SUBPROCESS_DIR")
     root = os.environ.get("HELPY_TEST_ROOT")
-    if not out or not root or not os.path.isdir(out):
+    if not out or not root:
         return
     codes: dict[int, Any] = {}
     monitoring = getattr(sys, "monitoring", None)
@@ -48,7 +48,7 @@ def _start() -> None:
             return
         import cProfile
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(builtins=False)
         profiler.enable()
 
         def stop() -> None:
@@ -73,6 +73,7 @@ def _start() -> None:
 
         target = os.path.join(out, f"{os.getpid()}.json")
         try:
+            os.makedirs(out, exist_ok=True)
             with open(target + ".tmp", "w", encoding="utf-8") as handle:
                 json.dump(sorted(found), handle)
             os.replace(target + ".tmp", target)
