@@ -15,6 +15,7 @@ PROVIDERS: list[str] = [
     "helper.core_checks:checks",
     "helper.envs.doctor:checks",
     "helper.managers.checks:checks",
+    "helper.testing.checks:checks",
     "helper.running.checks:checks",
     "helper.building.doctor:checks",
 ]

@@ -207,9 +207,13 @@ def passthrough(
     env: Mapping[str, str] | None = None,
     extra_env: Mapping[str, str] | None = None,
     grace: float = 5.0,
+    stdout: int | None = None,
 ) -> int:
-    """Run `cmd` attached to this terminal; Ctrl-C reaches it, then we stop its group."""
-    proc = spawn(cmd, cwd=cwd, env=env, extra_env=extra_env, stdin=None)
+    """Run `cmd` attached to this terminal; Ctrl-C reaches it, then we stop its group.
+
+    `stdout` redirects the child's output (e.g. to stderr so --json keeps stdout pure).
+    """
+    proc = spawn(cmd, cwd=cwd, env=env, extra_env=extra_env, stdin=None, stdout=stdout)
     try:
         return proc.wait()
     except KeyboardInterrupt:

@@ -21,6 +21,8 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment minus HELP_* settings and colour forcing, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELP_")}
     env.pop("VIRTUAL_ENV", None)
+    # pyenv's shim exports the version it picked; a test must not inherit that choice.
+    env.pop("PYENV_VERSION", None)
     env["NO_COLOR"] = "1"
     env.update(extra or {})
     return env

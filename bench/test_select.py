@@ -1,0 +1,393 @@
+"""Benchmark: `help.py test` selection against pytest-testmon on a real project from PyPI.
+
+Downloads a small pure-Python sdist that ships its tests (default: toolz),
+makes three git copies of it (help.py's, testmon's, and one for plain full
+runs), then applies source mutations one at a time. For each mutation it
+compares the tests failing under a full run with the tests each tool selects.
+
+Printed: missed failures, selected fraction, recording overhead (a full run
+with recording over a plain full run; wall and CPU), mean selective run time
+after a mutation relative to a full run, and the no-change rerun.
+
+    python bench/test_select.py [--package toolz==1.2.0] [--mutations 8] [--repeat 5] [--keep]
+
+Needs network access to PyPI (pip download, venv installs). Never run by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HELP = Path(__file__).resolve().parents[1] / "help.py"
+GIT_ENV = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
+
+
+@dataclass
+class Timed:
+    wall: float
+    cpu: float
+    code: int
+    out: str
+    err: str
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> Timed:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Timed(wall, cpu, proc.returncode, proc.stdout, proc.stderr)
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env={**os.environ, **GIT_ENV})
+
+
+# -- the project -------------------------------------------------------------------
+def fetch(spec: str, work: Path) -> Path:
+    download = work / "download"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps", spec, "-d", str(download)],
+        check=True,
+    )
+    archive = next(download.glob("*.tar.gz"))
+    with tarfile.open(archive) as tar:
+        tar.extractall(work / "src", filter="data")
+    return next((work / "src").iterdir())
+
+
+def make_venv(work: Path) -> Path:
+    venv = work / "venv"
+    uv = shutil.which("uv")
+    packages = ["pytest", "pytest-testmon"]
+    if uv:
+        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+        subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *packages], check=True)
+    else:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *packages], check=True)
+    return venv
+
+
+def copy(source: Path, dest: Path) -> Path:
+    shutil.copytree(source, dest)
+    (dest / ".gitignore").write_text(".help/\n.testmondata*\n__pycache__/\n*.xml\n")
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-qm", "sdist")
+    return dest
+
+
+# -- mutations ---------------------------------------------------------------------
+@dataclass
+class Mutation:
+    name: str
+    path: str
+    old: str
+    new: str
+
+
+def find_mutations(root: Path, package: str, count: int, seed: int = 7) -> list[Mutation]:
+    """`return <expr>` -> `return None` in functions picked at random, plus one module-level edit."""
+    candidates: list[Mutation] = []
+    for path in sorted((root / package).glob("*.py")):
+        if path.name.startswith("_") or "test" in path.name:
+            continue
+        source = path.read_text()
+        lines = source.splitlines(keepends=True)
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef) or any(
+                isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(node)
+            ):
+                continue
+            returns = [n for n in node.body if isinstance(n, ast.Return) and n.value is not None]
+            if not returns or returns[0].end_lineno != returns[0].lineno:
+                continue
+            line = lines[returns[0].lineno - 1]
+            indent = line[: len(line) - len(line.lstrip())]
+            if line.strip() == "return None":
+                continue
+            candidates.append(
+                Mutation(
+                    f"{path.stem}.{node.name}: return None",
+                    str(path.relative_to(root)),
+                    line,
+                    f"{indent}return None  # mutated\n",
+                )
+            )
+    picked = random.Random(seed).sample(candidates, min(count, len(candidates)))
+    module_level = root / package / "itertoolz.py"
+    if module_level.is_file() and "rest = partial(drop, 1)\n" in module_level.read_text():
+        picked.append(
+            Mutation(
+                "itertoolz: module-level rest = partial(drop, 2)",
+                f"{package}/itertoolz.py",
+                "rest = partial(drop, 1)\n",
+                "rest = partial(drop, 2)\n",
+            )
+        )
+    return picked
+
+
+def apply(roots: list[Path], mutation: Mutation, revert: bool = False) -> None:
+    for root in roots:
+        path = root / mutation.path
+        text = path.read_text()
+        old, new = (mutation.new, mutation.old) if revert else (mutation.old, mutation.new)
+        assert old in text, f"{mutation.name}: text not found in {path}"
+        path.write_text(text.replace(old, new, 1))
+
+
+# -- the tools ---------------------------------------------------------------------
+def junit_ids(path: Path) -> tuple[set[str], set[str]]:
+    """(every test case, failing ones) from a JUnit XML, as 'classname::name'."""
+    if not path.is_file():
+        return set(), set()
+    cases, failed = set(), set()
+    for case in ET.parse(path).getroot().iter("testcase"):
+        key = f"{case.get('classname')}::{case.get('name')}"
+        cases.add(key)
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed.add(key)
+    return cases, failed
+
+
+def nodeid_key(nodeid: str) -> str:
+    """A pytest node id in the junit 'classname::name' form."""
+    parts = nodeid.split("::")
+    module = parts[0].removesuffix(".py").replace("/", ".")
+    return ".".join([module, *parts[1:-1]]) + "::" + parts[-1]
+
+
+@dataclass
+class Tool:
+    name: str
+    root: Path
+    selected: list[int] = field(default_factory=list)
+    missed: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+
+
+def plain_full(venv: Path, root: Path) -> tuple[Timed, set[str], set[str]]:
+    xml = root / "full.xml"
+    timed = run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:testmon",
+            f"--junitxml={xml}",
+        ],
+        root,
+    )
+    cases, failed = junit_ids(xml)
+    return timed, cases, failed
+
+
+def helpy(root: Path, env: dict[str, str], *args: str) -> tuple[Timed, set[str]]:
+    timed = run(
+        [sys.executable, str(HELP), "test", "--json", *args, "--", "-q", "-p", "no:cacheprovider", "-p", "no:testmon"],
+        root,
+        env,
+    )
+    try:
+        report = json.loads(timed.out)
+    except ValueError:
+        raise SystemExit(f"help.py test gave no report:\n{timed.out[-2000:]}\n{timed.err[-3000:]}") from None
+    return timed, {nodeid_key(t["id"]) for t in report["tests"] if not t["cached"]}
+
+
+def testmon(venv: Path, root: Path) -> tuple[Timed, set[str]]:
+    xml = root / "testmon.xml"
+    xml.unlink(missing_ok=True)
+    timed = run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pytest",
+            "--testmon",  # testmon needs pytest's cacheprovider, so it stays on here
+            "-q",
+            f"--junitxml={xml}",
+        ],
+        root,
+    )
+    return timed, junit_ids(xml)[0]
+
+
+def recorder_overhead(venv: Path, root: Path, repeat: int = 3) -> tuple[float, float]:
+    """(wall, cpu) ratio of one pytest process with the recorder on over the same run without it.
+
+    This isolates the cost of recording from help.py's fixed costs (its own start,
+    storing results), which dominate on a suite as quick as this one.
+    """
+    from helper.testing.runner import prepare_plugin
+
+    state = root / ".help"
+    plugin_dir = prepare_plugin(state)
+    ratios_wall, ratios_cpu = [], []
+    for _ in range(repeat):
+        times = {}
+        for record in (True, False):
+            control = state / f"control-{record}.json"
+            control.write_text(
+                json.dumps({"root": str(root), "exclude": [str(state)], "record_dir": str(state), "record": record})
+            )
+            env = {"PYTHONPATH": str(plugin_dir), "HELPY_TEST_CONTROL": str(control)}
+            cmd = [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:testmon",
+                "-p",
+                "helpy_recorder",
+            ]
+            times[record] = run(cmd, root, env)
+        ratios_wall.append(times[True].wall / times[False].wall)
+        ratios_cpu.append(times[True].cpu / times[False].cpu)
+    for leftover in state.glob("*.json"):
+        leftover.unlink()
+    return statistics.median(ratios_wall), statistics.median(ratios_cpu)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--package", default="toolz==1.2.0")
+    parser.add_argument("--module", default="toolz", help="the package directory inside the sdist")
+    parser.add_argument("--mutations", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    opts = parser.parse_args()
+
+    # Bytecode caching on, as on a developer machine: otherwise every tool recompiles itself on each start.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    work = Path(tempfile.mkdtemp(prefix="bench-select-"))
+    try:
+        print(f"work dir {work}; fetching {opts.package}", flush=True)
+        source = fetch(opts.package, work)
+        venv = make_venv(work)
+        hp, tm, full = copy(source, work / "helpy"), copy(source, work / "testmon"), copy(source, work / "full")
+        env = {"HELP_TEST__VENV": str(venv), "HELP_TEST__EXTRAS": ""}
+        # The venv already has what the tests need; mark it ready so help.py adds no editable install.
+        from helper.fingerprint import sha256_file
+
+        state = hp / ".help"
+        state.mkdir()
+        (state / "test-env.json").write_text(
+            json.dumps({"pyproject": sha256_file(hp / "pyproject.toml"), "extras": [], "base_python": sys.executable})
+        )
+
+        plain = [plain_full(venv, full) for _ in range(2)]
+        full_wall = min(p[0].wall for p in plain)
+        full_cpu = min(p[0].cpu for p in plain)
+        all_tests = plain[0][1]
+        print(
+            f"{opts.package}: {len(all_tests)} tests, plain full run {full_wall:.2f}s wall / {full_cpu:.2f}s cpu",
+            flush=True,
+        )
+
+        first_hp, _ = helpy(hp, env, "--all")
+        first_tm, _ = testmon(venv, tm)
+        rec_hp = [first_hp, helpy(hp, env, "--all")[0]]
+        rec_tm = [first_tm]
+        for _ in range(1):
+            (tm / ".testmondata").unlink(missing_ok=True)
+            rec_tm.append(testmon(venv, tm)[0])
+        helpy(hp, env)  # settle: every result cached
+        isolated = recorder_overhead(venv, full)
+
+        tools = [Tool("help.py", hp), Tool("testmon", tm)]
+        mutations = find_mutations(source, opts.module, opts.mutations)
+        rows = []
+        for mutation in mutations:
+            apply([hp, tm, full], mutation)
+            _, _, failing = plain_full(venv, full)
+            t_hp, sel_hp = helpy(hp, env)
+            t_tm, sel_tm = testmon(venv, tm)
+            for tool, timed, selected in ((tools[0], t_hp, sel_hp), (tools[1], t_tm, sel_tm)):
+                tool.selected.append(len(selected))
+                tool.missed.append(len(failing - selected))
+                tool.times.append(timed.wall)
+            rows.append(
+                (mutation.name, len(failing), len(sel_hp), len(failing - sel_hp), len(sel_tm), len(failing - sel_tm))
+            )
+            print(
+                f"  {mutation.name}: {len(failing)} failing; help.py ran {len(sel_hp)} ({t_hp.wall:.2f}s), testmon ran {len(sel_tm)} ({t_tm.wall:.2f}s)",
+                flush=True,
+            )
+            apply([hp, tm, full], mutation, revert=True)
+            helpy(hp, env)
+            testmon(venv, tm)
+
+        nochange_hp = [helpy(hp, env)[0].wall for _ in range(opts.repeat)]
+        nochange_tm = [testmon(venv, tm)[0].wall for _ in range(opts.repeat)]
+
+        print()
+        print(f"{'mutation':<52} {'failing':>7} {'help.py sel':>11} {'missed':>6} {'testmon sel':>11} {'missed':>6}")
+        for name, failing_n, shp, mhp, stm, mtm in rows:
+            print(f"{name[:52]:<52} {failing_n:>7} {shp:>11} {mhp:>6} {stm:>11} {mtm:>6}")
+        n = len(all_tests) or 1
+        frac_hp = statistics.mean(tools[0].selected) / n
+        frac_tm = statistics.mean(tools[1].selected) / n
+        overhead_hp = min(t.wall for t in rec_hp) / full_wall
+        overhead_tm = min(t.wall for t in rec_tm) / full_wall
+        cpu_hp = min(t.cpu for t in rec_hp) / full_cpu
+        cpu_tm = min(t.cpu for t in rec_tm) / full_cpu
+        sel_hp = statistics.mean(tools[0].times)
+        sel_tm = statistics.mean(tools[1].times)
+        nc_hp, nc_tm = statistics.median(nochange_hp), statistics.median(nochange_tm)
+        print()
+        print(f"{'metric':<44} {'help.py':>12} {'testmon':>12}  target")
+        print(f"{'missed failures (all mutations)':<44} {sum(tools[0].missed):>12} {sum(tools[1].missed):>12}  0")
+        print(f"{'selected fraction (mean)':<44} {frac_hp:>12.1%} {frac_tm:>12.1%}  help.py <= testmon")
+        print(f"{'recording overhead, wall (full / plain)':<44} {overhead_hp:>11.2f}x {overhead_tm:>11.2f}x  <= 1.5x")
+        print(f"{'recording overhead, cpu (full / plain)':<44} {cpu_hp:>11.2f}x {cpu_tm:>11.2f}x  <= 1.5x")
+        print(
+            f"{'  recorder alone in pytest, wall / cpu':<44} {isolated[0]:>11.2f}x {isolated[1]:>11.2f}x  (help.py; same run, recorder on / off)"
+        )
+        print(f"{'selective run after a mutation (mean)':<44} {sel_hp:>11.2f}s {sel_tm:>11.2f}s")
+        print(
+            f"{'  as a share of a plain full run':<44} {sel_hp / full_wall:>12.1%} {sel_tm / full_wall:>12.1%}  <= 25%"
+        )
+        label = f"no-change rerun (median of {opts.repeat})"
+        print(f"{label:<44} {nc_hp:>11.3f}s {nc_tm:>11.3f}s  < 0.15 s")
+        print(f"{'  testmon / help.py':<44} {nc_tm / nc_hp:>11.1f}x {'':>12}  >= 2.5x")
+        print(
+            f"plain full run: {full_wall:.2f}s wall, {full_cpu:.2f}s cpu; python -c pass: {run([sys.executable, '-c', 'pass'], work).wall:.3f}s"
+        )
+        return 0
+    finally:
+        if opts.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HELP.parent))
+    raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""Function-level checksums of Python source, so an edit reselects only the tests that ran it.
+
+Each function or method (by qualified name, e.g. "Parser.feed") is hashed from
+its syntax tree (formatting and comments do not count). What is left of the
+module once every function body is replaced by `pass` is hashed as the
+"<module>" entry: imports, constants, class bodies, decorators, signatures.
+Adding, removing or renaming a function therefore changes "<module>" too.
+
+A top-level assignment (`LIMIT = 3`) has its own "<module>:LIMIT" entry; the
+names each function and assignment mentions are kept too, so a changed
+constant reselects the tests that ran code in its module or mention it.
+
+Results are kept by the file's sha256, so an unchanged file is never parsed
+twice; the import names found in the same pass feed the static import graph.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from helper.fsutil import atomic_write
+
+MODULE = "<module>"
+ASSIGN = "<module>:"  # prefix of a top-level assignment's own entry, e.g. "<module>:LIMIT"
+VERSION = 2
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+class _Splitter(ast.NodeTransformer):
+    """Records each function's dump under its qualified name and stubs its body out."""
+
+    def __init__(self) -> None:
+        self.prefix: list[str] = []
+        self.functions: dict[str, list[str]] = {}
+        self.uses: dict[str, set[str]] = {}
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        qualname = ".".join([*self.prefix, node.name])
+        self.functions.setdefault(qualname, []).append(ast.dump(node))
+        self.uses.setdefault(qualname, set()).update(_names(node, strings=True))
+        node.body = [ast.Pass()]
+        return node
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self.prefix.append(node.name)
+        self.generic_visit(node)
+        self.prefix.pop()
+        return node
+
+
+def _names(node: ast.AST, *, strings: bool = False) -> set[str]:
+    """Identifiers `node` mentions (names, attributes; with `strings`, identifier-like strings for getattr)."""
+    found: set[str] = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name):
+            found.add(child.id)
+        elif isinstance(child, ast.Attribute):
+            found.add(child.attr)
+        elif (
+            strings and isinstance(child, ast.Constant) and isinstance(child.value, str) and child.value.isidentifier()
+        ):
+            found.add(child.value)
+    return found
+
+
+def _assigned(stmt: ast.stmt) -> list[str] | None:
+    """Names a top-level `NAME = value` (or `a, b = ...`, `X: T = v`, `X += v`) binds; None for anything else."""
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:
+        targets = [stmt.target]
+    else:
+        return None
+    names: list[str] = []
+    for target in targets:
+        for element in target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]:
+            if not isinstance(element, ast.Name):
+                return None
+            names.append(element.id)
+    return names
+
+
+def _imports(tree: ast.AST) -> list[list[Any]]:
+    """[module, level, [names]] for every import statement, wherever it is."""
+    found: list[list[Any]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend([alias.name, 0, []] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            found.append([node.module or "", node.level, [alias.name for alias in node.names]])
+    return found
+
+
+def analyse(source: bytes) -> dict[str, Any]:
+    """{"sums": {qualname: hash, "<module>": hash}, "imports": [...]} of Python source."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        # Unparsable: the whole file is one unit, so any edit counts as a change.
+        return {"v": VERSION, "sums": {MODULE: hashlib.sha256(source).hexdigest()[:20]}, "imports": [], "uses": {}}
+    imports = _imports(tree)
+    # Top-level assignments get entries of their own, so a changed constant only
+    # reselects tests that ran code in its module or name it; the skeleton keeps
+    # which names are assigned, so adding or removing one still counts for all.
+    assignments: dict[str, list[str]] = {}
+    refs: dict[str, set[str]] = {}
+    body: list[ast.stmt] = []
+    for stmt in tree.body:
+        names = _assigned(stmt)
+        if not names:
+            body.append(stmt)
+            continue
+        for name in names:
+            assignments.setdefault(name, []).append(ast.dump(stmt))
+            refs.setdefault(name, set()).update(_names(stmt.value))  # type: ignore[arg-type]
+        body.append(ast.Expr(ast.Constant("assigns " + ",".join(names))))
+    tree.body = body
+    splitter = _Splitter()
+    skeleton = splitter.visit(tree)
+    sums = {name: _digest("\n".join(dumps)) for name, dumps in splitter.functions.items()}
+    sums[MODULE] = _digest(ast.dump(skeleton))
+    uses = {name: sorted(found) for name, found in splitter.uses.items()}
+    module_uses = _names(skeleton)
+    if any(isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names) for s in tree.body):
+        module_uses.add("__all__")
+    uses[MODULE] = sorted(module_uses)
+    for name, dumps in assignments.items():
+        sums[ASSIGN + name] = _digest("\n".join(dumps))
+        uses[ASSIGN + name] = sorted(refs[name])
+    return {"v": VERSION, "sums": sums, "imports": imports, "uses": uses}
+
+
+def unit_of(qualname: str, sums: dict[str, str]) -> str:
+    """The checksum entry that covers code with this qualified name.
+
+    Nested functions, lambdas and comprehensions belong to their enclosing
+    function; class bodies and anything unknown belong to the module.
+    """
+    name = qualname.split(".<locals>", 1)[0]
+    return name if name in sums else MODULE
+
+
+class Store:
+    """Analyses by file sha256, persisted in .help/ between runs."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.used: set[str] = set()
+        self.dirty = False
+        if path is not None:
+            try:
+                data = json.loads(path.read_text())
+                if isinstance(data, dict):
+                    self.entries = data
+            except (OSError, ValueError):
+                self.entries = {}
+
+    def get(self, sha: str, path: Path) -> dict[str, Any]:
+        self.used.add(sha)
+        entry = self.entries.get(sha)
+        if entry is None or entry.get("v") != VERSION:
+            try:
+                entry = analyse(path.read_bytes())
+            except OSError:
+                entry = {"v": VERSION, "sums": {}, "imports": [], "uses": {}}
+            self.entries[sha] = entry
+            self.dirty = True
+        return entry
+
+    def save(self, keep_unused: int = 2000) -> None:
+        if self.path is None or not self.dirty:
+            return
+        if len(self.entries) > len(self.used) + keep_unused:
+            self.entries = {k: v for k, v in self.entries.items() if k in self.used}
+        atomic_write(self.path, json.dumps(self.entries, separators=(",", ":")), fsync=False)
+        self.dirty = False

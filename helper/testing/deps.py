@@ -1,0 +1,140 @@
+"""Dependency names and their current hashes.
+
+A dependency is named:
+    "pkg/mod.py::Parser.feed"   one function or method (its checksum)
+    "pkg/mod.py::<module>"      a module's code outside its functions
+    "data/cases.json"           a whole file (data files, conftest.py)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from helper.fingerprint import Fingerprinter
+from helper.testing import checksums
+from helper.testing.discovery import conftests
+from helper.testing.graph import ImportGraph
+
+ABSENT = "-"
+
+
+class Hasher:
+    """Current hashes of dependencies, each computed once per run."""
+
+    def __init__(self, root: Path, fingerprinter: Fingerprinter, store: checksums.Store) -> None:
+        self.root = root
+        self.fp = fingerprinter
+        self.store = store
+        self._memo: dict[str, str] = {}
+        self._files: dict[str, str | None] = {}
+        self._analyses: dict[str, dict[str, Any] | None] = {}
+
+    def file_sha(self, rel: str) -> str | None:
+        if rel not in self._files:
+            self._files[rel] = self.fp.file(rel)
+        return self._files[rel]
+
+    def analysis(self, rel: str) -> dict[str, Any] | None:
+        if rel in self._analyses:
+            return self._analyses[rel]
+        sha = self.file_sha(rel)
+        found = None if sha is None else self.store.get(sha, self.root / rel)
+        self._analyses[rel] = found
+        return found
+
+    def hash(self, name: str) -> str:
+        found = self._memo.get(name)
+        if found is not None:
+            return found
+        rel, sep, unit = name.partition("::")
+        sha = self.file_sha(rel)
+        if sha is None:
+            found = ABSENT
+        elif not sep:
+            found = sha[:20]
+        else:
+            found = (self.analysis(rel) or {}).get("sums", {}).get(unit, ABSENT)
+        self._memo[name] = found
+        return found
+
+    def key_of(self, names: Iterable[str]) -> str:
+        digest = hashlib.sha256()
+        for name in names:
+            digest.update(f"{name}={self.hash(name)}\n".encode("utf-8", "surrogateescape"))
+        return digest.hexdigest()
+
+    def changed(self, names: Iterable[str], seen: dict[str, str]) -> list[str]:
+        return sorted({n for n in names if self.hash(n) != seen.get(n)})
+
+    def unit(self, rel: str, qualname: str) -> str:
+        entry = self.analysis(rel)
+        sums = entry["sums"] if entry else {}
+        return checksums.unit_of(qualname, sums)  # type: ignore[arg-type]
+
+
+def static_deps(rel: str, graph: ImportGraph, files: set[str], opened_at_collection: Iterable[str] = ()) -> set[str]:
+    """What a test file's collection and every one of its tests depend on."""
+    names = {f"{m}::{checksums.MODULE}" for m in graph.closure(rel)}
+    for conftest in conftests(rel, files):
+        names.add(conftest)  # a fixture's body is not credited to every test using it
+        names.update(f"{m}::{checksums.MODULE}" for m in graph.closure(conftest))
+    names.update(opened_at_collection)
+    return names
+
+
+def recorded_deps(hasher: Hasher, funcs: list[list[str]], opened: list[str], static: Iterable[str] = ()) -> set[str]:
+    """A test's own dependencies: functions it ran, their modules, files it read, constants it names."""
+    names: set[str] = set()
+    units: list[tuple[str, str]] = []
+    executed: set[str] = set()
+    for rel, qualname in funcs:
+        if rel.endswith(".py"):
+            unit = hasher.unit(rel, qualname)
+            units.append((rel, unit))
+            names.add(f"{rel}::{unit}")
+            names.add(f"{rel}::{checksums.MODULE}")
+            executed.add(rel)
+        else:
+            names.add(rel)
+    for rel in executed:  # code ran in this module: every top-level assignment counts
+        names.update(f"{rel}::{key}" for key in _sums(hasher, rel) if key.startswith(checksums.ASSIGN))
+    names.update(opened)
+    names.update(named_assignments(hasher, static, units, skip=executed))
+    return names
+
+
+def _sums(hasher: Hasher, rel: str) -> dict[str, str]:
+    entry = hasher.analysis(rel)
+    return entry["sums"] if entry else {}  # type: ignore[return-value]
+
+
+def _uses(hasher: Hasher, rel: str) -> dict[str, list[str]]:
+    entry = hasher.analysis(rel)
+    return (entry or {}).get("uses", {})  # type: ignore[return-value]
+
+
+def named_assignments(hasher: Hasher, static: Iterable[str], units: list[tuple[str, str]], skip: set[str]) -> set[str]:
+    """Top-level assignments of imported modules that the code a test ran mentions (transitively)."""
+    suffix = "::" + checksums.MODULE
+    modules = sorted({n[: -len(suffix)] for n in static if n.endswith(suffix)} - skip)
+    used: set[str] = set()
+    for rel, unit in units:
+        used.update(_uses(hasher, rel).get(unit, []))
+    for rel in modules:
+        used.update(_uses(hasher, rel).get(checksums.MODULE, []))
+    found: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for rel in modules:
+            uses = _uses(hasher, rel)
+            for key in _sums(hasher, rel):
+                name = f"{rel}::{key}"
+                if key.startswith(checksums.ASSIGN) and name not in found and key[len(checksums.ASSIGN) :] in used:
+                    found.add(name)
+                    used.update(uses.get(key, []))
+                    grew = True
+    return found

@@ -1,0 +1,159 @@
+"""The environment part of every result key: what, when changed, may change every result.
+
+Python version, installed packages (dist-info names, read from the venv's
+site-packages without starting it), pytest's configuration, the files in
+`test.depends`, the values of `test.env_vars`, and the pytest options that can
+change outcomes. Each part is kept by name so `--explain` can say which changed.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+# pytest options that only change what is shown or which tests are picked, never an outcome.
+HARMLESS_FLAGS = {"-q", "--quiet", "-v", "--verbose", "-x", "--exitfirst", "-s", "-l", "--showlocals", "-ra", "-rA", "--no-header", "--no-summary", "--lf", "--ff", "--sw", "--stepwise", "--co", "--collect-only", "--color=yes", "--color=no", "-vv", "-qq", "--strict-markers", "--durations=0"}  # fmt: skip
+HARMLESS_WITH_VALUE = {
+    "-p",
+    "-n",
+    "--numprocesses",
+    "--tb",
+    "-r",
+    "--color",
+    "-k",
+    "-m",
+    "--durations",
+    "--maxfail",
+    "--junitxml",
+    "--junit-xml",
+    "--dist",
+    "--basetemp",
+    "--rootdir",
+}
+FAST_PATH_WITH_VALUE = {"-p", "--tb", "-r", "--color", "--durations", "-n", "--numprocesses", "--dist"}
+FAST_PATH_FLAGS = {
+    "-q",
+    "--quiet",
+    "-v",
+    "--verbose",
+    "-x",
+    "--exitfirst",
+    "-s",
+    "-l",
+    "--showlocals",
+    "-ra",
+    "-rA",
+    "--no-header",
+    "--no-summary",
+    "-vv",
+    "-qq",
+    "--color=yes",
+    "--color=no",
+}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+
+
+def site_packages(venv: Path) -> list[Path]:
+    if os.name == "nt":
+        return [venv / "Lib" / "site-packages"]
+    return sorted(Path(p) for p in glob.glob(str(venv / "lib" / "python*" / "site-packages")))
+
+
+def installed(venv: Path) -> list[str]:
+    """'name-version' of every distribution in the venv (from dist-info directory names)."""
+    names: list[str] = []
+    for directory in site_packages(venv):
+        try:
+            entries = os.listdir(directory)
+        except OSError:
+            continue
+        names.extend(e[: -len(".dist-info")] for e in entries if e.endswith(".dist-info"))
+    return sorted(names)
+
+
+def has_distribution(venv: Path, name: str) -> bool:
+    wanted = name.lower().replace("-", "_").replace(".", "_")
+    return any(n.split("-", 1)[0].lower().replace(".", "_") == wanted for n in installed(venv))
+
+
+def python_identity(venv: Path) -> str:
+    """Version and implementation from pyvenv.cfg (not its paths, so machines can share results)."""
+    try:
+        text = (venv / "pyvenv.cfg").read_text()
+    except OSError:
+        return "-"
+    keep = ("version", "version_info", "implementation", "include-system-site-packages")
+    lines = [line.replace(" ", "") for line in text.splitlines() if line.split("=", 1)[0].strip().lower() in keep]
+    return "\n".join(sorted(lines))
+
+
+def split_args(args: list[str]) -> tuple[list[str], list[str], bool]:
+    """(path arguments, options that can change outcomes, whether the no-pytest fast path applies)."""
+    paths: list[str] = []
+    relevant: list[str] = []
+    fast = True
+    skip_value = False
+    after_unknown = False
+    for arg in args:
+        if skip_value:
+            skip_value = False
+            continue
+        if not arg.startswith("-"):
+            if after_unknown and not os.path.exists(arg.split("::", 1)[0]):
+                relevant.append(arg)  # the value of an option help.py does not know
+            else:
+                paths.append(arg)
+            after_unknown = False
+            continue
+        after_unknown = False
+        joined = not arg.startswith("--") and len(arg) > 2 and arg[:2] in HARMLESS_WITH_VALUE
+        key = arg[:2] if joined else arg.split("=", 1)[0]
+        with_value = key in HARMLESS_WITH_VALUE
+        skip_value = with_value and not joined and "=" not in arg
+        if key in FAST_PATH_WITH_VALUE or arg in FAST_PATH_FLAGS:
+            continue
+        fast = False
+        if with_value or arg in HARMLESS_FLAGS:
+            continue
+        relevant.append(arg)
+        after_unknown = True
+    return paths, relevant, fast
+
+
+def parts(
+    *,
+    venv: Path,
+    root: Path,
+    pytest_text: str,
+    depends: list[str],
+    env_vars: list[str],
+    options: list[str],
+    environ: dict[str, str] | Any,
+) -> dict[str, str]:
+    """Named digests of everything environment-wide a result depends on."""
+    found: dict[str, str] = {}
+    found["python"] = _digest(python_identity(venv))
+    found["packages"] = _digest("\n".join(installed(venv)))
+    found["pytest config"] = _digest(pytest_text)
+    if depends:
+        from helper.fingerprint import sha256_file
+
+        matched = sorted(
+            {p for pattern in depends for p in glob.glob(str(root / pattern), recursive=True) if os.path.isfile(p)}
+        )
+        found["test.depends"] = _digest("\n".join(f"{p}:{sha256_file(p)}" for p in matched) + "|" + "\n".join(depends))
+    for name in env_vars:
+        found[f"${name}"] = _digest(environ.get(name, "\0unset"))
+    if options:
+        found["pytest options"] = _digest("\0".join(options))
+    return found
+
+
+def combine(named: dict[str, str]) -> str:
+    return _digest("\n".join(f"{k}={v}" for k, v in sorted(named.items())))

@@ -1,0 +1,433 @@
+"""`help.py test` as a pipeline of small steps.
+
+    load environment -> fingerprint -> scope -> select -> run (pytest + recorder)
+    -> store results -> report
+
+Each step takes the shared Context and returns None to go on or an exit code
+to stop. When nothing needs to run, no pytest process is started at all: the
+answer comes from the cache in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from helper import proc
+from helper.errors import HelpError, UsageError
+from helper.ui import console
+
+
+@dataclass
+class Context:
+    project: Any
+    args: argparse.Namespace
+    started: float = field(default_factory=time.monotonic)
+    python: Path | None = None
+    venv: Path | None = None
+    files_listed: list[str] | None = None
+    user_paths: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)
+    fast_ok: bool = True
+    env: str = ""
+    env_changed: list[str] = field(default_factory=list)
+    test_files: list[str] = field(default_factory=list)
+    wanted: Callable[[str], bool] = lambda test: True
+    shard: tuple[int, int] | None = None
+    partial_files: set[str] = field(default_factory=set)  # files of node-id arguments (collected in part)
+    node_ids_only: bool = False
+    plan: Any = None
+    records: Any = None
+    pytest_code: int | None = None
+    ran_pytest: bool = False
+    # set by steps
+    fp: Any = None
+    store: Any = None
+    state: Any = None
+    hasher: Any = None
+    cache: Any = None
+    pytest_config: Any = None
+    pytest_args: list[str] = field(default_factory=list)
+
+
+# -- steps -----------------------------------------------------------------------
+def load_environment(ctx: Context) -> int | None:
+    from helper.testing import envhash
+    from helper.testing.environment import ensure
+
+    ctx.python = ensure(ctx.project)
+    ctx.venv = ctx.python.parent.parent
+    if not envhash.has_distribution(ctx.venv, "pytest"):
+        raise HelpError(
+            f"pytest is not installed in {ctx.venv}",
+            f"{ctx.python} -m pip install pytest   (or add pytest to the project's dev extra)",
+        )
+    return None
+
+
+def fingerprint(ctx: Context) -> int | None:
+    from helper import cache as cache_module
+    from helper.fingerprint import Fingerprinter
+    from helper.testing import checksums, envhash
+    from helper.testing.deps import Hasher
+    from helper.testing.discovery import pytest_config
+    from helper.testing.state import State
+
+    project = ctx.project
+    state_dir = project.ensure_state_dir()
+    ctx.fp = Fingerprinter(project.root, state_dir / "fingerprints.json")
+    ctx.store = checksums.Store(state_dir / "test-checksums.json")
+    ctx.state = State(state_dir / "test-state.json")
+    ctx.cache = cache_module.for_project(project)
+    if not ctx.state.tests and ctx.cache.remote is not None:
+        ctx.state.load_shared(ctx.cache, project.name)
+    ctx.hasher = Hasher(project.root, ctx.fp, ctx.store)
+    ctx.pytest_config = pytest_config(project.root, project.pyproject)
+    ctx.pytest_args = [*project.config["test.pytest_args"], *ctx.args.passthrough]
+    ctx.user_paths, ctx.options, ctx.fast_ok = envhash.split_args(ctx.pytest_args)
+    assert ctx.venv is not None
+    parts = envhash.parts(
+        venv=ctx.venv,
+        root=project.root,
+        pytest_text=ctx.pytest_config.text,
+        depends=project.config["test.depends"],
+        env_vars=project.config["test.env_vars"],
+        options=ctx.options,
+        environ=os.environ,
+    )
+    ctx.env = envhash.combine(parts)
+    previous = ctx.state.data.get("env_parts") or {}
+    if previous:
+        ctx.env_changed = sorted(k for k in set(parts) | set(previous) if parts.get(k) != previous.get(k))
+    ctx.state.data["env_parts"] = parts
+    return None
+
+
+def scope(ctx: Context) -> int | None:
+    from helper.testing import discovery, shard
+
+    root = ctx.project.root
+    known = [rel for rel in ctx.state.files if (root / rel).is_file()]
+    candidates = discovery.candidate_files(root, ctx.pytest_config, lambda: all_files(ctx))
+    ctx.test_files = sorted(set(discovery.test_files(candidates, ctx.pytest_config)) | set(known))
+    if ctx.user_paths:
+        cwd = Path.cwd()
+        targets = [discovery.normalise_arg(a, root, cwd) for a in ctx.user_paths]
+        file_targets = [t.partition("::")[0] for t in targets]
+        ctx.partial_files = {t.partition("::")[0] for t in targets if "::" in t}
+        ctx.node_ids_only = all("::" in t for t in targets)
+        ctx.test_files = [rel for rel in ctx.test_files if discovery.under(rel, file_targets)]
+        prefix = _rootprefix(ctx)
+        ctx.wanted = lambda test: any(
+            _file_of(test, prefix) == t or discovery.under(_file_of(test, prefix), [t])
+            if "::" not in t
+            else (prefix + test).startswith(t)
+            for t in targets
+        )
+    if ctx.args.component:
+        parts = discovery.components(root, ctx.project.config["test.components"], all_files(ctx))
+        if ctx.args.component not in parts:
+            raise UsageError(
+                f"unknown component {ctx.args.component!r}",
+                f"components: {', '.join(parts) or 'none found'}; define them under [tool.help.test.components]",
+            )
+        paths = parts[ctx.args.component]
+        state = ctx.state
+        prefix = _rootprefix(ctx)
+        inner = ctx.wanted
+
+        def in_component(test: str) -> bool:
+            if not inner(test):
+                return False
+            if discovery.under(_file_of(test, prefix), paths):
+                return True
+            entry = state.tests.get(test) or {}
+            names = state.names(entry["variants"][0]) if entry.get("variants") else []
+            return any(discovery.under(n.partition("::")[0], paths) for n in names)
+
+        ctx.wanted = in_component
+        ctx.test_files = [rel for rel in ctx.test_files if rel in state.files or discovery.under(rel, paths)]
+    if ctx.args.shard:
+        try:
+            ctx.shard = shard.parse(ctx.args.shard)
+        except ValueError:
+            raise UsageError(
+                f"--shard {ctx.args.shard}: expected K/N with 1 <= K <= N",
+                "e.g. --shard 1/4",
+            ) from None
+    return None
+
+
+def select(ctx: Context) -> int | None:
+    from helper.testing import select as selection
+
+    changed = None
+    if ctx.args.changed is not None:
+        changed = _changed_files(ctx.project.root, ctx.args.changed)
+    ctx.plan = selection.make_plan(
+        test_files=ctx.test_files,
+        state=ctx.state,
+        hasher=ctx.hasher,
+        env=ctx.env,
+        env_changed=ctx.env_changed,
+        lookup=ctx.cache.get_action,
+        wanted=ctx.wanted,
+        run_all=ctx.args.all or ctx.args.cov,
+        changed_files=changed,
+        partial_ok=ctx.node_ids_only,
+    )
+    if ctx.args.explain:
+        from helper.testing.report import render_explain
+
+        render_explain(ctx.plan)
+    return None
+
+
+def run_tests(ctx: Context) -> int | None:
+    from helper.testing import runner, shard
+
+    plan = ctx.plan
+    if ctx.shard and not plan.collect and ctx.fast_ok:
+        index, total = ctx.shard
+        assignment = shard.assign([d.test for d in plan.decisions], ctx.state.durations(), total)
+        plan.decisions = [d for d in plan.decisions if assignment.get(d.test) == index]
+    known_any = bool(plan.decisions)
+    if ctx.fast_ok and known_any and not plan.needs_pytest():
+        return None  # everything answered from the cache
+    if ctx.args.changed is not None and not plan.needs_pytest() and known_any:
+        return None
+    assert ctx.python is not None
+    state_dir = ctx.project.ensure_state_dir()
+    plugin_dir = runner.prepare_plugin(state_dir)
+    run_dir = state_dir / "run" / f"test-{os.getpid()}"
+    runner.cleanup(run_dir)
+    run_dir.mkdir(parents=True)
+    not_run = [d.test for d in plan.decisions if not d.run]
+    control = {
+        "root": str(ctx.project.root),
+        "exclude": [str(ctx.venv), str(state_dir), str(ctx.project.root / ".git")],
+        "deselect": not_run,
+        "record_dir": str(run_dir),
+        "subprocess_dir": str(run_dir / "sub"),
+        "shard": list(ctx.shard) if ctx.shard else None,
+        "durations": ctx.state.durations() if ctx.shard else {},
+        "tracer": os.environ.get("HELPY_TEST_TRACER") or None,
+    }
+    runner.write_control(run_dir / "control.json", control)
+    args = list(ctx.pytest_args)
+    if not ctx.user_paths and not ctx.args.component and ctx.state.data.get("rootdir") is not None:
+        wanted_files = sorted({d.file for d in plan.to_run} | set(plan.collect))
+        if len(wanted_files) < len(ctx.test_files):
+            # Collect only the files with something to run; node ids stay rooted where they were.
+            args += [
+                f"--rootdir={ctx.project.root / ctx.state.data['rootdir']}",
+                *wanted_files,
+            ]
+    elif ctx.args.component and not ctx.user_paths:
+        wanted_files = sorted({d.file for d in plan.to_run} | set(plan.collect))
+        if not wanted_files:
+            return None
+        args += wanted_files
+    args += _coverage_args(ctx)
+    cmd = runner.command(ctx.python, args)
+    console.verbose("running " + " ".join(cmd))
+    _setup(ctx)
+    try:
+        ctx.pytest_code = runner.run(
+            cmd,
+            cwd=ctx.project.root,
+            plugin_dir=plugin_dir,
+            control=run_dir / "control.json",
+            to_stderr=console.json,
+        )
+        ctx.ran_pytest = True
+    finally:
+        _teardown(ctx)
+    ctx.records = runner.read_records(run_dir)
+    runner.cleanup(run_dir)
+    return None
+
+
+def store_results(ctx: Context) -> int | None:
+    from helper.testing.store import store
+
+    try:
+        if ctx.records is not None:
+            store(ctx)
+        if ctx.records is not None or ctx.state.data.get("env") != ctx.env or ctx.env_changed:
+            ctx.state.data["env"] = ctx.env
+            ctx.state.save()
+        if ctx.records is not None and ctx.cache.remote is not None:
+            ctx.state.share(ctx.cache, ctx.project.name)
+        ctx.store.save()
+        ctx.fp.save()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # The tests ran; failing to remember them must not change the verdict.
+        console.warn(f"test results were not cached ({exc.__class__.__name__}: {exc}); the next run will repeat them")
+        if console.debug:
+            raise
+    return None
+
+
+def report(ctx: Context) -> int | None:
+    from helper.testing import report as reports
+
+    plan = ctx.plan
+    records = ctx.records
+    ran: dict[str, dict[str, Any]] = {}
+    if records is not None:
+        ran = {t: e for t, e in records.tests.items()}
+        if records.collected:
+            plan.decisions = [d for d in plan.decisions if d.run or d.test in records.in_scope or not ctx.shard]
+    reasons = {d.test: d.reason for d in plan.decisions}
+    table = reports.rows(plan, ran, reasons)
+    code = _exit_code(ctx, table)
+    elapsed = time.monotonic() - ctx.started
+    info = reports.summary(table, plan, code, elapsed)
+    info["pytest_started"] = ctx.ran_pytest
+    quality = None
+    if ctx.args.quality:
+        from helper.testing import quality as quality_checks
+
+        quality = quality_checks.run_quality(ctx.project)
+        info["quality"] = quality
+        if quality_checks.failed(quality):
+            code = code or 1
+            info["exit_code"] = code
+    if ctx.args.junit:
+        reports.junit(Path(ctx.args.junit), table, elapsed)
+    if reports.in_github_actions():
+        for line in reports.github_annotations(table):
+            print(line, flush=True)
+    if console.json:
+        console.result({**info, "tests": table})
+    else:
+        reports.render_summary(info)
+        if quality is not None:
+            quality_checks.render(quality)
+    return code
+
+
+STEPS: list[Callable[[Context], int | None]] = [
+    load_environment,
+    fingerprint,
+    scope,
+    select,
+    run_tests,
+    store_results,
+    report,
+]
+
+
+def execute(project: Any, args: argparse.Namespace) -> int:
+    ctx = Context(project=project, args=args)
+    for step in STEPS:
+        started = time.perf_counter()
+        code = step(ctx)
+        console.verbose(f"step {step.__name__}: {(time.perf_counter() - started) * 1000:.1f} ms")
+        if code is not None:
+            return code
+    return 0
+
+
+# -- helpers ---------------------------------------------------------------------
+def all_files(ctx: Context) -> list[str]:
+    """Every project file (git's view when there is a repository); listed once, on demand."""
+    if ctx.files_listed is None:
+        from helper.fingerprint import list_files
+
+        ctx.files_listed = list_files(ctx.project.root)
+    return ctx.files_listed
+
+
+def _rootprefix(ctx: Context) -> str:
+    rootdir = ctx.state.data.get("rootdir")
+    return "" if not rootdir or rootdir == "." else rootdir.rstrip("/") + "/"
+
+
+def _file_of(test: str, prefix: str) -> str:
+    return prefix + test.partition("::")[0]
+
+
+def _exit_code(ctx: Context, table: list[dict[str, Any]]) -> int:
+    failed = any(r["outcome"] in ("failed", "error") for r in table)
+    if not ctx.ran_pytest:
+        return 1 if failed else 0
+    code = int(ctx.pytest_code or 0)
+    cached = any(r["cached"] for r in table)
+    if code == 5:
+        if cached or ctx.plan.unaffected:
+            return 0
+        console.warn("pytest collected no tests")
+    return code
+
+
+def _changed_files(root: Path, ref: str) -> set[str]:
+    def git(*args: str) -> list[str]:
+        result = proc.run(["git", "-C", str(root), *args], timeout=60)
+        if not result.ok:
+            raise HelpError(
+                f"--changed {ref}: git {' '.join(args)} failed: {result.stderr.strip()}",
+                "pass a commit, branch or tag git knows",
+            )
+        return [line for line in result.stdout.splitlines() if line]
+
+    return set(git("diff", "--name-only", ref, "--")) | set(git("ls-files", "--others", "--exclude-standard"))
+
+
+def _coverage_args(ctx: Context) -> list[str]:
+    if not ctx.args.cov:
+        return []
+    from helper.testing import envhash
+
+    assert ctx.venv is not None
+    if not envhash.has_distribution(ctx.venv, "pytest_cov"):
+        raise HelpError(
+            f"--cov needs pytest-cov in {ctx.venv}",
+            f"{ctx.python} -m pip install pytest-cov",
+        )
+    return ["--cov", "--cov-report=term-missing"]
+
+
+def _commands(ctx: Context, key: str) -> list[list[str]]:
+    found = []
+    for line in ctx.project.config[key]:
+        try:
+            found.append(shlex.split(line))
+        except ValueError as exc:
+            raise HelpError(
+                f"{key}: cannot parse {line!r}: {exc}",
+                "quote the command as a shell would",
+                where=ctx.project.sources.get(key),
+            ) from None
+    return [c for c in found if c]
+
+
+def _setup(ctx: Context) -> None:
+    for cmd in _commands(ctx, "test.setup"):
+        console.info("setup: " + shlex.join(cmd))
+        code = proc.passthrough(cmd, cwd=ctx.project.root, stdout=2 if console.json else None)
+        if code != 0:
+            _teardown(ctx)
+            raise HelpError(
+                f"test setup `{shlex.join(cmd)}` failed with exit code {code}",
+                "fix the command in test.setup; no test was run",
+            )
+
+
+def _teardown(ctx: Context) -> None:
+    for cmd in _commands(ctx, "test.teardown"):
+        console.info("teardown: " + shlex.join(cmd))
+        try:
+            code = proc.passthrough(cmd, cwd=ctx.project.root, stdout=2 if console.json else None)
+        except HelpError as exc:
+            console.warn(f"teardown `{shlex.join(cmd)}`: {exc.message}")
+            continue
+        if code != 0:
+            console.warn(f"teardown `{shlex.join(cmd)}` failed with exit code {code}")

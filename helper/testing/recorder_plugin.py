@@ -1,0 +1,441 @@
+"""pytest plugin, run inside the test environment: what each test depended on, and its result.
+
+`help.py test` loads it with `-p` and passes a control file (HELPY_TEST_CONTROL)
+saying where the project is, which tests have valid cached results (these are
+deselected) and which shard to run. Per test it records:
+
+- the project functions executed, at function granularity -- never line
+  tracing, so the overhead stays small: sys.monitoring PY_START on 3.12+, each
+  code location disabled after its first call; on 3.11 the C profiler hook
+  (cProfile, the C side of sys.setprofile), whose per-test stats list every
+  code object called, falling back to a global sys.settrace function that
+  never traces lines when another profiler holds the hook;
+- the project files opened for reading (an audit hook on "open");
+- what the test's Python subprocesses executed (subprocess_recorder.py, put on
+  PYTHONPATH as sitecustomize.py), so CLI tests depend on the code they drive;
+- what fixtures executed, attributed to every test that uses the fixture, so
+  a session-scoped fixture's dependencies are not credited to the first test only;
+- outcome, duration, and the failure's file, line and message.
+
+Each process (each pytest-xdist worker too) writes one JSON file into the
+record directory at the end of the session. Stdlib only at module level:
+pytest is imported when the plugin is configured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+CONTROL_ENV = "HELPY_TEST_CONTROL"
+SOURCE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyi")
+
+
+class Recorder:
+    """Collects code objects run and files opened while active; cheap while not."""
+
+    def __init__(self, root: str, excluded: list[str], mode: str | None = None) -> None:
+        self.root = root.rstrip(os.sep) + os.sep
+        self.real_root = os.path.realpath(root).rstrip(os.sep) + os.sep
+        self.excluded = tuple(p.rstrip(os.sep) + os.sep for p in excluded)
+        self.codes: dict[int, Any] = {}
+        self.opened: set[str] = set()
+        self.active = False
+        self._rel: dict[str, str] = {}
+        self.mode = mode or self._choose_mode()
+        self._tool: int | None = None
+        self._previous: Any = None
+        self._profiler: Any = None
+        sys.addaudithook(self._audit)
+
+    # -- tracer --------------------------------------------------------------
+    @staticmethod
+    def _choose_mode() -> str:
+        if hasattr(sys, "monitoring"):
+            return "monitoring"
+        return "cprofile" if sys.getprofile() is None else "trace"
+
+    def _audit(self, event: str, args: tuple[Any, ...]) -> None:
+        if event == "open" and self.active:
+            path, mode, flags = args
+            if isinstance(path, int):
+                return
+            if isinstance(mode, str):
+                if any(c in mode for c in "wax+"):
+                    return
+            elif isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC):
+                return
+            self.opened.add(os.path.abspath(os.fsdecode(path)))
+
+    def _install(self) -> None:
+        codes = self.codes
+        if self.mode == "monitoring":
+            mon = sys.monitoring  # type: ignore[attr-defined]
+            if self._tool is None:
+                for tool in (5, 4, 3, 2):
+                    if mon.get_tool(tool) is None:
+                        mon.use_tool_id(tool, "help.py recorder")
+                        self._tool = tool
+                        break
+                else:
+                    self.mode = "off"
+                    return
+                rec = self
+
+                def on_start(code: Any, offset: int) -> Any:
+                    rec.codes[id(code)] = code
+                    return mon.DISABLE
+
+                mon.register_callback(self._tool, mon.events.PY_START, on_start)
+            mon.set_events(self._tool, mon.events.PY_START)
+            mon.restart_events()
+        elif self.mode == "cprofile":
+            if self._profiler is None:
+                import cProfile
+
+                self._profiler = cProfile.Profile(builtins=False)  # Python functions only
+            self._profiler.enable()
+        elif self.mode == "trace":
+
+            def tracer(frame: Any, event: str, arg: Any) -> None:
+                code = frame.f_code
+                codes[id(code)] = code
+
+            self._previous = sys.gettrace()
+            sys.settrace(tracer)
+            threading.settrace(tracer)
+        elif self.mode == "profile":
+
+            def profiler(frame: Any, event: str, arg: Any) -> None:
+                if event == "call":
+                    code = frame.f_code
+                    codes[id(code)] = code
+
+            self._previous = sys.getprofile()
+            sys.setprofile(profiler)
+            threading.setprofile(profiler)
+
+    def _uninstall(self) -> None:
+        if self.mode == "monitoring" and self._tool is not None:
+            sys.monitoring.set_events(self._tool, 0)  # type: ignore[attr-defined]
+        elif self.mode == "cprofile":
+            if self._profiler is not None:
+                self._profiler.disable()
+        elif self.mode == "trace":
+            sys.settrace(self._previous)
+            threading.settrace(self._previous)  # type: ignore[arg-type]
+        elif self.mode == "profile":
+            sys.setprofile(self._previous)
+            threading.setprofile(self._previous)  # type: ignore[arg-type]
+
+    def _flush(self) -> None:
+        """cProfile: move the code objects its stats list into `codes` and drop the profiler."""
+        if self._profiler is not None:
+            self._profiler.disable()
+            codes = self.codes
+            for entry in self._profiler.getstats():
+                code = entry.code
+                if not isinstance(code, str):
+                    codes[id(code)] = code
+            self._profiler = None
+
+    def begin(self) -> None:
+        """A new test: nothing recorded yet; `resume` records during its setup, call and teardown."""
+        self.codes = {}
+        self.opened = set()
+        self._profiler = None
+
+    def resume(self) -> None:
+        self.active = True
+        self._install()
+
+    def pause(self) -> None:
+        self._uninstall()
+        self.active = False
+
+    def end(self) -> tuple[dict[int, Any], set[str]]:
+        if self.active:
+            self.pause()
+        self._flush()
+        return self.codes, self.opened
+
+    def push(self) -> tuple[dict[int, Any], set[str]]:
+        """Start a nested scope (a shared fixture's setup); returns what to restore."""
+        saved = (self.codes, self.opened)
+        self._uninstall()
+        self._flush()
+        self.codes, self.opened = {}, set()
+        self._install()
+        return saved
+
+    def pop(self, saved: tuple[dict[int, Any], set[str]]) -> tuple[dict[int, Any], set[str]]:
+        """End a nested scope: its findings also count for the enclosing one."""
+        self._uninstall()
+        self._flush()
+        inner = (self.codes, self.opened)
+        self.codes = {**saved[0], **inner[0]}
+        self.opened = saved[1] | inner[1]
+        self._install()
+        return inner
+
+    # -- paths ---------------------------------------------------------------
+    def rel(self, filename: str) -> str:
+        """`filename` relative to the project root, or "" when it is not a project file."""
+        cached = self._rel.get(filename)
+        if cached is not None:
+            return cached
+        result = ""
+        # "<frozen os>", "<string>": not files; realpath would make them look like project paths
+        candidates = (filename, os.path.realpath(filename)) if os.path.isabs(filename) else ()
+        for candidate in candidates:
+            for root in (self.root, self.real_root):
+                if candidate.startswith(root) and not candidate.startswith(self.excluded):
+                    result = candidate[len(root) :].replace(os.sep, "/")
+                    break
+            if result:
+                break
+        if "__pycache__/" in result or result.startswith(".git/"):
+            result = ""
+        self._rel[filename] = result
+        return result
+
+    def functions(self, codes: dict[int, Any], extra: list[list[str]] = ()) -> list[list[str]]:  # type: ignore[assignment]
+        """[file, qualname] of project code among `codes`, plus `extra` pairs from subprocesses."""
+        found = set()
+        for code in codes.values():
+            rel = self.rel(code.co_filename)
+            if rel:
+                found.add((rel, getattr(code, "co_qualname", code.co_name)))
+        for filename, qualname in extra:
+            rel = self.rel(filename)
+            if rel:
+                found.add((rel, qualname))
+        return sorted([list(pair) for pair in found])
+
+    def files(self, opened: set[str]) -> list[str]:
+        found = set()
+        for path in opened:
+            if path.endswith(SOURCE_SUFFIXES):
+                continue  # Python source is tracked function by function instead
+            rel = self.rel(path)
+            if rel and os.path.isfile(path):
+                found.add(rel)
+        return sorted(found)
+
+
+def _load_control() -> dict[str, Any] | None:
+    path = os.environ.get(CONTROL_ENV)
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    return data if isinstance(data, dict) else None
+
+
+def _subprocess_records(directory: str) -> list[list[str]]:
+    """What the test's Python subprocesses recorded (see subprocess_recorder.py); removes the files."""
+    import shutil
+
+    found: list[list[str]] = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return found
+    for name in names:
+        if name.endswith(".json"):
+            try:
+                with open(os.path.join(directory, name), encoding="utf-8") as handle:
+                    found.extend(json.load(handle))
+            except (OSError, ValueError):
+                continue
+    shutil.rmtree(directory, ignore_errors=True)
+    return found
+
+
+def _outcome(report: Any) -> str:
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else ("xpassed" if report.passed else "failed")
+    return str(report.outcome)
+
+
+def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
+    import pytest
+
+    excluded = [sys.prefix, sys.base_prefix, *control.get("exclude", [])]
+    recorder = Recorder(control["root"], excluded, control.get("tracer"))
+    subprocess_base = control.get("subprocess_dir")
+    if subprocess_base:
+        os.environ["HELPY_TEST_ROOT"] = control["root"]
+
+    class Plugin:
+        def __init__(self) -> None:
+            self.tests: dict[str, dict[str, Any]] = {}
+            self.fixtures: dict[int, tuple[dict[int, Any], set[str]]] = {}
+            self.modules: dict[str, list[str]] = {}
+            self.collect_errors: list[str] = []
+            self.collected: list[str] | None = None
+            self.all_ids: list[str] = []
+            self.in_scope: list[str] = []
+            self.cached = set(control.get("deselect", []))
+            self.record = bool(control.get("record", True))
+            self.counter = 0
+            self.recording = False
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_make_collect_report(self, collector: Any) -> Any:
+            if not isinstance(collector, pytest.Module):
+                yield
+                return
+            recorder.opened = set()
+            recorder.active = True
+            try:
+                outcome = yield
+            finally:
+                recorder.active = False
+            rel = recorder.rel(str(collector.path))
+            if rel:
+                self.modules[rel] = recorder.files(recorder.opened)
+                report = outcome.get_result()
+                if report.failed:
+                    self.collect_errors.append(rel)
+
+        def pytest_itemcollected(self, item: Any) -> None:
+            self.all_ids.append(item.nodeid)
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_collection_modifyitems(self, session: Any, config: Any, items: list[Any]) -> None:
+            self.collected = [item.nodeid for item in items]
+            keep = items
+            shard = control.get("shard")
+            if shard:
+                from helpy_shard import assign  # type: ignore[import-not-found]
+
+                index, total = shard
+                assignment = assign(self.collected, control.get("durations", {}), total)
+                keep = [item for item in items if assignment[item.nodeid] == index]
+            self.in_scope = [item.nodeid for item in keep]
+            run = [item for item in keep if item.nodeid not in self.cached]
+            dropped = [item for item in items if item.nodeid in self.cached or item not in keep]
+            if dropped:
+                config.hook.pytest_deselected(items=dropped)
+                items[:] = run
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+            entry: dict[str, Any] = {"outcome": "passed", "duration": 0.0}
+            self.tests[item.nodeid] = entry
+            if not self.record:
+                yield
+                return
+            sub_dir = None
+            if subprocess_base:
+                self.counter += 1
+                sub_dir = os.path.join(subprocess_base, f"{os.getpid()}-{self.counter}")  # made by a subprocess, if any
+                os.environ["HELPY_TEST_SUBPROCESS_DIR"] = sub_dir
+            recorder.begin()
+            self.recording = True
+            try:
+                yield
+            finally:
+                self.recording = False
+                codes, opened = recorder.end()
+                if sub_dir:
+                    os.environ.pop("HELPY_TEST_SUBPROCESS_DIR", None)
+            extra = _subprocess_records(sub_dir) if sub_dir else []
+            info = getattr(item, "_fixtureinfo", None)
+            for defs in getattr(info, "name2fixturedefs", {}).values():
+                for fixturedef in defs:
+                    seen = self.fixtures.get(id(fixturedef))
+                    if seen is not None:
+                        codes = {**codes, **seen[0]}
+                        opened = opened | seen[1]
+            entry["funcs"] = recorder.functions(codes, extra)
+            entry["files"] = recorder.files(opened)
+
+        def _phase(self) -> Any:
+            if not self.recording:
+                yield
+                return
+            recorder.resume()
+            try:
+                yield
+            finally:
+                recorder.pause()
+
+        # Recording covers the test's setup, call and teardown, not pytest's own reporting.
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_setup(self, item: Any) -> Any:
+            yield from self._phase()
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_call(self, item: Any) -> Any:
+            yield from self._phase()
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_teardown(self, item: Any, nextitem: Any) -> Any:
+            yield from self._phase()
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Any:
+            # Function-scoped fixtures run inside each test anyway; shared ones are
+            # recorded apart and credited to every test that uses them.
+            if not recorder.active or getattr(fixturedef, "scope", "function") == "function":
+                yield
+                return
+            saved = recorder.push()
+            try:
+                yield
+            finally:
+                self.fixtures[id(fixturedef)] = recorder.pop(saved)
+
+        def pytest_runtest_logreport(self, report: Any) -> None:
+            entry = self.tests.get(report.nodeid)
+            if entry is None:
+                return  # e.g. the xdist controller relaying a worker's report
+            entry["duration"] += report.duration
+            if report.when == "setup" and not report.passed:
+                entry["outcome"] = "error" if report.failed else "skipped"
+            elif report.when == "call" and entry["outcome"] == "passed":
+                entry["outcome"] = _outcome(report)
+            elif report.when == "teardown" and report.failed and entry["outcome"] != "failed":
+                entry["outcome"] = "error"
+            if report.failed and "message" not in entry:
+                crash = getattr(report.longrepr, "reprcrash", None)
+                path = getattr(crash, "path", None) or str(report.location[0])
+                entry["path"] = recorder.rel(os.path.abspath(path)) or report.location[0]
+                entry["line"] = getattr(crash, "lineno", None) or (report.location[1] or 0) + 1
+                entry["message"] = (getattr(crash, "message", None) or report.longreprtext)[:500]
+                entry["longrepr"] = report.longreprtext[-4000:]
+
+        def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
+            directory = control.get("record_dir")
+            if not directory:
+                return
+            data = {
+                "rootdir": str(config.rootpath),
+                "worker": os.environ.get("PYTEST_XDIST_WORKER"),
+                "tracer": recorder.mode,
+                "collected": self.collected is not None,
+                "in_scope": self.in_scope,
+                "all_ids": self.all_ids,
+                "modules": self.modules,
+                "collect_errors": self.collect_errors,
+                "tests": self.tests,
+            }
+            name = f"{os.getpid()}-{time.monotonic_ns()}.json"
+            tmp = os.path.join(directory, "." + name + ".tmp")
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+            os.replace(tmp, os.path.join(directory, name))
+
+    return Plugin()
+
+
+def pytest_configure(config: Any) -> None:
+    control = _load_control()
+    if control is not None:
+        config.pluginmanager.register(_make_plugin(config, control), "help-recorder")

@@ -1,0 +1,92 @@
+"""Store what a pytest run recorded: collections and dependency sets in the state, results in the cache.
+
+Each result goes into the content-addressed cache under
+(test id, hashes of its dependencies, environment), so it is found again
+whenever the same code and environment come back -- after a branch switch,
+or on another machine sharing the remote cache.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from helper.testing.deps import recorded_deps, static_deps
+from helper.testing.graph import ImportGraph
+from helper.testing.select import collect_key, result_key
+
+
+def _prefix(rootdir: str | None, root: Any) -> str:
+    """pytest's rootdir (kept relative to the project root) as a prefix of node-id paths."""
+    return "" if not rootdir or rootdir == "." else rootdir.rstrip("/") + "/"
+
+
+def store(ctx: Any) -> None:
+    records, state, hasher = ctx.records, ctx.state, ctx.hasher
+    if records.rootdir:
+        state.data["rootdir"] = os.path.relpath(records.rootdir, ctx.project.root).replace(os.sep, "/")
+    prefix = _prefix(state.data.get("rootdir"), ctx.project.root)
+    from helper.testing.pipeline import all_files
+
+    listed = all_files(ctx)
+    files = set(listed)
+    graph = ImportGraph(
+        [f for f in listed if f.endswith(".py")],
+        lambda rel: (hasher.analysis(rel) or {}).get("imports", []),
+    )
+
+    by_file: dict[str, list[str]] = {}
+    for test in records.all_ids:
+        by_file.setdefault(prefix + test.partition("::")[0], []).append(test)
+    statics: dict[str, list[str]] = {}
+    if records.collected:
+        for rel in sorted(set(by_file) | set(records.modules) | records.collect_errors):
+            names = sorted(static_deps(rel, graph, files, records.modules.get(rel, [])))
+            sid = state.add_set(names)
+            key = collect_key(ctx.env, hasher.key_of(names))
+            variant = {
+                "collect": sid,
+                "key": key,
+                "ids": by_file.get(rel, []),
+                "error": rel in records.collect_errors,
+            }
+            if rel in ctx.partial_files:
+                # Node ids were asked for: pytest collected only those, so keep the other ids known.
+                same = next(
+                    (v for v in state.files.get(rel, []) if v["collect"] == sid and v["key"] == key),
+                    None,
+                )
+                known = same["ids"] if same else []
+                variant["ids"] = [
+                    *known,
+                    *(t for t in variant["ids"] if t not in set(known)),
+                ]
+                variant["partial"] = same is None or bool(same.get("partial"))
+            state.remember_file(rel, variant)
+            statics[rel] = names
+            for name in names:
+                state.seen[name] = hasher.hash(name)
+
+    for test, entry in records.tests.items():
+        rel = prefix + test.partition("::")[0]
+        static = statics.get(rel)
+        if static is None:
+            variants = state.files.get(rel) or []
+            static = state.names(variants[0]["collect"]) if variants else sorted(static_deps(rel, graph, files))
+        if "funcs" in entry:
+            recorded = recorded_deps(hasher, entry["funcs"], entry.get("files", []), static)
+        else:  # not recorded (e.g. no tracer slot free): every imported file counts whole
+            recorded = {name.partition("::")[0] for name in static if "::" in name}
+        sid = state.add_set(recorded)
+        names = static + state.names(sid)
+        outcome = str(entry.get("outcome", "error"))
+        duration = float(entry.get("duration", 0.0))
+        payload = {"outcome": outcome, "duration": round(duration, 6)}
+        for field in ("path", "line", "message"):
+            if field in entry:
+                payload[field] = entry[field]
+        key = result_key(test, ctx.env, hasher.key_of(names))
+        ctx.cache.put_action(key, payload, duration)
+        state.remember_test(test, rel, sid, outcome, duration, key=key, keep_duration=bool(ctx.shard))
+        for name in state.names(sid):
+            state.seen[name] = hasher.hash(name)

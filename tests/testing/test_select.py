@@ -1,0 +1,308 @@
+"""The selector on real git repositories: after each kind of edit, every test that fails
+under a full run must be among the tests help.py selects, and the rest come from the cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.testing.conftest import Sample, cached, failing, ran
+
+FILES = {
+    "shop/__init__.py": "",
+    "shop/prices.py": """
+        TAX = 20
+
+        def net(amount):
+            return amount
+
+        def gross(amount):
+            return amount + amount * TAX // 100
+
+        def discount(amount, percent):
+            return amount - amount * percent // 100
+    """,
+    "shop/cart.py": """
+        from shop.prices import gross
+
+        class Cart:
+            def __init__(self):
+                self.items = []
+
+            def add(self, price):
+                self.items.append(price)
+
+            def total(self):
+                return sum(gross(p) for p in self.items)
+    """,
+    "data/rates.txt": "3\n",
+    "tests/conftest.py": """
+        import pytest
+
+        @pytest.fixture
+        def base():
+            return 100
+    """,
+    "tests/test_prices.py": """
+        from shop.prices import net, gross, discount
+
+        def test_net():
+            assert net(10) == 10
+
+        def test_gross():
+            assert gross(100) == 120
+
+        def test_discount():
+            assert discount(200, 50) == 100
+    """,
+    "tests/test_cart.py": """
+        from shop.cart import Cart
+
+        def test_empty():
+            assert Cart().total() == 0
+
+        def test_total(base):
+            cart = Cart()
+            cart.add(base)
+            assert cart.total() == 120
+    """,
+    "tests/test_data.py": """
+        import pathlib
+
+        ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+        def test_rates():
+            assert (ROOT / "data" / "rates.txt").read_text().strip() == "3"
+
+        def test_plain():
+            assert 1 + 1 == 2
+    """,
+}
+ALL = {
+    "tests/test_prices.py::test_net",
+    "tests/test_prices.py::test_gross",
+    "tests/test_prices.py::test_discount",
+    "tests/test_cart.py::test_empty",
+    "tests/test_cart.py::test_total",
+    "tests/test_data.py::test_rates",
+    "tests/test_data.py::test_plain",
+}
+
+
+def _baseline(sample: Callable[[dict[str, str]], Sample]) -> Sample:
+    project = sample(FILES)
+    first = project.test()
+    assert first["returncode"] == 0, first["stderr"]
+    assert ran(first) == ALL and first["pytest_started"]
+    again = project.test()
+    assert again["returncode"] == 0 and ran(again) == set() and cached(again) == ALL
+    assert not again["pytest_started"], "an unchanged tree must be answered without starting pytest"
+    return project
+
+
+def _check(project: Sample) -> tuple[set[str], set[str]]:
+    """Selective run, then the truth from a full run: failures must be a subset of the selection."""
+    selective = project.test()
+    full = project.test("--all")
+    assert {t["id"] for t in full["tests"]} >= ran(selective)
+    assert failing(full) <= ran(selective), f"missed failures: {failing(full) - ran(selective)}"
+    assert failing(selective) == failing(full)
+    assert selective["returncode"] == (1 if failing(full) else 0)
+    return ran(selective), failing(full)
+
+
+def test_edit_one_function_reselects_only_its_tests(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = _baseline(sample)
+    project.replace("shop/prices.py", "return amount - amount * percent // 100", "return amount - percent")
+    selected, failed = _check(project)
+    assert failed == {"tests/test_prices.py::test_discount"}
+    assert selected == {"tests/test_prices.py::test_discount"}
+
+
+def test_comment_and_formatting_change_selects_nothing(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = _baseline(sample)
+    project.replace(
+        "shop/prices.py",
+        "def net(amount):\n    return amount",
+        "def net(amount):\n    # the amount as is\n    return (amount)",
+    )
+    report = project.test()
+    assert ran(report) == set() and cached(report) == ALL
+
+
+def test_module_level_constant(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = _baseline(sample)
+    project.replace("shop/prices.py", "TAX = 20", "TAX = 25")
+    selected, failed = _check(project)
+    assert failed == {"tests/test_prices.py::test_gross", "tests/test_cart.py::test_total"}
+    assert "tests/test_data.py::test_plain" not in selected
+
+
+def test_conftest_fixture(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = _baseline(sample)
+    project.replace("tests/conftest.py", "return 100", "return 50")
+    selected, failed = _check(project)
+    assert failed == {"tests/test_cart.py::test_total"}
+    assert selected == ALL, "a conftest.py counts whole for every test below it"
+
+
+def test_data_file_read_by_a_test(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = _baseline(sample)
+    (project.root / "data" / "rates.txt").write_text("4\n")
+    selected, failed = _check(project)
+    assert failed == {"tests/test_data.py::test_rates"}
+    assert selected == {"tests/test_data.py::test_rates"}
+
+
+def test_renamed_test(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = _baseline(sample)
+    project.replace(
+        "tests/test_data.py", "def test_plain():\n    assert 1 + 1 == 2", "def test_sum():\n    assert 1 + 1 == 3"
+    )
+    selected, failed = _check(project)
+    assert failed == {"tests/test_data.py::test_sum"}
+    assert "tests/test_data.py::test_sum" in selected
+    report = project.test()
+    ids = {t["id"] for t in report["tests"]}
+    assert "tests/test_data.py::test_plain" not in ids, "a renamed test's old id must disappear"
+
+
+def test_new_test_file_and_failed_tests_rerun(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = _baseline(sample)
+    project.write("tests/test_new.py", "def test_broken():\n    assert False\n")
+    first = project.test()
+    assert ran(first) == {"tests/test_new.py::test_broken"} and first["returncode"] == 1
+    second = project.test("--explain")
+    assert ran(second) == {"tests/test_new.py::test_broken"}, "a failed test must run again"
+    assert "failed last time" in second["stderr"]
+
+
+def test_branch_switch_and_back_reuses_results(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = _baseline(sample)
+    project.git("checkout", "-q", "-b", "feature")
+    project.replace("shop/prices.py", "return amount\n", "return amount + 0\n")
+    project.write("tests/test_feature.py", "def test_feature():\n    assert True\n")
+    project.git("add", "-A")
+    project.git("commit", "-qm", "feature")
+    on_feature = project.test()
+    assert ran(on_feature) == {"tests/test_prices.py::test_net", "tests/test_feature.py::test_feature"}
+    project.git("checkout", "-q", "main")
+    back = project.test()
+    assert ran(back) == set() and cached(back) == ALL and not back["pytest_started"]
+    project.git("checkout", "-q", "feature")
+    again = project.test()
+    assert ran(again) == set() and cached(again) == ALL | {"tests/test_feature.py::test_feature"}
+
+
+def test_environment_variable_change_reruns_everything(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = sample({**FILES, "config/help.toml": '[test]\nenv_vars = ["SHOP_MODE"]\n'})
+    assert ran(project.test(env={"SHOP_MODE": "a"})) == ALL
+    assert ran(project.test(env={"SHOP_MODE": "a"})) == set()
+    report = project.test("--explain", env={"SHOP_MODE": "b"})
+    assert ran(report) == ALL
+    assert "environment changed: $SHOP_MODE" in report["stderr"]
+
+
+def test_xdist_workers_record_dependencies(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = sample(FILES)
+    first = project.test("--", "-n", "2")
+    assert first["returncode"] == 0, first["stderr"]
+    assert ran(first) == ALL
+    assert ran(project.test("--", "-n", "2")) == set()
+    project.replace("shop/cart.py", "self.items.append(price)", "self.items.append(price * 2)")
+    selective = project.test("--", "-n", "2")
+    assert ran(selective) == {"tests/test_cart.py::test_total"}
+    assert failing(selective) == {"tests/test_cart.py::test_total"} and selective["returncode"] == 1
+
+
+def test_changed_since_git_ref(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = _baseline(sample)
+    project.replace(
+        "shop/cart.py", "return sum(gross(p) for p in self.items)", "return sum(gross(p) for p in self.items) + 0"
+    )
+    report = project.test("--changed", "HEAD")
+    assert ran(report) == {"tests/test_cart.py::test_empty", "tests/test_cart.py::test_total"}
+    assert report["unaffected"] == len(ALL) - 2
+
+
+def test_component_limits_the_tests(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = sample({**FILES, "config/help.toml": '[test.components]\ncart = ["shop/cart.py"]\n'})
+    project.test()
+    report = project.test("--all", "--component", "cart")
+    assert ran(report) == {"tests/test_cart.py::test_empty", "tests/test_cart.py::test_total"}
+    bad = project.help("test", "--component", "nope")
+    assert bad.returncode == 2 and "unknown component 'nope'" in bad.stderr and "cart" in bad.stderr
+
+
+def test_code_run_in_a_subprocess_is_a_dependency(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = sample(
+        {
+            "tool/__init__.py": "",
+            "tool/cli.py": """
+                import sys
+
+                def greet(name):
+                    return f"hello {name}"
+
+                def unused():
+                    return 0
+
+                if __name__ == "__main__":
+                    print(greet(sys.argv[1]))
+            """,
+            "tests/test_cli.py": """
+                import os
+                import subprocess
+                import sys
+                from pathlib import Path
+
+                ROOT = Path(__file__).resolve().parents[1]
+
+                def test_cli_greets():
+                    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+                    out = subprocess.run([sys.executable, "-m", "tool.cli", "ada"], capture_output=True, text=True, env=env, cwd=ROOT)
+                    assert out.stdout.strip() == "hello ada"
+
+                def test_other():
+                    assert True
+            """,
+        }
+    )
+    assert ran(project.test()) == {"tests/test_cli.py::test_cli_greets", "tests/test_cli.py::test_other"}
+    project.replace("tool/cli.py", "return 0", "return 1")
+    assert ran(project.test()) == set(), "a function no process ran changes nothing"
+    project.replace("tool/cli.py", 'return f"hello {name}"', 'return f"hi {name}"')
+    selected, failed = _check(project)
+    assert failed == {"tests/test_cli.py::test_cli_greets"}
+    assert selected == {"tests/test_cli.py::test_cli_greets"}
+
+
+def test_constant_named_by_a_test_but_no_function_run_in_its_module(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = sample(
+        {
+            "conf/__init__.py": "",
+            "conf/settings.py": "RETRIES = 3\nTIMEOUT = 10\nNAMES = ['a', 'b']\nFIRST = NAMES[0]\n",
+            "tests/test_settings.py": """
+                from conf import settings
+
+                def test_retries():
+                    assert settings.RETRIES == 3
+
+                def test_first():
+                    assert settings.FIRST == "a"
+
+                def test_unrelated():
+                    assert 2 + 2 == 4
+            """,
+        }
+    )
+    project.test()
+    project.replace("conf/settings.py", "RETRIES = 3", "RETRIES = 4")
+    selected, failed = _check(project)
+    assert failed == {"tests/test_settings.py::test_retries"}
+    assert selected == {"tests/test_settings.py::test_retries"}
+    project.replace("conf/settings.py", "RETRIES = 4", "RETRIES = 3")
+    project.test()
+    project.replace("conf/settings.py", "NAMES = ['a', 'b']", "NAMES = ['z', 'b']")
+    selected, failed = _check(project)
+    assert failed == {"tests/test_settings.py::test_first"}, "FIRST is computed from NAMES"
+    assert selected == {"tests/test_settings.py::test_first"}

@@ -1,0 +1,159 @@
+"""The selector's pure parts: checksums, import graph, argument split, shard balance, state."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from helper.testing import checksums, envhash, shard
+from helper.testing.graph import ImportGraph
+from helper.testing.state import State
+
+SOURCE = textwrap.dedent(
+    """
+    import os
+    LIMIT = 3
+
+    def first(x):
+        return x + 1
+
+    class Box:
+        SIZE = 2
+
+        def open(self):
+            def inner():
+                return LIMIT
+            return inner()
+
+        @property
+        def size(self):
+            return self.SIZE
+    """
+).encode()
+
+
+def test_checksums_separate_functions_from_module_code() -> None:
+    base = checksums.analyse(SOURCE)["sums"]
+    assert set(base) == {"<module>", "<module>:LIMIT", "first", "Box.open", "Box.size"}
+    body = checksums.analyse(SOURCE.replace(b"return x + 1", b"return x + 2"))["sums"]
+    assert {k for k in base if base[k] != body[k]} == {"first"}
+    constant = checksums.analyse(SOURCE.replace(b"LIMIT = 3", b"LIMIT = 4"))["sums"]
+    assert {k for k in base if base[k] != constant[k]} == {"<module>:LIMIT"}
+    class_attr = checksums.analyse(SOURCE.replace(b"SIZE = 2", b"SIZE = 5"))["sums"]
+    assert {k for k in base if base[k] != class_attr[k]} == {"<module>"}
+    nested = checksums.analyse(SOURCE.replace(b"return LIMIT", b"return LIMIT * 2"))["sums"]
+    assert {k for k in base if base[k] != nested[k]} == {"Box.open"}
+    comment = checksums.analyse(SOURCE.replace(b"def first(x):", b"# note\ndef first(x):  # why"))["sums"]
+    assert comment == base
+
+
+def test_names_used_are_kept_for_constants() -> None:
+    uses = checksums.analyse(SOURCE)["uses"]
+    assert "LIMIT" in uses["Box.open"] and "LIMIT" not in uses["first"]
+    source = b"from x import *\nA = 1\nB = A + 1\n\ndef f():\n    return getattr(m, 'B')\n"
+    found = checksums.analyse(source)
+    assert found["uses"]["<module>:B"] == ["A"] and "B" in found["uses"]["f"] and "__all__" in found["uses"]["<module>"]
+    renamed = checksums.analyse(source.replace(b"B = A + 1", b"C = A + 1"))["sums"]
+    assert renamed["<module>"] != found["sums"]["<module>"], "adding or removing a top-level name counts for everyone"
+
+
+def test_new_function_changes_module_entry() -> None:
+    base = checksums.analyse(SOURCE)["sums"]
+    added = checksums.analyse(SOURCE + b"\ndef second():\n    return 2\n")["sums"]
+    assert added["<module>"] != base["<module>"] and added["first"] == base["first"]
+
+
+def test_unit_of_maps_nested_code_to_its_function() -> None:
+    sums = checksums.analyse(SOURCE)["sums"]
+    assert checksums.unit_of("Box.open.<locals>.inner", sums) == "Box.open"
+    assert checksums.unit_of("first.<locals>.<listcomp>", sums) == "first"
+    assert checksums.unit_of("Box", sums) == "<module>"
+    assert checksums.unit_of("<module>", sums) == "<module>"
+
+
+def test_syntax_error_is_one_unit() -> None:
+    broken = checksums.analyse(b"def f(:\n")
+    assert list(broken["sums"]) == ["<module>"] and broken["imports"] == []
+
+
+def test_store_survives_a_corrupt_file(tmp_path: Path) -> None:
+    path = tmp_path / "sums.json"
+    path.write_text("{not json")
+    source = tmp_path / "m.py"
+    source.write_bytes(SOURCE)
+    store = checksums.Store(path)
+    assert "first" in store.get("abc", source)["sums"]
+    store.save()
+    assert "abc" in json.loads(path.read_text())
+
+
+def test_import_graph_resolves_absolute_relative_and_src_layout() -> None:
+    files = {
+        "src/pkg/__init__.py": [],
+        "src/pkg/a.py": [["b", 1, []], ["", 1, ["c"]]],
+        "src/pkg/b.py": [["os", 0, []]],
+        "src/pkg/c.py": [["pkg.sub.d", 0, []]],
+        "src/pkg/sub/__init__.py": [],
+        "src/pkg/sub/d.py": [],
+        "tests/test_a.py": [["pkg", 0, ["a"]]],
+        "tests/helpers.py": [],
+        "tests/test_b.py": [["helpers", 0, []]],
+    }
+    graph = ImportGraph(files, lambda rel: files[rel])
+    assert graph.closure("tests/test_a.py") == {
+        "tests/test_a.py",
+        "src/pkg/__init__.py",
+        "src/pkg/a.py",
+        "src/pkg/b.py",
+        "src/pkg/c.py",
+        "src/pkg/sub/__init__.py",
+        "src/pkg/sub/d.py",
+    }
+    assert graph.closure("tests/test_b.py") == {"tests/test_b.py", "tests/helpers.py"}
+
+
+def test_split_args_keeps_paths_and_outcome_changing_options() -> None:
+    paths, relevant, fast = envhash.split_args(["-q", "-p", "no:cacheprovider", "tests/core"])
+    assert paths == ["tests/core"] and relevant == [] and fast
+    paths, relevant, fast = envhash.split_args(["-n", "2", "-x", "-W", "error", "--runslow"])
+    assert paths == [] and relevant == ["-W", "error", "--runslow"] and not fast
+    paths, relevant, fast = envhash.split_args(["-k", "parser", "tests"])
+    assert paths == ["tests"] and relevant == [] and not fast, "-k needs pytest to match names"
+
+
+def test_shard_longest_first_onto_lightest() -> None:
+    durations = {"a": 8.0, "b": 7.0, "c": 6.0, "d": 5.0, "e": 4.0, "f": 1.0}
+    assignment = shard.assign(durations, durations, 2)
+    loads = shard.loads(assignment, durations, 2)
+    assert loads == [17.0, 14.0]  # 8+5+4 | 7+6+1, as longest-first onto the lightest gives
+    assert max(loads) - min(loads) <= max(durations.values())
+    # Every shard computes the same split; together they cover each test exactly once.
+    assert shard.assign(list(reversed(list(durations))), durations, 2) == assignment
+    three = shard.assign(durations, durations, 3)
+    assert set(three.values()) == {1, 2, 3} and set(three) == set(durations)
+
+
+def test_shard_parse() -> None:
+    assert shard.parse("2/4") == (2, 4)
+    for bad in ("0/2", "3/2", "x", "1/0"):
+        try:
+            shard.parse(bad)
+        except ValueError:
+            continue
+        raise AssertionError(bad)
+
+
+def test_state_keeps_a_few_variants_and_drops_orphans(tmp_path: Path) -> None:
+    state = State(tmp_path / "state.json")
+    for n in range(6):
+        sid = state.add_set([f"dep{n}"])
+        state.remember_test("t::a", "t.py", sid, "passed", 0.1)
+        state.remember_file("t.py", {"collect": sid, "key": str(n), "ids": ["t::a"]})
+    state.tests["t::gone"] = {"variants": [], "file": "t.py"}
+    state.save()
+    again = State(tmp_path / "state.json")
+    assert len(again.tests["t::a"]["variants"]) == 4 and len(again.files["t.py"]) == 4
+    assert "t::gone" not in again.tests
+    (tmp_path / "state.json").write_text("garbage")
+    assert State(tmp_path / "state.json").tests == {}
