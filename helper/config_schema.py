@@ -7,21 +7,36 @@ so `config check` knows every key and an unknown one is always an error.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass(frozen=True)
 class Setting:
-    """One configuration key: its type, default and a line of help."""
+    """One configuration key: its type, default and a line of help.
 
-    kind: str  # str | int | float | bool | size | list | table | choice
-    default: Any = None
-    help: str = ""
-    choices: tuple[str, ...] = ()
-    # For "table": values of the table are free-form (user-named entries, e.g.
-    # processes or components); their inner shape is checked by the command.
-    item: str | None = None
+    A plain class, not a dataclass or NamedTuple: this module loads on every
+    run, and importing dataclasses or typing costs more than the rest of it.
+    """
+
+    __slots__ = ("choices", "default", "help", "item", "kind")
+
+    def __init__(
+        self,
+        kind: str,  # str | int | float | bool | size | list | table | choice
+        default: Any = None,
+        help: str = "",
+        choices: tuple[str, ...] = (),
+        # For "table": values of the table are free-form (user-named entries, e.g.
+        # processes or components); their inner shape is checked by the command.
+        item: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.default = default
+        self.help = help
+        self.choices = choices
+        self.item = item
 
 
 SCHEMA: dict[str, Setting] = {
@@ -120,22 +135,22 @@ SCHEMA: dict[str, Setting] = {
     #
 }
 
-_SECRET = re.compile(r"secret|token|password|passwd|key|credential", re.IGNORECASE)
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_SECRET = r"secret|token|password|passwd|key|credential"  # compiled on use: re caches it
+_SIZE = r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$"
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20}
 _UNITS |= {"g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
 
 
 def is_secret(key: str) -> bool:
     """True for keys whose values must never be shown (secret, token, password, key...)."""
-    return bool(_SECRET.search(key.rsplit(".", 1)[-1]))
+    return bool(re.search(_SECRET, key.rsplit(".", 1)[-1], re.IGNORECASE))
 
 
 def parse_size(value: str | int) -> int:
     """'2GiB' -> 2147483648; plain integers are bytes. Raises ValueError."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    match = _SIZE.match(str(value))
+    match = re.match(_SIZE, str(value), re.IGNORECASE)
     if not match:
         raise ValueError(f"not a size: {value!r}")
     number, unit = match.groups()

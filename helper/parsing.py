@@ -62,10 +62,8 @@ def build_parser(
         hint = f"did you mean `{PROG} {close[0]}`?" if close else f"see `{PROG} --help` for the commands"
         raise UsageError(f"unknown command {wanted!r}", hint)
     module = plugin = None
-    for name, (module_name, summary, owner) in commands.items():
-        if name == wanted:
-            module, plugin = importlib.import_module(module_name), owner
-            add_global_options(module.add_parser(sub), suppress=True)
-        else:
-            sub.add_parser(name, help=summary, add_help=False)
+    if wanted is not None:  # only the command being run gets a parser: each costs ~1 ms
+        module_name, _, plugin = commands[wanted]
+        module = importlib.import_module(module_name)
+        add_global_options(module.add_parser(sub), suppress=True)
     return parser, module, plugin

@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -86,13 +85,13 @@ def key_line(text: str, path: list[str]) -> int | None:
     return best
 
 
-@dataclass
 class Layer:
     """One configuration source: a file's settings or the environment's."""
 
-    name: str  # file path or "environment"
-    values: dict[str, Any]
-    where: dict[str, str]
+    def __init__(self, name: str, values: dict[str, Any], where: dict[str, str]) -> None:
+        self.name = name  # file path or "environment"
+        self.values = values
+        self.where = where
 
 
 def flatten(table: dict[str, Any], *, source: Path, text: str, prefix: list[str]) -> Layer:
@@ -157,16 +156,31 @@ def env_layer(environ: dict[str, str]) -> Layer:
     return Layer("environment", values, where)
 
 
-@dataclass
 class Project:
-    """A project: its root, its merged configuration and where each value came from."""
+    """A project: its root, its merged configuration and where each value came from.
 
-    root: Path
-    found: bool
-    profile: str
-    config: dict[str, Any] = field(default_factory=defaults)
-    sources: dict[str, str] = field(default_factory=dict)
-    files: list[Path] = field(default_factory=list)
+    A plain class (not a dataclass): it is built on every run, and importing
+    dataclasses costs more than everything else this module does.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        found: bool,
+        profile: str,
+        config: dict[str, Any] | None = None,
+        sources: dict[str, str] | None = None,
+        files: list[Path] | None = None,
+    ) -> None:
+        self.root = root
+        self.found = found
+        self.profile = profile
+        self.config = defaults() if config is None else config
+        self.sources = {} if sources is None else sources
+        self.files = [] if files is None else files
+
+    def __repr__(self) -> str:
+        return f"Project({str(self.root)!r}, profile={self.profile!r})"
 
     @property
     def state_dir(self) -> Path:
@@ -205,6 +219,21 @@ def load(start: Path | None = None, *, profile: str | None = None, environ: dict
         raise ConfigError(f"project directory {start} does not exist", "pass an existing directory to --project")
     root = find_root(start)
     project = Project(root=root or start.resolve(), found=root is not None, profile="development")
+    if not project.found:
+        return _merge(project, profile, env)
+    from helper import config_cache
+
+    signature = config_cache.signature(project.root, profile, env)
+    cached = config_cache.read(project.root, signature)
+    if cached is not None:
+        return cached
+    _merge(project, profile, env)
+    config_cache.write(project, signature)
+    return project
+
+
+def _merge(project: Project, profile: str | None, env: dict[str, str]) -> Project:
+    """Read and validate every configuration layer of `project` into it."""
     project.sources = {key: "default" for key in SCHEMA}
 
     layers: list[Layer] = []

@@ -144,3 +144,43 @@ def test_config_check_on_a_valid_project(make_project) -> None:
     result = run_help("config", "check", cwd=root)
     assert result.returncode == 0
     assert "configuration valid" in result.stdout
+
+
+def _age(path, seconds: float = 60) -> None:
+    import os
+    import time
+
+    old = time.time() - seconds
+    os.utime(path, (old, old))
+
+
+def test_merged_config_is_cached_and_every_input_invalidates_it(make_project) -> None:
+    root = make_project(pyproject='[tool.help]\nmanager = "uv"\n')
+    _age(root / "pyproject.toml")
+    assert show(root)["manager"]["value"] == "uv"
+    cache = root / ".help" / "config.cache"
+    assert cache.exists()
+    cached_bytes = cache.read_bytes()
+    assert show(root)["manager"]["source"].endswith("pyproject.toml:2")  # served from the cache
+    assert cache.read_bytes() == cached_bytes
+
+    (root / "pyproject.toml").write_text('[tool.help]\nmanager = "pdm"\n')
+    _age(root / "pyproject.toml", 30)
+    assert show(root)["manager"]["value"] == "pdm"
+    assert show(root, {"HELP_MANAGER": "pip"})["manager"]["value"] == "pip"
+    write(root / "config/help.ci.toml", 'manager = "poetry"\n')
+    _age(root / "config/help.ci.toml")
+    assert show(root, {"HELP_PROFILE": "ci"})["manager"]["value"] == "poetry"
+
+    (root / "pyproject.toml").write_text("[tool.help]\nmanager = 3\n")
+    _age(root / "pyproject.toml", 20)
+    result = run_help("config", "check", cwd=root)
+    assert result.returncode == 2 and "expected one of" in result.stderr
+
+
+def test_a_corrupt_config_cache_is_ignored(make_project) -> None:
+    root = make_project(pyproject='[tool.help]\nmanager = "uv"\n')
+    _age(root / "pyproject.toml")
+    show(root)
+    (root / ".help" / "config.cache").write_bytes(b"\x00garbage")
+    assert show(root)["manager"]["value"] == "uv"
