@@ -67,7 +67,14 @@ class Pip(Manager):
                     reqs += reqfile.requirements(path.read_text(encoding="utf-8"))
             return reqs
         data = fresh_pyproject(self.root)
-        reqs = list(data.get("project", {}).get("dependencies", []) or [])
+        project = data.get("project", {}) or {}
+        if "build-system" in data and project.get("name"):
+            # An installable project goes in editable, as uv sync and poetry
+            # install do; its `dev` extra too, the pip world's usual dev set.
+            extras = project.get("optional-dependencies", {}) or {}
+            reqs = ["-e", ".[dev]" if "dev" in extras else "."]
+        else:
+            reqs = list(project.get("dependencies", []) or [])
         groups = data.get("dependency-groups", {}) or {}
         reqs += _group(groups, "dev", set())
         return reqs
