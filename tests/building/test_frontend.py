@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.build.conftest import BACKENDS, help_json, package_name, sdist_metadata, wheel_metadata
+from tests.building.conftest import BACKENDS, help_json, package_name, sdist_metadata, wheel_metadata
 from tests.conftest import run_help, write
 
 

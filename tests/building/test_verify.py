@@ -11,7 +11,7 @@ import pytest
 
 from helper.building import verify
 from helper.errors import HelpError
-from tests.build.conftest import help_json, package_name
+from tests.building.conftest import help_json, package_name
 from tests.conftest import run_help
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.build.conftest import package_name
+from tests.building.conftest import package_name
 from tests.conftest import run_help
 
 CREDS = {"TWINE_USERNAME": "alice", "TWINE_PASSWORD": "s3cret-pw"}

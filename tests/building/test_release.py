@@ -6,7 +6,7 @@ import pytest
 
 from helper.building.versioning import bump, normalize
 from helper.errors import HelpError
-from tests.build.conftest import help_json, package_name
+from tests.building.conftest import help_json, package_name
 from tests.conftest import git, run_help, write
 
 

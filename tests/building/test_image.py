@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.build.conftest import help_json
+from tests.building.conftest import help_json
 from tests.conftest import git, need_tool, run_help, write
 
 
