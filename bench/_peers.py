@@ -15,6 +15,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PEERS_VENV = ROOT / ".help" / "bench-peers"
 
 
+def compile_sources() -> None:
+    """Byte-compile help.py's modules, as an installed tool has them (PYTHONDONTWRITEBYTECODE may be set)."""
+    import compileall
+
+    for folder in ("helper", "plugins"):
+        compileall.compile_dir(str(ROOT / folder), quiet=1)
+
+
 def peers_bin() -> Path:
     return PEERS_VENV / "bin"
 

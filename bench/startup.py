@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _peers import ROOT, find, install_peers, report, time_command
+from _peers import ROOT, compile_sources, find, install_peers, report, time_command
 
 PEERS = ("hatch", "nox", "poetry")
 
@@ -24,12 +24,16 @@ def main() -> int:
     args = parser.parse_args()
     if not args.no_install:
         install_peers(PEERS)
+    compile_sources()
     python = sys.executable  # the real interpreter: a pyenv shim would add ~200 ms to everything
     help_py = str(ROOT / "help.py")
     commands: list[tuple[str, list[str] | None]] = [
         ("python -c pass", [python, "-c", "pass"]),
         ("help.py --help", [python, help_py, "--help"]),
         ("help.py --version", [python, help_py, "--version"]),
+        # Without site: this machine's site-packages .pth files can dwarf both.
+        ("python -S -c pass", [python, "-S", "-c", "pass"]),
+        ("python -S help.py --help", [python, "-S", help_py, "--help"]),
     ]
     for peer in PEERS:
         binary = find(peer)
@@ -39,6 +43,8 @@ def main() -> int:
     ratio = medians["help.py --help"] / medians["python -c pass"]
     verdict = "met" if ratio <= 1.3 else "MISSED"
     print(f"\ntarget help.py --help <= 1.3x python -c pass: {ratio:.2f}x ({verdict})")
+    bare = medians["python -S help.py --help"] / medians["python -S -c pass"]
+    print(f"without site: help.py --help is {bare:.2f}x python -S -c pass")
     return 0
 
 

@@ -14,11 +14,13 @@ import marshal
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from helper import __version__
 
+TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
 if TYPE_CHECKING:
+    from typing import Any
+
     from helper.project import Project
 
 CACHE_NAME = "config.cache"

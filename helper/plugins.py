@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 
 from helper.errors import MissingDependency
 
@@ -66,6 +65,12 @@ class Status:
         }
 
 
+def _which(name: str) -> str | None:
+    import shutil
+
+    return shutil.which(name)
+
+
 def discover() -> list[Plugin]:
     """Every plugin package under plugins/, by name."""
     try:
@@ -94,9 +99,9 @@ def status(plugin: Plugin, disabled: list[str] | None = None) -> Status:
     if missing:
         return Status(plugin, False, f"Python module {', '.join(missing)} not installed")
     for choices in plugin.binaries:
-        if not any(shutil.which(b) for b in choices):
+        if not any(_which(b) for b in choices):
             return Status(plugin, False, f"needs {' or '.join(choices)} on PATH")
-    found = [next(b for b in choices if shutil.which(b)) for choices in plugin.binaries]
+    found = [next(b for b in choices if _which(b)) for choices in plugin.binaries]
     return Status(plugin, True, "ready" + (f" (uses {', '.join(found)})" if found else ""))
 
 

@@ -13,10 +13,13 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from helper.config_schema import SCHEMA, coerce_env, defaults, type_error
 from helper.errors import ConfigError
+
+TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any
 
 ROOT_MARKERS = ("pyproject.toml", "config/help.toml", ".git", "setup.py", "setup.cfg")
 ENV_PREFIX = "HELP_"

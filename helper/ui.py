@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any, TextIO
 
 _CODES = {
@@ -108,15 +107,11 @@ class Console:
             self.echo(self.style(line, "bold") if headers and n == 0 else line)
 
     # -- progress -----------------------------------------------------------
-    @contextmanager
-    def progress(self, label: str, total: int | None = None, delay: float = 1.0) -> Iterator[Progress]:
-        """Show progress for work that may take longer than `delay` seconds."""
-        bar = Progress(label, total, tty=_isatty(sys.stderr) and self.verbosity >= 0, quiet=self.verbosity < 0)
-        bar.start(delay)
-        try:
-            yield bar
-        finally:
-            bar.stop()
+    def progress(self, label: str, total: int | None = None, delay: float = 1.0) -> Progress:
+        """Progress for work that may take longer than `delay` seconds: `with console.progress(...) as bar:`."""
+        return Progress(
+            label, total, tty=_isatty(sys.stderr) and self.verbosity >= 0, quiet=self.verbosity < 0, delay=delay
+        )
 
 
 class Progress:
@@ -124,7 +119,8 @@ class Progress:
 
     FRAMES = "|/-\\"
 
-    def __init__(self, label: str, total: int | None, *, tty: bool, quiet: bool) -> None:
+    def __init__(self, label: str, total: int | None, *, tty: bool, quiet: bool, delay: float = 1.0) -> None:
+        self.delay = delay
         self.label = label
         self.total = total
         self.done = 0
@@ -135,6 +131,13 @@ class Progress:
         self._thread: threading.Thread | None = None
         self._shown = False
         self._started = time.monotonic()
+
+    def __enter__(self) -> Progress:
+        self.start(self.delay)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def advance(self, n: int = 1, note: str = "") -> None:
         self.done += n
