@@ -150,7 +150,7 @@ def run(
         stop(proc, grace)
         raise
     result = Result(
-        list(map(os.fspath, cmd)), proc.returncode, out or "", err or "", time.monotonic() - started, timed_out
+        [os.fspath(a) for a in cmd], proc.returncode, out or "", err or "", time.monotonic() - started, timed_out
     )
     if check and not result.ok:
         raise command_failed(result)
@@ -196,7 +196,12 @@ def stream(
         if timer is not None:
             timer.cancel()
     return Result(
-        list(map(os.fspath, cmd)), proc.returncode, "\n".join(lines), "", time.monotonic() - started, timed_out.is_set()
+        [os.fspath(a) for a in cmd],
+        proc.returncode,
+        "\n".join(lines),
+        "",
+        time.monotonic() - started,
+        timed_out.is_set(),
     )
 
 

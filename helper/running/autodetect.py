@@ -185,7 +185,7 @@ def alembic_at_head(root: Path, ini: Path, environ: Mapping[str, str]) -> bool:
         section = parser["alembic"]
         if section.get("version_locations"):
             return False
-        url = environ.get("DATABASE_URL") or section.get("sqlalchemy.url", "")
+        url = environ.get("DATABASE_URL") or section.get("sqlalchemy.url", "") or ""
         db = sqlite_path(url, root)
         location = Path(section.get("script_location", "alembic"))
         versions = (location if location.is_absolute() else ini.parent / location) / "versions"

@@ -122,7 +122,7 @@ def analyse(source: bytes) -> dict[str, Any]:
             continue
         for name in names:
             assignments.setdefault(name, []).append(ast.dump(stmt))
-            refs.setdefault(name, set()).update(_names(stmt.value))  # type: ignore[arg-type]
+            refs.setdefault(name, set()).update(_names(stmt.value))  # type: ignore[attr-defined,arg-type]
         body.append(ast.Expr(ast.Constant("assigns " + ",".join(names))))
     tree.body = body
     splitter = _Splitter()
