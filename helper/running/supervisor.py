@@ -179,10 +179,13 @@ class Supervisor:
 
     # -- signals --------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: Any) -> None:
+        # Only plain assignments here. The handler runs in the main thread between
+        # bytecodes, possibly while that thread holds self.wake's internal lock
+        # (inside wait() or clear()); calling wake.set() from here could then
+        # deadlock. The loops poll these flags every few tens of milliseconds.
         if self.stop_requested:
             self.force = True  # a second Ctrl-C: do not wait for the grace period
         self.stop_requested = signal.Signals(signum).name
-        self.wake.set()
 
     def _on_change(self, files: list[str]) -> None:
         with self.reload_lock:
