@@ -16,11 +16,12 @@ if sys.version_info < (3, 11):  # noqa: UP036 - the one place an old interpreter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-if sys.argv[1:] == ["env", "--python"]:  # answered from the detection cache without loading the CLI
-    from helper.envs.fast import main as fast_python
+if len(sys.argv) > 1:  # an answer recorded earlier and still valid is printed without loading the CLI
+    from helper.replay import replay
 
-    if fast_python() == 0:
-        sys.exit(0)
+    replayed = replay(sys.argv[1:])
+    if replayed is not None:
+        sys.exit(replayed)
 
 from helper.cli import main
 

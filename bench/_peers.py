@@ -13,6 +13,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS_VENV = ROOT / ".help" / "bench-peers"
+CLEAN_VENV = ROOT / ".help" / "bench-python"
+
+
+def clean_python() -> str:
+    """An interpreter as a user's plain Python is: this one's version, with nothing in site-packages.
+
+    The machine's base interpreter may carry `.pth` files that import packages at every
+    start (a CA-injection hook here costs ~60 ms); peers installed in a venv never pay
+    that, so help.py is timed under an empty venv's interpreter too.
+    """
+    python = CLEAN_VENV / "bin" / "python"
+    if not python.exists():
+        base = getattr(sys, "_base_executable", None) or sys.executable
+        subprocess.run([base, "-m", "venv", "--without-pip", str(CLEAN_VENV)], check=True)
+    return str(python)
 
 
 def compile_sources() -> None:

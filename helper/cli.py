@@ -201,7 +201,10 @@ def _run(module: Any, args: Any, project: Any, argv: list[str], started: float) 
     )
     code, error = 1, None
     try:
-        code = int(module.run(args, project) or 0)
+        if getattr(module, "REPLAYABLE", False) and project.found:
+            code = _run_recorded(module, args, project, argv)
+        else:
+            code = int(module.run(args, project) or 0)
         return code
     except HelpError as exc:
         code, error = exc.exit_code, exc.headline()
@@ -231,6 +234,27 @@ def _run(module: Any, args: Any, project: Any, argv: list[str], started: float) 
                 journal.close()
             except Exception as exc:
                 console.verbose(f"journal not written: {exc}")
+
+
+def _run_recorded(module: Any, args: Any, project: Any, argv: list[str]) -> int:
+    """Run a command that may offer its answer for replay, keeping a copy of what it prints."""
+    from helper import replay
+
+    out, err = replay.Tee(sys.stdout), replay.Tee(sys.stderr)
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    try:
+        code = int(module.run(args, project) or 0)
+    finally:
+        sys.stdout, sys.stderr = real_out, real_err
+    paths = replay.take_offer()
+    if code == 0 and paths is not None:
+        own = [module.__file__, replay.__file__, os.path.join(os.path.dirname(replay.__file__), "__init__.py")]
+        try:
+            replay.record(project.root, args.command, argv, [*paths, *own], code, "".join(out.copy), "".join(err.copy))
+        except OSError as exc:
+            console.verbose(f"answer not kept for replay: {exc}")
+    return code
 
 
 def _report(exc: HelpError) -> None:

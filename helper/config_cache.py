@@ -35,7 +35,7 @@ def _stat(path: Path) -> tuple[int, int, int] | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _inputs(root: Path) -> list[Path]:
+def config_inputs(root: Path) -> list[Path]:
     files = [root / "pyproject.toml", root / "config" / "help.toml"]
     with contextlib.suppress(OSError):
         files += sorted(
@@ -52,7 +52,7 @@ def signature(root: Path, profile: str | None, env: dict[str, str]) -> tuple[Any
         _stat(Path(config_schema.__file__)),
         profile,
         tuple(sorted((k, v) for k, v in env.items() if k.startswith("HELP_"))),
-        tuple((str(p), _stat(p)) for p in _inputs(root)),
+        tuple((str(p), _stat(p)) for p in config_inputs(root)),
     )
 
 

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from helper.config_schema import SCHEMA, coerce_env, defaults, type_error
 from helper.errors import ConfigError
+from helper.root import ROOT_MARKERS as ROOT_MARKERS  # re-exported: the loader's markers
+from helper.root import find_root as _find_root
 
 TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
 if TYPE_CHECKING:
     from typing import Any
 
-ROOT_MARKERS = ("pyproject.toml", "config/help.toml", ".git", "setup.py", "setup.cfg")
 ENV_PREFIX = "HELP_"
 # HELP_* variables that steer help.py itself rather than set a config key.
 ENV_RESERVED = {"HELP_PROFILE", "HELP_DEBUG", "HELP_PROJECT"}
@@ -29,11 +30,8 @@ ENV_RESERVED = {"HELP_PROFILE", "HELP_DEBUG", "HELP_PROJECT"}
 
 def find_root(start: Path) -> Path | None:
     """The nearest directory at or above `start` holding a project marker."""
-    current = start.resolve()
-    for candidate in (current, *current.parents):
-        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
-            return candidate
-    return None
+    found = _find_root(os.fspath(start))
+    return Path(found) if found is not None else None
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:

@@ -58,6 +58,20 @@ def need_tool(name: str, hint: str = "") -> str:
     pytest.skip(message)
 
 
+def age(root: Path, seconds: float = 60) -> None:
+    """Move every mtime under `root` back, as files look a while after they were written.
+
+    Answers are only kept for replay when no input is fresh enough to change again
+    unseen within the same mtime tick; tests that check replay age their files first.
+    Symlinks are aged themselves, never their targets.
+    """
+    then = os.stat(root).st_mtime - seconds
+    for folder, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            os.utime(os.path.join(folder, name), (then, then), follow_symlinks=False)
+    os.utime(root, (then, then))
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip("\n"))

@@ -8,6 +8,8 @@ from typing import Any
 
 from helper.errors import HelpError
 
+REPLAYABLE = True  # `env --python` is replayed while no path detection read has changed (helper.replay)
+
 EXAMPLES = """examples:
   help.py env                         the environments found; the project's one marked *
   help.py env --python                just the chosen interpreter's path, for scripts
@@ -66,6 +68,10 @@ def run(args: argparse.Namespace, project: Any) -> int:
             console.result({"python": chosen.executable, "reason": chosen.reason})
         else:
             sys.stdout.write(chosen.executable + "\n")
+        if found.seen is not None:
+            from helper import replay
+
+            replay.offer(found.seen)  # scripts ask this often: answered by replay while nothing read changes
         return 0
     action = getattr(args, "action", None)
     if action is None:

@@ -9,6 +9,7 @@ from helper.errors import UsageError
 from helper.ui import console
 
 LONG_RUNNING = True
+REPLAYABLE = True  # the no-op answer is replayed while nothing it read changes (helper.replay)
 
 EXAMPLES = """examples:
   help.py install                       create .venv if missing and sync it from the lock file
@@ -75,6 +76,9 @@ def run(args: argparse.Namespace, project: Any) -> int:
         from helper.managers import state
 
         if state.in_sync(project, manager):
+            from helper import replay
+
+            replay.offer(state.inputs(project, manager))
             nothing: dict[str, Any] = {"manager": manager.name, "action": "sync", "status": "in-sync"}
             nothing |= {key: [] for key in ("added", "removed", "upgraded", "files_changed", "recovered")}
             console.result(nothing | {"seconds": 0.0}, render)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from helper.envs.base import Context, Env, short_version
-from helper.envs.keys import CACHE_NAME, FAST_NAME, base_inputs, fast_text, still_valid
+from helper.envs.keys import CACHE_NAME, base_inputs, still_valid
 
 
 @dataclass
@@ -32,6 +32,8 @@ class Detection:
     errors: list[str] = field(default_factory=list)
     cached: bool = False
     seconds: float = 0.0
+    # Every path the answer was read from, with its stat signature; None when the answer is not reusable.
+    seen: dict[str, Any] | None = None
 
     @property
     def chosen(self) -> Env | None:
@@ -69,6 +71,7 @@ def load_cached(path: Path, inputs: dict[str, Any]) -> Detection | None:
         if entry.get("inputs") != inputs or not still_valid(entry):
             return None
         found = Detection.from_dict(entry["result"])
+        found.seen = entry["seen"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     found.cached = True
@@ -79,14 +82,8 @@ def save_cache(path: Path, inputs: dict[str, Any], seen: dict[str, Any], found: 
     from helper.fsutil import atomic_write
 
     entry = {"inputs": inputs, "seen": seen, "result": found.to_dict()}
-    chosen = found.chosen
-    fast = fast_text(inputs, seen, chosen.executable or "") if chosen else None
     with contextlib.suppress(OSError):  # a read-only project still detects; it just does not remember
         atomic_write(path, json.dumps(entry), fsync=False)
-        if fast is not None:
-            atomic_write(path.with_name(FAST_NAME), fast, fsync=False)
-        else:
-            path.with_name(FAST_NAME).unlink(missing_ok=True)
 
 
 def run_detectors(ctx: Context, timeout: float, disabled: set[str]) -> tuple[list[Env], list[str]]:
@@ -220,8 +217,10 @@ def detect(
             if facts:
                 platform[module.KIND] = facts
     found = Detection(envs=envs, platform=platform, errors=errors, seconds=time.monotonic() - started)
-    if cache_path is not None and not errors:
-        save_cache(cache_path, inputs, dict(ctx.seen), found)
+    if not errors:
+        found.seen = dict(ctx.seen)
+        if cache_path is not None:
+            save_cache(cache_path, inputs, found.seen, found)
     return found
 
 

@@ -11,8 +11,6 @@ if TYPE_CHECKING:
 
 CACHE_VERSION = 3
 CACHE_NAME = "env-detect.json"
-FAST_NAME = "env-python.txt"  # the same answer in a form read without json (and so without re)
-FAST_HEADER = f"help.py env --python cache {CACHE_VERSION}"
 
 # Variables that steer where tools put or find environments; their values are part of the cache key.
 ENV_VARS = (
@@ -54,28 +52,3 @@ def base_inputs(project: str, environ: Mapping[str, str], root: str) -> dict[str
 def still_valid(entry: dict[str, Any]) -> bool:
     """True while every path recorded at detection time has the same stat signature."""
     return all(stat_signature(name) == recorded for name, recorded in entry["seen"].items())
-
-
-def fast_text(inputs: dict[str, Any], seen: dict[str, Any], executable: str) -> str | None:
-    """The fast file: header, repr of the base inputs, the interpreter, then one `path<TAB>signature` per line."""
-    lines = [FAST_HEADER, repr(inputs["base"]), executable]
-    for name, recorded in seen.items():
-        if "\n" in name or "\t" in name:
-            return None  # such paths cannot be written one per line; the json cache still serves them
-        lines.append(f"{name}\t{' '.join(map(str, recorded)) if recorded else '-'}")
-    return "\n".join(lines) + "\n"
-
-
-def fast_answer(text: str, base: dict[str, Any]) -> str | None:
-    """The interpreter a fast file names, if its inputs are `base` and every signature still holds."""
-    lines = text.split("\n")
-    if len(lines) < 3 or lines[0] != FAST_HEADER or lines[1] != repr(base) or not lines[2]:
-        return None
-    for line in lines[3:]:
-        if not line:
-            continue
-        name, _, recorded = line.rpartition("\t")
-        now = stat_signature(name)
-        if (" ".join(map(str, now)) if now else "-") != recorded:
-            return None
-    return lines[2]

@@ -282,6 +282,10 @@ class Manager:
         """Files an edit may change, backed up before and fingerprinted after (existing or not)."""
         return [self.root / "pyproject.toml"]
 
+    def listed_dirs(self) -> list[Path]:
+        """Directories whose listing decides which manifest files there are (a new file there counts)."""
+        return []
+
     def env_dir(self) -> Path:
         return self.root / str(self.project.config.get("install.venv") or ".venv")
 

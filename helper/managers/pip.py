@@ -34,6 +34,9 @@ class Pip(Manager):
         found.sort(key=lambda p: (p.name != "requirements.txt", p.name))
         return found
 
+    def listed_dirs(self) -> list[Path]:
+        return [self.root] if self.uses_requirements() else []  # requirements*.txt are globbed
+
     def manifest_files(self) -> list[Path]:
         files = [self.root / "pyproject.toml"]
         if self.uses_requirements():

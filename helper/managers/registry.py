@@ -22,6 +22,10 @@ MANAGERS: dict[str, str] = {
 }
 
 
+# Files whose presence decides the manager (besides pyproject.toml's tables).
+MARKER_FILES = ("uv.lock", "poetry.lock", "pdm.lock", "environment.yml", "environment.yaml", "requirements.txt")
+
+
 def detect(root: Path, pyproject: dict[str, Any]) -> tuple[str, str]:
     """(manager name, the marker that decided it), in priority order."""
     tool = pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}

@@ -65,6 +65,19 @@ def in_sync(project: Any, manager: Manager) -> bool:
     return current is not None and saved.get("fingerprint") == current
 
 
+def inputs(project: Any, manager: Manager) -> list[str]:
+    """Every path the in-sync answer was read from, for replaying it (helper.replay) while none changes."""
+    from helper.config_cache import config_inputs
+    from helper.managers.registry import MARKER_FILES
+
+    env = manager.env_dir()
+    paths = [project.root / "config", *config_inputs(project.root), *manager.manifest_files()]
+    paths += [project.root / name for name in MARKER_FILES] + manager.listed_dirs()
+    paths += [manager.python(), env, env / "pyvenv.cfg", env / "conda-meta", manager.site_packages() or env]
+    paths += [project.state_dir / STATE_FILE, project.state_dir / "backups" / "pending.json"]
+    return [os.fspath(p) for p in paths]
+
+
 def save(project: Any, manager: Manager) -> None:
     from helper.fsutil import atomic_write
 

@@ -10,8 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-from helper import project as project_module
-from helper.envs import fast
 from tests.conftest import HELP, clean_env, run_help, write
 from tests.env.conftest import fake_venv, run_detect, touch_exe
 
@@ -65,24 +63,6 @@ def test_corrupt_cache_is_ignored_and_rewritten(tmp_path: Path) -> None:
     )
 
 
-def test_fast_path_markers_match_project_loader() -> None:
-    assert fast.ROOT_MARKERS == project_module.ROOT_MARKERS
-
-
-def test_fast_path_answers_only_from_a_valid_cache(make_project) -> None:  # type: ignore[no-untyped-def]
-    project = make_project()
-    venv = fake_venv(project / ".venv", "3.12.1")
-    env = clean_env({"HELP_PROJECT": str(project)})
-    assert fast.python_path(env) is None  # no cache yet
-    shown = run_help("env", "--python", cwd=project)
-    assert shown.returncode == 0 and shown.stdout.strip() == str(venv / "bin/python")
-    assert fast.python_path(env) == str(venv / "bin/python")
-    write(project / "config/help.toml", f'python = "{sys.executable}"\n')  # a setting changes the answer
-    assert fast.python_path(env) is None
-    assert run_help("env", "--python", cwd=project).stdout.strip() == sys.executable
-    assert fast.python_path({**env, "HELP_PYTHON": "3.11"}) is None
-
-
 def test_slow_detector_times_out_without_hiding_the_others(make_project) -> None:  # type: ignore[no-untyped-def]
     project = make_project()
     fake_venv(project / ".venv", "3.12.1")
@@ -129,25 +109,3 @@ def test_malformed_tool_files_do_not_break_detection(make_project) -> None:  # t
     shown = run_help("env", "--json", cwd=project)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["chosen"]["prefix"] == str(project / ".venv")
-
-
-def _imports(*args: str, cwd: Path) -> set[str]:
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", *args],
-        cwd=cwd,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
-
-
-def test_cached_env_python_loads_neither_cli_nor_json(make_project) -> None:  # type: ignore[no-untyped-def]
-    project = make_project()
-    fake_venv(project / ".venv", "3.12.1")
-    assert run_help("env", "--python", cwd=project).returncode == 0  # fills the cache
-    extra = _imports(str(HELP), "env", "--python", cwd=project) - _imports("-c", "pass", cwd=project)
-    assert {"helper.envs.fast", "helper.envs.keys"} <= extra
-    assert extra <= {"helper", "helper.envs", "helper.envs.fast", "helper.envs.keys", "__future__"}, extra

@@ -1,0 +1,22 @@
+"""Where a project starts: the nearest directory at or above a start point that holds a marker file.
+
+Only `os` is imported: the replay path (helper.replay) finds the root before anything else loads.
+"""
+
+from __future__ import annotations
+
+import os
+
+ROOT_MARKERS = ("pyproject.toml", "config/help.toml", ".git", "setup.py", "setup.cfg")
+
+
+def find_root(start: str) -> str | None:
+    """The real path of the nearest directory at or above `start` holding a project marker, or None."""
+    current = os.path.realpath(start)
+    while True:
+        if any(os.path.exists(os.path.join(current, marker)) for marker in ROOT_MARKERS):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
