@@ -13,13 +13,24 @@ import errno
 import fcntl
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 from helper.errors import HelpError
+
+_TEMP_COUNTER = iter(range(1 << 62))
+
+
+def _temp_beside(target: Path) -> tuple[int, str]:
+    """A new, exclusive temp file next to `target` (tempfile would bring random's import with it)."""
+    while True:
+        tmp = str(target.parent / f".{target.name}.{os.getpid()}.{next(_TEMP_COUNTER)}.tmp")
+        try:
+            return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), tmp
+        except FileExistsError:  # left by a killed process that had our pid
+            continue
 
 
 def atomic_write(
@@ -32,7 +43,7 @@ def atomic_write(
     if mode is None:
         with contextlib.suppress(FileNotFoundError):
             mode = target.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = _temp_beside(target)
     try:
         if mode is not None:
             os.fchmod(fd, mode)
@@ -53,7 +64,7 @@ def atomic_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Non
     source = Path(src)
     target = Path(dst)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = _temp_beside(target)
     os.close(fd)
     try:
         shutil.copy2(source, tmp)

@@ -12,9 +12,12 @@ import re
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 from helper.fsutil import FileLock
+
+TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

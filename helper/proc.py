@@ -14,16 +14,15 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from helper.errors import HelpError
+from helper.records import Record
 
 Command = Sequence[str | os.PathLike[str]]
 
 
-@dataclass
-class Result:
+class Result(Record):
     """What a finished command did."""
 
     args: list[str]

@@ -25,13 +25,16 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from helper.config_schema import is_secret
 from helper.errors import ConfigError
 from helper.fsutil import FileLock, atomic_write
+from helper.records import Factory, Record
+
+TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)(?:@([A-Za-z0-9_.,-]+))?\s*=\s*(.*?)\s*$")
 _TOKEN = re.compile(r"\$\$\{|\$\{([a-z_]+)(?::([^}]*))?\}")
@@ -41,23 +44,21 @@ GENERATORS = ("secret", "hex", "uuid", "required", "env", "profile")
 MASK = "****"
 
 
-@dataclass
-class Entry:
+class Entry(Record):
     key: str
     value: str
     line: int
     profiles: tuple[str, ...] = ()  # empty: every profile
 
 
-@dataclass
-class EnvResult:
+class EnvResult(Record):
     """What `ensure` did: the file, its values, which keys it added."""
 
     path: Path
     template: Path | None
     values: dict[str, str]
-    added: list[str] = field(default_factory=list)
-    secret_keys: set[str] = field(default_factory=set)
+    added: list[str] = Factory(list)
+    secret_keys: set[str] = Factory(set)
     written: bool = False
 
 

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass, field
-from typing import Any
 
 from helper.errors import HelpError
+from helper.records import Factory, Record
 from helper.running import autodetect, spec
 from helper.running.spec import ProcessSpec
 
+TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass
-class Plan:
+
+class Plan(Record):
     source: str  # config | procfile | detected
     processes: list[ProcessSpec]
     env: dict[str, str]
     env_file: str | None
     host: str
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = Factory(list)
     python: str = ""
-    missing: list[str] = field(default_factory=list)  # modules a detected command needs, not installed
+    missing: list[str] = Factory(list)  # modules a detected command needs, not installed
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from helper.errors import ConfigError
+from helper.records import Factory, Record
+
+TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any
 
 RESTART_POLICIES = ("on-failure", "always", "no")
 FIELDS = ("command", "env", "cwd", "depends_on", "ready", "restart", "reload", "grace")
@@ -20,8 +23,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SHELL_CHARS = re.compile(r"[$|&;<>()`*?~\n]")
 
 
-@dataclass
-class Ready:
+class Ready(Record):
     """How to tell a process is ready: a port accepts, a URL answers 200, or a log line appears."""
 
     kind: str  # port | http | log
@@ -36,13 +38,12 @@ class Ready:
         }[self.kind]
 
 
-@dataclass
-class ProcessSpec:
+class ProcessSpec(Record):
     name: str
     command: list[str]
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = Factory(dict)
     cwd: Path | None = None
-    depends_on: list[str] = field(default_factory=list)
+    depends_on: list[str] = Factory(list)
     ready: Ready | None = None
     restart: str = "on-failure"
     reload: bool = False
