@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _peers import clean_python  # noqa: E402
+
 from helper.envs.base import Context  # noqa: E402
 from helper.envs.pyenv import pyenv_root, resolve_shim  # noqa: E402
 
@@ -101,8 +103,9 @@ def setup(project: Path, env: dict[str, str]) -> None:
     else:
         subprocess.run([sys.executable, "-m", "venv", ".venv"], cwd=project, env=env, check=True)
     (project / ".pdm-python").write_text(str(project / ".venv/bin/python"))
+    time.sleep(2.1)  # files younger than 2 s are never trusted by stat alone: no answer is kept for them
     subprocess.run(
-        [sys.executable, str(ROOT / "help.py"), "env", "--python"],
+        [clean_python(), str(ROOT / "help.py"), "env", "--python"],
         cwd=project,
         env=env,
         check=True,
@@ -122,7 +125,7 @@ def main() -> int:
         }
         env.update({"PDM_CHECK_UPDATE": "false", "HATCH_DATA_DIR": str(Path(tmp) / "hatch"), "NO_COLOR": "1"})
         setup(project, env)
-        python = sys.executable
+        python = clean_python()  # as the peers' venvs: no site-packages hooks
         rows = [
             ("python -c pass", [python, "-c", "pass"]),
             ("help.py env --python", [python, str(ROOT / "help.py"), "env", "--python"]),

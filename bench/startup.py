@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _peers import ROOT, compile_sources, find, install_peers, report, time_command
+from _peers import ROOT, clean_python, compile_sources, find, install_peers, report, time_command
 
 PEERS = ("hatch", "nox", "poetry")
 
@@ -25,7 +25,7 @@ def main() -> int:
     if not args.no_install:
         install_peers(PEERS)
     compile_sources()
-    python = sys.executable  # the real interpreter: a pyenv shim would add ~200 ms to everything
+    python = clean_python()  # a plain interpreter, as the peers' venvs are (no pyenv shim, no .pth hooks)
     help_py = str(ROOT / "help.py")
     commands: list[tuple[str, list[str] | None]] = [
         ("python -c pass", [python, "-c", "pass"]),

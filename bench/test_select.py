@@ -1,6 +1,7 @@
 """Benchmark: `help.py test` selection against pytest-testmon on a real project from PyPI.
 
-Downloads a small pure-Python sdist that ships its tests (default: toolz),
+Downloads a pure-Python sdist that ships its tests (default: Pygments, 4,400
+tests taking ~40 s here; `--package toolz==1.2.0 --module toolz` is a quick one),
 makes three git copies of it (help.py's, testmon's, and one for plain full
 runs), then applies source mutations one at a time. For each mutation it
 compares the tests failing under a full run with the tests each tool selects.
@@ -9,7 +10,7 @@ Printed: missed failures, selected fraction, recording overhead (a full run
 with recording over a plain full run; wall and CPU), mean selective run time
 after a mutation relative to a full run, and the no-change rerun.
 
-    python bench/test_select.py [--package toolz==1.2.0] [--mutations 8] [--repeat 5] [--keep]
+    python bench/test_select.py [--package pygments==2.18.0] [--mutations 8] [--repeat 5] [--keep]
 
 Needs network access to PyPI (pip download, venv installs). Never run by the tests.
 """
@@ -34,6 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HELP = Path(__file__).resolve().parents[1] / "help.py"
+sys.path.insert(0, str(HELP.parent / "bench"))
+from _peers import clean_python  # noqa: E402
+
+PYTHON = clean_python()  # help.py under a plain interpreter, as the peers' venvs are
 GIT_ENV = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
 
 
@@ -73,10 +78,10 @@ def fetch(spec: str, work: Path) -> Path:
     return next((work / "src").iterdir())
 
 
-def make_venv(work: Path) -> Path:
+def make_venv(work: Path, test_deps: list[str]) -> Path:
     venv = work / "venv"
     uv = shutil.which("uv")
-    packages = ["pytest", "pytest-testmon"]
+    packages = ["pytest", "pytest-testmon", *test_deps]
     if uv:
         subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
         subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *packages], check=True)
@@ -107,8 +112,8 @@ class Mutation:
 def find_mutations(root: Path, package: str, count: int, seed: int = 7) -> list[Mutation]:
     """`return <expr>` -> `return None` in functions picked at random, plus one module-level edit."""
     candidates: list[Mutation] = []
-    for path in sorted((root / package).glob("*.py")):
-        if path.name.startswith("_") or "test" in path.name:
+    for path in sorted((root / package).rglob("*.py")):
+        if path.name.startswith("_") or "test" in str(path.relative_to(root)):
             continue
         source = path.read_text()
         lines = source.splitlines(keepends=True)
@@ -208,7 +213,7 @@ def plain_full(venv: Path, root: Path) -> tuple[Timed, set[str], set[str]]:
 
 def helpy(root: Path, env: dict[str, str], *args: str) -> tuple[Timed, set[str]]:
     timed = run(
-        [sys.executable, str(HELP), "test", "--json", *args, "--", "-q", "-p", "no:cacheprovider", "-p", "no:testmon"],
+        [PYTHON, str(HELP), "test", "--json", *args, "--", "-q", "-p", "no:cacheprovider", "-p", "no:testmon"],
         root,
         env,
     )
@@ -277,8 +282,13 @@ def recorder_overhead(venv: Path, root: Path, repeat: int = 3) -> tuple[float, f
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--package", default="toolz==1.2.0")
-    parser.add_argument("--module", default="toolz", help="the package directory inside the sdist")
+    parser.add_argument("--package", default="pygments==2.18.0")
+    parser.add_argument("--module", default="pygments", help="the package directory inside the sdist")
+    parser.add_argument(
+        "--test-deps",
+        default="wcag-contrast-ratio",
+        help="comma-separated packages the project's tests need besides pytest",
+    )
     parser.add_argument("--mutations", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -290,7 +300,7 @@ def main() -> int:
     try:
         print(f"work dir {work}; fetching {opts.package}", flush=True)
         source = fetch(opts.package, work)
-        venv = make_venv(work)
+        venv = make_venv(work, [d for d in opts.test_deps.split(",") if d])
         hp, tm, full = copy(source, work / "helpy"), copy(source, work / "testmon"), copy(source, work / "full")
         env = {"HELP_TEST__VENV": str(venv), "HELP_TEST__EXTRAS": ""}
         # The venv already has what the tests need; mark it ready so help.py adds no editable install.
@@ -299,7 +309,7 @@ def main() -> int:
         state = hp / ".help"
         state.mkdir()
         (state / "test-env.json").write_text(
-            json.dumps({"pyproject": sha256_file(hp / "pyproject.toml"), "extras": [], "base_python": sys.executable})
+            json.dumps({"pyproject": sha256_file(hp / "pyproject.toml"), "extras": [], "base_python": PYTHON})
         )
 
         plain = [plain_full(venv, full) for _ in range(2)]
@@ -319,7 +329,7 @@ def main() -> int:
             (tm / ".testmondata").unlink(missing_ok=True)
             rec_tm.append(testmon(venv, tm)[0])
         helpy(hp, env)  # settle: every result cached
-        isolated = recorder_overhead(venv, full)
+        isolated = recorder_overhead(venv, full, repeat=3 if full_wall < 10 else 1)
 
         tools = [Tool("help.py", hp), Tool("testmon", tm)]
         mutations = find_mutations(source, opts.module, opts.mutations)
@@ -378,7 +388,7 @@ def main() -> int:
         print(f"{label:<44} {nc_hp:>11.3f}s {nc_tm:>11.3f}s  < 0.15 s")
         print(f"{'  testmon / help.py':<44} {nc_tm / nc_hp:>11.1f}x {'':>12}  >= 2.5x")
         print(
-            f"plain full run: {full_wall:.2f}s wall, {full_cpu:.2f}s cpu; python -c pass: {run([sys.executable, '-c', 'pass'], work).wall:.3f}s"
+            f"plain full run: {full_wall:.2f}s wall, {full_cpu:.2f}s cpu; python -c pass: {run([PYTHON, '-c', 'pass'], work).wall:.3f}s"
         )
         return 0
     finally:

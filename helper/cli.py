@@ -247,11 +247,11 @@ def _run_recorded(module: Any, args: Any, project: Any, argv: list[str]) -> int:
         code = int(module.run(args, project) or 0)
     finally:
         sys.stdout, sys.stderr = real_out, real_err
-    paths = replay.take_offer()
-    if code == 0 and paths is not None:
-        own = [module.__file__, replay.__file__, os.path.join(os.path.dirname(replay.__file__), "__init__.py")]
+    found = replay.take_offer()
+    if code == 0 and found is not None:
+        found.paths += [module.__file__, replay.__file__, os.path.join(os.path.dirname(replay.__file__), "__init__.py")]
         try:
-            replay.record(project.root, args.command, argv, [*paths, *own], code, "".join(out.copy), "".join(err.copy))
+            replay.record(project.root, args.command, argv, found, code, "".join(out.copy), "".join(err.copy))
         except OSError as exc:
             console.verbose(f"answer not kept for replay: {exc}")
     return code

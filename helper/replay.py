@@ -29,7 +29,7 @@ TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are st
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-HEADER = "help.py replay 1"
+HEADER = "help.py replay 2"
 REPLAY_DIR = "replay"
 PENDING_DIR = "journal.pending"
 RACY_WINDOW_NS = 2_000_000_000  # a file this fresh may change again within the same mtime tick
@@ -37,27 +37,49 @@ RACY_WINDOW_NS = 2_000_000_000  # a file this fresh may change again within the 
 # how output is styled.
 VARIABLES = (*ENV_VARS, "NO_COLOR", "TERM", "CI", "GITHUB_ACTIONS")
 
-_offered: list[str] | None = None
+_offered: Offer | None = None
 
 
-def offer(paths: Iterable[str | os.PathLike[str]]) -> None:
-    """Called by a command whose answer depends only on `paths` (and the variables above)."""
+class Offer:
+    """What a command read to reach its answer: files (and folders), its own state files, more variables."""
+
+    __slots__ = ("own", "paths", "variables")
+
+    def __init__(self, paths: list[str], own: list[str], variables: list[str]) -> None:
+        self.paths = paths
+        self.own = own
+        self.variables = variables
+
+
+def offer(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    own: Iterable[str | os.PathLike[str]] = (),
+    variables: Iterable[str] = (),
+) -> None:
+    """Called by a command whose answer depends only on `paths` and variables.
+
+    `own` are help.py's own state files: always replaced whole by rename (so any
+    rewrite gives a new inode) and so exempt from the freshness rule. `variables`
+    are names beyond the standard ones (VARIABLES and HELP_*).
+    """
     global _offered
-    _offered = [os.fspath(p) for p in paths]
+    _offered = Offer([os.fspath(p) for p in paths], [os.fspath(p) for p in own], list(variables))
 
 
-def take_offer() -> list[str] | None:
+def take_offer() -> Offer | None:
     global _offered
-    paths, _offered = _offered, None
-    return paths
+    found, _offered = _offered, None
+    return found
 
 
-def context(argv: list[str], environ: Mapping[str, str]) -> str:
+def context(argv: list[str], environ: Mapping[str, str], extra: Iterable[str] = ()) -> str:
     """Everything besides files that an answer may depend on, as one comparable line."""
     variables = {k: environ.get(k) for k in VARIABLES}
     variables.update((k, v) for k, v in sorted(environ.items()) if k.startswith("HELP_") and k != "HELP_DEBUG")
+    variables.update((k, environ.get(k)) for k in extra)
     ttys = tuple(_isatty(fd) for fd in (1, 2))
-    return repr((__version__, argv, os.getcwd(), ttys, variables))
+    return repr((__version__, sys.executable, argv, os.getcwd(), ttys, variables))
 
 
 def record_name(argv: list[str]) -> str:
@@ -96,11 +118,11 @@ def replay(argv: list[str], environ: Mapping[str, str] = os.environ) -> int | No
             text = handle.read()
         head, body = text.split("\n\n", 1)
         lines = head.split("\n")
-        if lines[0] != HEADER or lines[1] != context(argv, environ):
+        if lines[0] != HEADER or lines[2] != context(argv, environ, lines[1].split()[1:]):
             return None
-        command = lines[2]
-        code, out_len, err_len = (int(n) for n in lines[3].split())
-        for line in lines[4:]:
+        command = lines[3]
+        code, out_len, err_len = (int(n) for n in lines[4].split())
+        for line in lines[5:]:
             path, _, recorded = line.partition("\t")
             if signature(path) != recorded:
                 return None
@@ -115,24 +137,35 @@ def replay(argv: list[str], environ: Mapping[str, str] = os.environ) -> int | No
 
 
 def record(
-    root: str | os.PathLike[str], command: str, argv: list[str], paths: list[str], code: int, out: str, err: str
+    root: str | os.PathLike[str], command: str, argv: list[str], found: Offer, code: int, out: str, err: str
 ) -> bool:
     """Save an answer for replay, unless a path is unsuitable or too fresh to trust its stat."""
     if not eligible(argv) or os.environ.get("HELP_DEBUG") == "1":
         return False
+    if any(not name.replace("_", "").isalnum() for name in found.variables):
+        return False
     now = time.time_ns()
+    own = set(found.own)
     entries = []
-    for path in dict.fromkeys(paths):
+    for path in dict.fromkeys([*found.paths, *found.own]):
         if "\n" in path or "\t" in path:
             return False
         sig = signature(path)
-        if sig != "-" and now - int(sig.split()[0]) < RACY_WINDOW_NS:
+        if sig != "-" and path not in own and now - int(sig.split()[0]) < RACY_WINDOW_NS:
             return False
         entries.append(f"{path}\t{sig}")
-    head = [HEADER, context(argv, os.environ), command, f"{code} {len(out)} {len(err)}", *entries]
+    extra = sorted(set(found.variables))
+    head = [
+        HEADER,
+        " ".join(["variables:", *extra]),
+        context(argv, os.environ, extra),
+        command,
+        f"{code} {len(out)} {len(err)}",
+    ]
     from helper.fsutil import atomic_write
 
-    atomic_write(os.path.join(root, ".help", REPLAY_DIR, record_name(argv)), "\n".join(head) + "\n\n" + out + err)
+    text = "\n".join([*head, *entries]) + "\n\n" + out + err
+    atomic_write(os.path.join(root, ".help", REPLAY_DIR, record_name(argv)), text, fsync=False)
     return True
 
 

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
             console.result({"python": chosen.executable, "reason": chosen.reason})
         else:
             sys.stdout.write(chosen.executable + "\n")
-        if found.seen is not None:
+        if found.seen is not None and not args.refresh:
             from helper import replay
 
             replay.offer(found.seen)  # scripts ask this often: answered by replay while nothing read changes

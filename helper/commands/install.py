@@ -78,7 +78,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
         if state.in_sync(project, manager):
             from helper import replay
 
-            replay.offer(state.inputs(project, manager))
+            replay.offer(state.inputs(project, manager), own=[project.state_dir / state.STATE_FILE])
             nothing: dict[str, Any] = {"manager": manager.name, "action": "sync", "status": "in-sync"}
             nothing |= {key: [] for key in ("added", "removed", "upgraded", "files_changed", "recovered")}
             console.result(nothing | {"seconds": 0.0}, render)

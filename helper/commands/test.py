@@ -7,6 +7,7 @@ from typing import Any
 
 LONG_RUNNING = True
 PASSTHROUGH = True  # unknown options and everything after `--` go to pytest
+REPLAYABLE = True  # an all-from-cache answer is replayed while nothing it read changes (helper.replay)
 
 EXAMPLES = """examples:
   help.py test                        run what changed could break; the rest comes from the cache

@@ -74,7 +74,7 @@ def inputs(project: Any, manager: Manager) -> list[str]:
     paths = [project.root / "config", *config_inputs(project.root), *manager.manifest_files()]
     paths += [project.root / name for name in MARKER_FILES] + manager.listed_dirs()
     paths += [manager.python(), env, env / "pyvenv.cfg", env / "conda-meta", manager.site_packages() or env]
-    paths += [project.state_dir / STATE_FILE, project.state_dir / "backups" / "pending.json"]
+    paths += [project.state_dir / "backups" / "pending.json"]
     return [os.fspath(p) for p in paths]
 
 

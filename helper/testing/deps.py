@@ -37,6 +37,10 @@ class Hasher:
             self._files[rel] = self.fp.file(rel)
         return self._files[rel]
 
+    def seen(self) -> list[str]:
+        """Every file (present or not) whose content the selection looked at."""
+        return list(self._files)
+
     def analysis(self, rel: str) -> dict[str, Any] | None:
         if rel in self._analyses:
             return self._analyses[rel]

@@ -311,7 +311,47 @@ def report(ctx: Context) -> int | None:
         reports.render_summary(info)
         if quality is not None:
             quality_checks.render(quality)
+    if code == 0 and not ctx.ran_pytest:
+        _offer_replay(ctx)
     return code
+
+
+def _offer_replay(ctx: Context) -> None:
+    """An all-from-cache answer depends only on files and variables: let it be replayed (helper.replay).
+
+    Not for runs that write elsewhere or ask someone else: --junit, --quality, --changed (git), --cov,
+    GitHub annotations.
+    """
+    args = ctx.args
+    if args.junit or args.quality or args.changed is not None or args.cov:
+        return
+    from helper import replay
+    from helper.config_cache import config_inputs
+    from helper.testing.report import in_github_actions
+
+    if in_github_actions():
+        return
+    root = ctx.project.root
+    rels = {*ctx.hasher.seen(), *ctx.test_files, *ctx.state.files}
+    for pattern in ctx.project.config["test.depends"]:  # hashed apart from the selection (envhash)
+        import glob
+
+        rels.update(os.path.relpath(p, root) for p in glob.glob(str(root / pattern), recursive=True))
+    folders = {""}
+    for rel in rels:
+        parent = os.path.dirname(rel)
+        while parent not in folders:
+            folders.add(parent)
+            parent = os.path.dirname(parent)
+    paths = [root / rel for rel in (*rels, *folders)]
+    paths += [root / name for name in (".gitignore", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")]
+    paths += config_inputs(root)
+    assert ctx.venv is not None and ctx.python is not None
+    paths += [ctx.python, ctx.venv, *ctx.venv.glob("lib/python*/site-packages")]
+    state_dir = ctx.project.state_dir
+    paths.append(state_dir / "cache" / "ac")  # gone after `cache clean` (stats.json beside it changes every run)
+    own = [state_dir / "test-state.json", state_dir / "test-env.json"]
+    replay.offer(paths, own=own, variables=ctx.project.config["test.env_vars"])
 
 
 STEPS: list[Callable[[Context], int | None]] = [
