@@ -10,6 +10,12 @@ A top-level assignment (`LIMIT = 3`) has its own "<module>:LIMIT" entry; the
 names each function and assignment mentions are kept too, so a changed
 constant reselects the tests that ran code in its module or mention it.
 
+Functions the module calls while it is imported (in a class body, a constant,
+a decorator) are part of what the module builds, so their checksums are folded
+into "<module>". Functions that import modules by computed name (`__import__`,
+`importlib.import_module`), and those in the module that call them, are listed
+as "loaders": a test that ran one may have used any module of that package.
+
 Results are kept by the file's sha256, so an unchanged file is never parsed
 twice; the import names found in the same pass feed the static import graph.
 """
@@ -26,7 +32,7 @@ from helper.fsutil import atomic_write
 
 MODULE = "<module>"
 ASSIGN = "<module>:"  # prefix of a top-level assignment's own entry, e.g. "<module>:LIMIT"
-VERSION = 2
+VERSION = 3
 
 
 def _digest(text: str) -> str:
@@ -125,10 +131,14 @@ def analyse(source: bytes) -> dict[str, Any]:
             refs.setdefault(name, set()).update(_names(stmt.value))  # type: ignore[attr-defined,arg-type]
         body.append(ast.Expr(ast.Constant("assigns " + ",".join(names))))
     tree.body = body
+    called = _import_time_calls(tree)
+    dynamic = _dynamic_importers(tree)
     splitter = _Splitter()
     skeleton = splitter.visit(tree)
     sums = {name: _digest("\n".join(dumps)) for name, dumps in splitter.functions.items()}
-    sums[MODULE] = _digest(ast.dump(skeleton))
+    at_import = _closure(called, splitter.uses)
+    sums[MODULE] = _digest("\n".join([ast.dump(skeleton), *(f"{q}={sums[q]}" for q in sorted(at_import))]))
+    loaders = _callers_of(dynamic, splitter.uses)
     uses = {name: sorted(found) for name, found in splitter.uses.items()}
     module_uses = _names(skeleton)
     if any(isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names) for s in tree.body):
@@ -137,7 +147,87 @@ def analyse(source: bytes) -> dict[str, Any]:
     for name, dumps in assignments.items():
         sums[ASSIGN + name] = _digest("\n".join(dumps))
         uses[ASSIGN + name] = sorted(refs[name])
-    return {"v": VERSION, "sums": sums, "imports": imports, "uses": uses}
+    return {"v": VERSION, "sums": sums, "imports": imports, "uses": uses, "loaders": sorted(loaders)}
+
+
+def _import_time_calls(tree: ast.AST) -> set[str]:
+    """Names called while the module runs: outside function bodies (decorators and defaults included)."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for expr in [*child.decorator_list, *child.args.defaults, *child.args.kw_defaults]:
+                    if expr is not None:
+                        found.update(_names(expr))
+                continue
+            if isinstance(child, ast.Lambda):
+                continue
+            if isinstance(child, ast.ClassDef):
+                found.update(n for d in child.decorator_list for n in _names(d))
+            if isinstance(child, ast.Call):
+                func = child.func
+                found.add(
+                    func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                )
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _dynamic_importers(tree: ast.AST) -> set[str]:
+    """Qualified names of functions that import a module by a computed name."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST, prefix: list[str], current: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                qualname = ".".join([*prefix, child.name])
+                visit(child, [*prefix, child.name], current or qualname)
+            elif isinstance(child, ast.ClassDef):
+                visit(child, [*prefix, child.name], current)
+            else:
+                if current and isinstance(child, ast.Call) and child.args:
+                    func = child.func
+                    name = (
+                        func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                    )
+                    if name in ("__import__", "import_module") and not isinstance(child.args[0], ast.Constant):
+                        found.add(current)
+                visit(child, prefix, current)
+
+    visit(tree, [], None)
+    return found
+
+
+def _closure(names: set[str], uses: dict[str, set[str]]) -> set[str]:
+    """Functions of this module named in `names`, and those they name in turn."""
+    by_last: dict[str, list[str]] = {}
+    for qualname in uses:
+        by_last.setdefault(qualname.rsplit(".", 1)[-1], []).append(qualname)
+    found: set[str] = set()
+    todo = [q for n in names for q in by_last.get(n, [])]
+    while todo:
+        qualname = todo.pop()
+        if qualname not in found:
+            found.add(qualname)
+            todo.extend(q for n in uses.get(qualname, ()) for q in by_last.get(n, []))
+    return found
+
+
+def _callers_of(targets: set[str], uses: dict[str, set[str]]) -> set[str]:
+    """`targets` and every function of this module that names one of them, directly or not."""
+    found = set(targets)
+    grew = True
+    while grew:
+        grew = False
+        lasts = {q.rsplit(".", 1)[-1] for q in found}
+        for qualname, names in uses.items():
+            if qualname not in found and names & lasts:
+                found.add(qualname)
+                grew = True
+    return found
 
 
 def unit_of(qualname: str, sums: dict[str, str]) -> str:

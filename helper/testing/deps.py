@@ -4,6 +4,7 @@ A dependency is named:
     "pkg/mod.py::Parser.feed"   one function or method (its checksum)
     "pkg/mod.py::<module>"      a module's code outside its functions
     "data/cases.json"           a whole file (data files, conftest.py)
+    "pkg/plugins/::<modules>"   the "<module>" of every module in a package (after a loader ran)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from helper.testing.discovery import conftests
 from helper.testing.graph import ImportGraph
 
 ABSENT = "-"
+PACKAGE_MODULES = "<modules>"
 
 
 class Hasher:
@@ -54,6 +56,10 @@ class Hasher:
         if found is not None:
             return found
         rel, sep, unit = name.partition("::")
+        if unit == PACKAGE_MODULES:
+            found = self._package(rel)
+            self._memo[name] = found
+            return found
         sha = self.file_sha(rel)
         if sha is None:
             found = ABSENT
@@ -63,6 +69,20 @@ class Hasher:
             found = (self.analysis(rel) or {}).get("sums", {}).get(unit, ABSENT)
         self._memo[name] = found
         return found
+
+    def _package(self, folder: str) -> str:
+        """One hash over the "<module>" entries of every Python file in `folder` and below."""
+        import os
+
+        digest = hashlib.sha256()
+        base = self.root / folder
+        for current, dirs, files in sorted(os.walk(base)):
+            # At the project root only its own files: below it lie tests, venvs and other packages.
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__pycache__"))) if folder else []
+            for file in sorted(f for f in files if f.endswith(".py")):
+                rel = os.path.relpath(os.path.join(current, file), self.root).replace(os.sep, "/")
+                digest.update(f"{rel}={self.hash(rel + '::' + checksums.MODULE)}\n".encode("utf-8", "surrogateescape"))
+        return digest.hexdigest()[:20]
 
     def key_of(self, names: Iterable[str]) -> str:
         digest = hashlib.sha256()
@@ -103,6 +123,10 @@ def recorded_deps(hasher: Hasher, funcs: list[list[str]], opened: list[str], sta
             executed.add(rel)
         else:
             names.add(rel)
+    for rel, unit in units:  # a loader ran: whatever module of its package it loaded counts
+        if unit in (hasher.analysis(rel) or {}).get("loaders", ()):
+            folder = rel.rpartition("/")[0]
+            names.add(f"{folder + '/' if folder else ''}::{PACKAGE_MODULES}")
     for rel in executed:  # code ran in this module: every top-level assignment counts
         names.update(f"{rel}::{key}" for key in _sums(hasher, rel) if key.startswith(checksums.ASSIGN))
     names.update(opened)

@@ -256,6 +256,30 @@ def _subprocess_records(directory: str) -> list[list[str]]:
     return found
 
 
+def _parameter_modules(item: Any) -> list[list[str]]:
+    """[file, "<module>"] for each module a parametrized test's arguments come from.
+
+    A class or function made when its module was imported (often during
+    collection, or in an earlier test) runs none of that module's code in this
+    test, yet its behaviour is that module's: the test depends on it.
+    """
+    params = getattr(getattr(item, "callspec", None), "params", None) or {}
+    found = []
+    values = list(params.values())
+    for value in values:
+        if isinstance(value, (list, tuple)) and len(values) < 1000:
+            values.extend(value)
+            continue
+        module_name = getattr(value, "__module__", None)
+        if not isinstance(module_name, str):
+            module_name = getattr(type(value), "__module__", None)
+        module = sys.modules.get(module_name) if isinstance(module_name, str) else None
+        filename = getattr(module, "__file__", None)
+        if isinstance(filename, str):
+            found.append([filename, "<module>"])
+    return found
+
+
 def _outcome(report: Any) -> str:
     if hasattr(report, "wasxfail"):
         return "xfailed" if report.skipped else ("xpassed" if report.passed else "failed")
@@ -346,6 +370,7 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
                 if sub_dir:
                     os.environ.pop("HELPY_TEST_SUBPROCESS_DIR", None)
             extra = _subprocess_records(sub_dir) if sub_dir else []
+            extra += _parameter_modules(item)
             info = getattr(item, "_fixtureinfo", None)
             for defs in getattr(info, "name2fixturedefs", {}).values():
                 for fixturedef in defs:

@@ -79,5 +79,3 @@ def test_failures_and_reports_are_never_replayed(sample: Callable[[dict[str, str
         xml.unlink(missing_ok=True)
         assert project.help("test", "--junit", str(xml)).returncode == 0
         assert xml.is_file()  # written every time: such runs are not replayed
-
-

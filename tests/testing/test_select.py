@@ -3,6 +3,7 @@ under a full run must be among the tests help.py selects, and the rest come from
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 from tests.testing.conftest import Sample, cached, failing, ran
@@ -306,3 +307,90 @@ def test_constant_named_by_a_test_but_no_function_run_in_its_module(sample: Call
     selected, failed = _check(project)
     assert failed == {"tests/test_settings.py::test_first"}, "FIRST is computed from NAMES"
     assert selected == {"tests/test_settings.py::test_first"}
+
+
+PLUGINS = {
+    "reg/__init__.py": textwrap.dedent(
+        """\
+        import importlib
+
+        NAMES = {"upper": "reg.shouting", "lower": "reg.quiet"}
+        _loaded = {}
+
+
+        def _load(name):
+            module = importlib.import_module(NAMES[name])
+            _loaded[name] = module.Plugin
+            return module.Plugin
+
+
+        def get(name):
+            return _loaded.get(name) or _load(name)
+
+
+        def every():
+            return [get(name) for name in sorted(NAMES)]
+        """
+    ),
+    "reg/shouting.py": textwrap.dedent(
+        """\
+        class Plugin:
+            def _table(suffix):
+                return {"end": suffix}
+
+            table = _table("!")
+
+            def apply(self, text):
+                return text.upper() + self.table["end"]
+        """
+    ),
+    "reg/quiet.py": "class Plugin:\n    table = {'end': '.'}\n\n    def apply(self, text):\n"
+    "        return text.lower() + self.table['end']\n",
+    "tests/test_by_name.py": textwrap.dedent(
+        """\
+        import reg
+
+
+        def test_warm_up():
+            assert len(reg.every()) == 2  # imports both plugins: later tests run none of their import code
+
+
+        def test_upper():
+            assert reg.get("upper")().apply("a") == "A!"
+
+
+        def test_lower():
+            assert reg.get("lower")().apply("A") == "a."
+        """
+    ),
+    "tests/test_by_class.py": textwrap.dedent(
+        """\
+        import pytest
+
+        import reg
+
+
+        @pytest.mark.parametrize("plugin", reg.every())
+        def test_ends_with_punctuation(plugin):
+            assert plugin().apply("x")[-1] in "!."
+        """
+    ),
+}
+
+
+def test_code_run_at_import_of_a_lazily_loaded_module(sample: Callable[[dict[str, str]], Sample]) -> None:
+    """A class built at import by a helper, found through a registry or given as a parameter."""
+    project = sample(PLUGINS)
+    assert project.test()["returncode"] == 0
+    project.replace("reg/shouting.py", 'return {"end": suffix}', 'return {"end": suffix * 0}')
+    selected, failed = _check(project)
+    assert failed == {
+        "tests/test_by_name.py::test_upper",
+        "tests/test_by_class.py::test_ends_with_punctuation[Plugin1]",
+    }
+    project.git("checkout", "--", ".")
+    assert project.test()["returncode"] == 0
+    project.replace("reg/quiet.py", "return text.lower()", "return text.upper()")  # a method: only its users
+    selected, failed = _check(project)
+    assert failed == {"tests/test_by_name.py::test_lower"}
+    assert "tests/test_by_name.py::test_upper" not in selected

@@ -157,3 +157,53 @@ def test_state_keeps_a_few_variants_and_drops_orphans(tmp_path: Path) -> None:
     assert "t::gone" not in again.tests
     (tmp_path / "state.json").write_text("garbage")
     assert State(tmp_path / "state.json").tests == {}
+
+
+def test_functions_run_at_import_belong_to_the_module_entry() -> None:
+    source = textwrap.dedent(
+        """\
+        def helper(n):
+            return _inner(n)
+
+        def _inner(n):
+            return n
+
+        def later():
+            return 1
+
+        class K:
+            def _make(x):
+                return x
+
+            table = _make(helper(2))
+        """
+    )
+    before = checksums.analyse(source.encode())
+    inner = checksums.analyse(source.replace("return n\n", "return n + 1\n").encode())
+    in_class = checksums.analyse(source.replace("return x\n", "return [x]\n").encode())
+    later = checksums.analyse(source.replace("return 1\n", "return 2\n").encode())
+    assert inner["sums"][checksums.MODULE] != before["sums"][checksums.MODULE]  # reached through helper
+    assert in_class["sums"][checksums.MODULE] != before["sums"][checksums.MODULE]
+    assert later["sums"][checksums.MODULE] == before["sums"][checksums.MODULE]  # never run at import
+    assert later["sums"]["later"] != before["sums"]["later"]
+
+
+def test_loaders_are_functions_importing_by_computed_name_and_their_callers() -> None:
+    source = textwrap.dedent(
+        """\
+        import importlib
+
+        def load(name):
+            return importlib.import_module("pkg." + name)
+
+        def find(name):
+            return load(name)
+
+        def fixed():
+            return importlib.import_module("json")
+
+        def unrelated():
+            return 0
+        """
+    )
+    assert checksums.analyse(source.encode())["loaders"] == ["find", "load"]
