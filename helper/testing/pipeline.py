@@ -227,13 +227,13 @@ def run_tests(ctx: Context) -> int | None:
             # Collect only the files with something to run; node ids stay rooted where they were.
             args += [
                 f"--rootdir={ctx.project.root / ctx.state.data['rootdir']}",
-                *wanted_files,
+                *_collect_args(wanted_files, ctx.pytest_config.python_files),
             ]
     elif ctx.args.component and not ctx.user_paths:
         wanted_files = sorted({d.file for d in plan.to_run} | set(plan.collect))
         if not wanted_files:
             return None
-        args += wanted_files
+        args += _collect_args(wanted_files, ctx.pytest_config.python_files)
     args += _coverage_args(ctx)
     cmd = runner.command(ctx.python, args)
     console.verbose("running " + " ".join(cmd))
@@ -384,6 +384,21 @@ def all_files(ctx: Context) -> list[str]:
 
         ctx.files_listed = list_files(ctx.project.root)
     return ctx.files_listed
+
+
+def _collect_args(files: list[str], python_files: list[str]) -> list[str]:
+    """Paths that make pytest collect `files` as a full run would.
+
+    A `.py` file that is not a test module by `python_files` (an example or data
+    file a conftest.py turns into test items) would be imported as a module if
+    named on the command line; its folder is named instead, so the usual rules apply.
+    """
+    from helper.testing.discovery import is_test_file, under
+
+    folders = sorted(
+        {f.rpartition("/")[0] or "." for f in files if f.endswith(".py") and not is_test_file(f, python_files)}
+    )
+    return folders + [f for f in files if not under(f, folders)]
 
 
 def _rootprefix(ctx: Context) -> str:

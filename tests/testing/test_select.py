@@ -394,3 +394,45 @@ def test_code_run_at_import_of_a_lazily_loaded_module(sample: Callable[[dict[str
     selected, failed = _check(project)
     assert failed == {"tests/test_by_name.py::test_lower"}
     assert "tests/test_by_name.py::test_upper" not in selected
+
+
+EXAMPLES = {
+    "fmt.py": "def shout(text):\n    return text.upper()\n",
+    "tests/conftest.py": textwrap.dedent(
+        """\
+        import pytest
+
+        import fmt
+
+
+        class Example(pytest.Item):
+            def runtest(self):
+                text = self.path.read_text()
+                assert fmt.shout(text) == text.upper()
+
+
+        class ExampleFile(pytest.File):
+            def collect(self):
+                yield Example.from_parent(self, name=self.path.name)
+
+
+        def pytest_collect_file(parent, file_path):
+            if file_path.parent.name == "examples":
+                return ExampleFile.from_parent(parent, path=file_path)
+        """
+    ),
+    "tests/examples/sample.py": "import no_such_module  # an example, never imported\n",
+    "tests/examples/notes.txt": "hello\n",
+    "tests/test_plain.py": "def test_plain():\n    assert True\n",
+}
+
+
+def test_example_files_collected_by_a_conftest_are_rerun_not_imported(
+    sample: Callable[[dict[str, str]], Sample],
+) -> None:
+    project = sample(EXAMPLES)
+    assert project.test()["returncode"] == 0
+    project.replace("fmt.py", "return text.upper()", "return text.lower()")
+    selected, failed = _check(project)
+    assert failed == {"tests/examples/sample.py::sample.py", "tests/examples/notes.txt::notes.txt"}
+    assert "tests/test_plain.py::test_plain" not in selected
