@@ -389,15 +389,15 @@ def all_files(ctx: Context) -> list[str]:
 def _collect_args(files: list[str], python_files: list[str]) -> list[str]:
     """Paths that make pytest collect `files` as a full run would.
 
-    A `.py` file that is not a test module by `python_files` (an example or data
-    file a conftest.py turns into test items) would be imported as a module if
-    named on the command line; its folder is named instead, so the usual rules apply.
+    Only test modules (by `python_files`) are named themselves. Any other file a
+    conftest.py turns into test items (example or data files) would be collected
+    differently if named on the command line: a `.py` one imported as a test
+    module, a `.txt` one run as a doctest. Its folder is named instead, so the
+    usual rules apply and the recorder deselects what need not run.
     """
     from helper.testing.discovery import is_test_file, under
 
-    folders = sorted(
-        {f.rpartition("/")[0] or "." for f in files if f.endswith(".py") and not is_test_file(f, python_files)}
-    )
+    folders = sorted({f.rpartition("/")[0] or "." for f in files if not is_test_file(f, python_files)})
     return folders + [f for f in files if not under(f, folders)]
 
 

@@ -422,7 +422,7 @@ EXAMPLES = {
         """
     ),
     "tests/examples/sample.py": "import no_such_module  # an example, never imported\n",
-    "tests/examples/notes.txt": "hello\n",
+    "tests/examples/notes.txt": ">>> 'a'\n'b'\n",  # a doctest that fails, were it collected as one
     "tests/test_plain.py": "def test_plain():\n    assert True\n",
 }
 
