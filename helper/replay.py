@@ -86,9 +86,10 @@ def record_name(argv: list[str]) -> str:
     words = "-".join(argv)
     if words.replace("-", "").isalnum() and len(words) < 80:
         return words
-    from hashlib import sha256
+    import zlib  # built in, unlike hashlib (OpenSSL): a collision only means a context mismatch, never a wrong answer
 
-    return sha256("\0".join(argv).encode()).hexdigest()[:32]
+    joined = "\0".join(argv).encode("utf-8", "surrogateescape")
+    return f"{zlib.crc32(joined):08x}-{len(joined)}"
 
 
 def eligible(argv: list[str]) -> bool:

@@ -333,9 +333,9 @@ def _offer_replay(ctx: Context) -> None:
         return
     root = ctx.project.root
     rels = {*ctx.hasher.seen(), *ctx.test_files, *ctx.state.files}
-    for pattern in ctx.project.config["test.depends"]:  # hashed apart from the selection (envhash)
-        import glob
+    import glob
 
+    for pattern in ctx.project.config["test.depends"]:  # hashed apart from the selection (envhash)
         rels.update(os.path.relpath(p, root) for p in glob.glob(str(root / pattern), recursive=True))
     folders = {""}
     for rel in rels:
