@@ -218,6 +218,7 @@ def run_tests(ctx: Context) -> int | None:
         "shard": list(ctx.shard) if ctx.shard else None,
         "durations": ctx.state.durations() if ctx.shard else {},
         "tracer": os.environ.get("HELPY_TEST_TRACER") or None,
+        "code_cache": str(plugin_dir / "code"),
     }
     runner.write_control(run_dir / "control.json", control)
     args = list(ctx.pytest_args)

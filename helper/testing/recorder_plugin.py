@@ -6,10 +6,12 @@ deselected) and which shard to run. Per test it records:
 
 - the project functions executed, at function granularity -- never line
   tracing, so the overhead stays small: sys.monitoring PY_START on 3.12+, each
-  code location disabled after its first call; on 3.11 the C profiler hook
-  (cProfile, the C side of sys.setprofile), whose per-test stats list every
-  code object called, falling back to a global sys.settrace function that
-  never traces lines when another profiler holds the hook;
+  code location disabled after its first call; on 3.11 project modules are
+  instrumented as they are imported (instrument.py, copied as
+  helpy_instrument.py), so a call costs one list lookup. When a project module
+  was imported before the plugin (so not instrumented), the C profiler hook
+  (cProfile) is used instead, or a sys.settrace function that never traces
+  lines when another profiler holds the hook;
 - the project files opened for reading (an audit hook on "open");
 - what the test's Python subprocesses executed (subprocess_recorder.py, put on
   PYTHONPATH as sitecustomize.py), so CLI tests depend on the code they drive;
@@ -35,28 +37,58 @@ CONTROL_ENV = "HELPY_TEST_CONTROL"
 SOURCE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyi")
 
 
+def _load_control() -> dict[str, Any] | None:
+    path = os.environ.get(CONTROL_ENV)
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    return data if isinstance(data, dict) else None
+
+
+def _excluded(control: dict[str, Any]) -> list[str]:
+    return [sys.prefix, sys.base_prefix, *control.get("exclude", [])]
+
+
+def _instrument(control: dict[str, Any] | None) -> Any:
+    """On 3.11, instrument project modules from the very start (before conftest.py is imported)."""
+    if control is None or hasattr(sys, "monitoring") or control.get("tracer") not in (None, "instrument"):
+        return None
+    if not control.get("record", True):
+        return None
+    from helpy_instrument import install  # type: ignore[import-not-found]
+
+    return install(control["root"], _excluded(control), control.get("code_cache"))
+
+
+CONTROL = _load_control()
+INSTRUMENTATION = _instrument(CONTROL)
+
+
 class Recorder:
     """Collects code objects run and files opened while active; cheap while not."""
 
-    def __init__(self, root: str, excluded: list[str], mode: str | None = None) -> None:
+    def __init__(self, root: str, excluded: list[str], mode: str | None = None, instrumentation: Any = None) -> None:
         self.root = root.rstrip(os.sep) + os.sep
         self.real_root = os.path.realpath(root).rstrip(os.sep) + os.sep
         self.excluded = tuple(p.rstrip(os.sep) + os.sep for p in excluded)
-        self.codes: dict[int, Any] = {}
+        self.codes: dict[Any, Any] = {}  # id -> code object, or (filename, unit) -> the same pair
         self.opened: set[str] = set()
         self.active = False
         self._rel: dict[str, str] = {}
-        self.mode = mode or self._choose_mode()
+        self.instrumentation = instrumentation
+        self.mode = mode if mode and (mode != "instrument" or instrumentation) else self._choose_mode()
         self._tool: int | None = None
         self._previous: Any = None
         self._profiler: Any = None
         sys.addaudithook(self._audit)
 
     # -- tracer --------------------------------------------------------------
-    @staticmethod
-    def _choose_mode() -> str:
+    def _choose_mode(self) -> str:
         if hasattr(sys, "monitoring"):
             return "monitoring"
+        if self.instrumentation is not None:
+            return "instrument"
         return "cprofile" if sys.getprofile() is None else "trace"
 
     def _audit(self, event: str, args: tuple[Any, ...]) -> None:
@@ -133,7 +165,11 @@ class Recorder:
             threading.setprofile(self._previous)  # type: ignore[arg-type]
 
     def _flush(self) -> None:
-        """cProfile: move the code objects its stats list into `codes` and drop the profiler."""
+        """Move what was hit into `codes`: instrumented units, or the code objects cProfile's stats list."""
+        if self.mode == "instrument":
+            codes = self.codes
+            for pair in self.instrumentation.hits.take():
+                codes[pair] = pair
         if self._profiler is not None:
             self._profiler.disable()
             codes = self.codes
@@ -148,6 +184,8 @@ class Recorder:
         self.codes = {}
         self.opened = set()
         self._profiler = None
+        if self.mode == "instrument":
+            self.instrumentation.hits.take()  # what ran between tests is nobody's
 
     def resume(self) -> None:
         self.active = True
@@ -203,13 +241,17 @@ class Recorder:
         self._rel[filename] = result
         return result
 
-    def functions(self, codes: dict[int, Any], extra: list[list[str]] = ()) -> list[list[str]]:  # type: ignore[assignment]
+    def functions(self, codes: dict[Any, Any], extra: list[list[str]] = ()) -> list[list[str]]:  # type: ignore[assignment]
         """[file, qualname] of project code among `codes`, plus `extra` pairs from subprocesses."""
         found = set()
         for code in codes.values():
-            rel = self.rel(code.co_filename)
+            if isinstance(code, tuple):
+                filename, qualname = code
+            else:
+                filename, qualname = code.co_filename, getattr(code, "co_qualname", code.co_name)
+            rel = self.rel(filename)
             if rel:
-                found.add((rel, getattr(code, "co_qualname", code.co_name)))
+                found.add((rel, qualname))
         for filename, qualname in extra:
             rel = self.rel(filename)
             if rel:
@@ -225,15 +267,6 @@ class Recorder:
             if rel and os.path.isfile(path):
                 found.add(rel)
         return sorted(found)
-
-
-def _load_control() -> dict[str, Any] | None:
-    path = os.environ.get(CONTROL_ENV)
-    if not path:
-        return None
-    with open(path, encoding="utf-8") as handle:
-        data = json.load(handle)
-    return data if isinstance(data, dict) else None
 
 
 def _subprocess_records(directory: str) -> list[list[str]]:
@@ -289,8 +322,11 @@ def _outcome(report: Any) -> str:
 def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
     import pytest
 
-    excluded = [sys.prefix, sys.base_prefix, *control.get("exclude", [])]
-    recorder = Recorder(control["root"], excluded, control.get("tracer"))
+    if INSTRUMENTATION is not None:
+        from helpy_instrument import adopt, preloaded
+
+        adopt(INSTRUMENTATION, preloaded(INSTRUMENTATION))  # e.g. Pygments, which pytest imports itself
+    recorder = Recorder(control["root"], _excluded(control), control.get("tracer"), INSTRUMENTATION)
     subprocess_base = control.get("subprocess_dir")
     if subprocess_base:
         os.environ["HELPY_TEST_ROOT"] = control["root"]
@@ -437,6 +473,8 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
                 entry["longrepr"] = report.longreprtext[-4000:]
 
         def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
+            if INSTRUMENTATION is not None:
+                INSTRUMENTATION.prune()
             directory = control.get("record_dir")
             if not directory:
                 return
@@ -461,6 +499,5 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
 
 
 def pytest_configure(config: Any) -> None:
-    control = _load_control()
-    if control is not None:
-        config.pluginmanager.register(_make_plugin(config, control), "help-recorder")
+    if CONTROL is not None:
+        config.pluginmanager.register(_make_plugin(config, CONTROL), "help-recorder")

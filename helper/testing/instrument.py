@@ -1,0 +1,385 @@
+"""Function-level recording by instrumenting project modules as they are imported.
+
+Used by the recorder on Python 3.11, which has no sys.monitoring: a profiler
+hook (even cProfile's C one) costs on every call of every function, about 2x
+on call-heavy suites. Here each function, lambda and module body of a project
+file gets a first statement
+
+    if not __help_hits__[3]: __help_hit__(3)
+
+so a call costs a list lookup once its unit has been seen in the current
+test, and only the first call per test reaches Python code. Slots are per
+checksum unit: a method, a top-level function (nested functions and lambdas
+share their enclosing function's slot), or "<module>".
+
+Test modules pytest rewrites for assertions are rewritten the same way first
+(pytest's own `rewrite_asserts`), then instrumented. Compiled code is cached
+under the control's cache folder by source hash, never in __pycache__, so
+code run outside `help.py test` is never the instrumented one.
+
+Stdlib only: it runs inside the project's test environment.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import functools
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import marshal
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+HITS = "__help_hits__"
+HIT = "__help_hit__"
+MODULE = "<module>"
+VERSION = 1
+PRUNE_AFTER = 14 * 86400  # cached code unused this long is removed
+
+
+class _Instrumenter(ast.NodeTransformer):
+    """Inserts the hit guard into every function, lambda and the module body."""
+
+    def __init__(self) -> None:
+        self.units: list[str] = []
+        self._slots: dict[str, int] = {}
+        self._classes: list[str] = []
+        self._unit: str | None = None  # the enclosing function's unit, None at class or module level
+
+    def slot(self, unit: str) -> int:
+        found = self._slots.get(unit)
+        if found is None:
+            found = self._slots[unit] = len(self.units)
+            self.units.append(unit)
+        return found
+
+    def module(self, tree: ast.Module) -> ast.Module:
+        self.generic_visit(tree)
+        body = tree.body
+        at = _after_preamble(body, module=True)
+        guard = ast.Expr(_call(self.slot(MODULE)))
+        body.insert(at, ast.copy_location(guard, body[at] if at < len(body) else tree))
+        return ast.fix_missing_locations(tree)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        if self._unit is not None:
+            self.generic_visit(node)
+            return node
+        self._classes.append(node.name)
+        self.generic_visit(node)
+        self._classes.pop()
+        return node
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        # Decorators, defaults and annotations run in the enclosing scope.
+        node.decorator_list = [self.visit(d) for d in node.decorator_list]
+        node.args = self.visit(node.args)
+        if node.returns is not None:
+            node.returns = self.visit(node.returns)
+        outer = self._unit
+        if outer is None:
+            self._unit = ".".join([*self._classes, node.name])
+        slot = self.slot(self._unit)  # type: ignore[arg-type]
+        body: list[ast.stmt] = []
+        for stmt in node.body:
+            result = self.visit(stmt)
+            if isinstance(result, list):
+                body.extend(result)
+            elif result is not None:
+                body.append(result)
+        self._unit = outer
+        at = _after_preamble(body, module=False)
+        guard = ast.If(
+            test=ast.UnaryOp(op=ast.Not(), operand=_flag(slot)),
+            body=[ast.Expr(_call(slot))],
+            orelse=[],
+        )
+        body.insert(at, ast.copy_location(guard, body[at] if at < len(body) else node))
+        node.body = body
+        return node
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        node.args = self.visit(node.args)
+        node.body = self.visit(node.body)
+        slot = self.slot(self._unit or MODULE)
+        # (seen or hit()) and body: both sides of `or` are true, so the value is the body's.
+        node.body = ast.copy_location(
+            ast.BoolOp(op=ast.And(), values=[ast.BoolOp(op=ast.Or(), values=[_flag(slot), _call(slot)]), node.body]),
+            node.body,
+        )
+        return node
+
+
+def _flag(slot: int) -> ast.expr:
+    return ast.Subscript(value=ast.Name(id=HITS, ctx=ast.Load()), slice=ast.Constant(slot), ctx=ast.Load())
+
+
+def _call(slot: int) -> ast.expr:
+    return ast.Call(func=ast.Name(id=HIT, ctx=ast.Load()), args=[ast.Constant(slot)], keywords=[])
+
+
+def _after_preamble(body: list[ast.stmt], *, module: bool) -> int:
+    """Index after the docstring (and, in a module, `from __future__` imports)."""
+    at = 0
+    first = body[0] if body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        at = 1
+    while module and at < len(body):
+        stmt = body[at]
+        if not isinstance(stmt, ast.ImportFrom) or stmt.module != "__future__":
+            break
+        at += 1
+    return at
+
+
+def instrument(tree: ast.Module) -> list[str]:
+    """Instrument `tree` in place; returns the unit name of each slot."""
+    instrumenter = _Instrumenter()
+    instrumenter.module(tree)
+    return instrumenter.units
+
+
+class Hits:
+    """Which units ran since the last `take`, across every instrumented module."""
+
+    def __init__(self) -> None:
+        self.modules: list[tuple[str, list[str], list[bool]]] = []
+        self.touched: list[tuple[int, int]] = []
+        self._lock = threading.Lock()
+
+    def register(self, filename: str, units: list[str]) -> tuple[list[bool], Any]:
+        with self._lock:
+            index = len(self.modules)
+            flags = [False] * len(units)
+            self.modules.append((filename, units, flags))
+        return flags, functools.partial(self._hit, index)
+
+    def _hit(self, index: int, slot: int) -> bool:
+        self.modules[index][2][slot] = True
+        self.touched.append((index, slot))
+        return True
+
+    def take(self) -> set[tuple[str, str]]:
+        """(filename, unit) of everything hit since the last call; the next hit of each counts again."""
+        touched, self.touched = self.touched, []
+        found = set()
+        modules = self.modules
+        for index, slot in touched:
+            filename, units, flags = modules[index]
+            flags[slot] = False
+            found.add((filename, units[slot]))
+        return found
+
+
+class _Loader(importlib.machinery.SourceFileLoader):
+    """Executes a project module from instrumented code (assertions rewritten first for test modules)."""
+
+    def __init__(self, fullname: str, path: str, owner: Instrumentation, rewriter: Any) -> None:
+        super().__init__(fullname, path)
+        self.owner = owner
+        self.rewriter = rewriter
+
+    def exec_module(self, module: Any) -> None:
+        units, code = self.owner.compiled(self.path, self.rewriter)
+        if self.rewriter is not None:
+            names = getattr(self.rewriter, "_rewritten_names", None)
+            if isinstance(names, dict):
+                from pathlib import Path
+
+                names[module.__name__] = Path(self.path)
+        flags, hit = self.owner.hits.register(self.path, units)
+        namespace = module.__dict__
+        namespace[HITS] = flags
+        namespace[HIT] = hit
+        exec(code, namespace)
+
+
+class Instrumentation(importlib.abc.MetaPathFinder):
+    """The meta path finder that hands project source files to `_Loader`."""
+
+    def __init__(self, root: str, excluded: list[str], cache_dir: str | None) -> None:
+        roots = {root.rstrip(os.sep) + os.sep, os.path.realpath(root).rstrip(os.sep) + os.sep}
+        self.roots = tuple(roots)
+        self.excluded = tuple(p.rstrip(os.sep) + os.sep for p in excluded)
+        self.cache_dir = cache_dir
+        self.hits = Hits()
+        self.loaded: set[str] = set()
+        self._tag = f"{VERSION}:{importlib.util.MAGIC_NUMBER.hex()}"
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        # Ask the finders after this one, as the import system would, then take project files over.
+        finders = sys.meta_path
+        try:
+            start = finders.index(self) + 1
+        except ValueError:
+            return None
+        for finder in finders[start:]:
+            find = getattr(finder, "find_spec", None)
+            if find is None:
+                continue
+            spec = find(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        origin = spec.origin
+        if not isinstance(origin, str) or not origin.endswith(".py") or not self.is_project(origin):
+            return spec
+        loader = spec.loader
+        rewriter = None
+        if type(loader).__name__ == "AssertionRewritingHook":
+            rewriter = loader
+        elif not isinstance(loader, importlib.machinery.SourceFileLoader):
+            return spec  # someone else's loader: leave its module alone
+        spec.loader = _Loader(name, origin, self, rewriter)
+        self.loaded.add(origin)
+        return spec
+
+    def is_project(self, filename: str) -> bool:
+        return filename.startswith(self.roots) and not filename.startswith(self.excluded)
+
+    def compiled(self, path: str, rewriter: Any) -> tuple[list[str], Any]:
+        with open(path, "rb") as handle:
+            source = handle.read()
+        tag = self._tag
+        if rewriter is not None:
+            tag += ":pytest-" + _pytest_version()
+        key = importlib.util.source_hash(f"{tag}\0{path}\0".encode("utf-8", "surrogateescape") + source).hex()
+        cached = self._read(key)
+        if cached is not None:
+            return cached
+        tree = ast.parse(source, filename=path)
+        units = instrument(tree)  # first: pytest leaves end positions of its own nodes unset
+        if rewriter is not None:
+            from _pytest.assertion.rewrite import rewrite_asserts
+
+            rewrite_asserts(tree, source, path, rewriter.config)
+        code = compile(tree, path, "exec", dont_inherit=True)
+        self._write(key, (units, code))
+        return units, code
+
+    def _read(self, key: str) -> tuple[list[str], Any] | None:
+        if not self.cache_dir:
+            return None
+        target = os.path.join(self.cache_dir, key)
+        try:
+            with open(target, "rb") as handle:
+                units, code = marshal.loads(handle.read())
+            os.utime(target)  # kept by `prune` while in use
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+        return units, code
+
+    def _write(self, key: str, value: tuple[list[str], Any]) -> None:
+        if not self.cache_dir:
+            return
+        target = os.path.join(self.cache_dir, key)
+        temp = f"{target}.{os.getpid()}.tmp"
+        try:
+            os.makedirs(self.cache_dir, exist_ok=True)
+            with open(temp, "wb") as handle:
+                handle.write(marshal.dumps(value))
+            os.replace(temp, target)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+
+    def prune(self) -> None:
+        """Remove cached code nobody loaded for PRUNE_AFTER seconds."""
+        if not self.cache_dir:
+            return
+        limit = time.time() - PRUNE_AFTER
+        try:
+            entries = list(os.scandir(self.cache_dir))
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                if entry.stat().st_mtime < limit:
+                    os.unlink(entry.path)
+            except OSError:
+                continue
+
+
+def _pytest_version() -> str:
+    module = sys.modules.get("pytest")
+    return str(getattr(module, "__version__", "?"))
+
+
+def install(root: str, excluded: list[str], cache_dir: str | None) -> Instrumentation:
+    """Put the finder first on sys.meta_path (before pytest's assertion rewriter)."""
+    finder = Instrumentation(root, excluded, cache_dir)
+    sys.meta_path.insert(0, finder)
+    return finder
+
+
+def preloaded(finder: Instrumentation) -> list[Any]:
+    """Project modules imported before the finder was installed (so not instrumented)."""
+    found = []
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if not isinstance(filename, str) or not filename.endswith(".py") or not finder.is_project(filename):
+            continue
+        if HITS not in getattr(module, "__dict__", {}):
+            found.append(module)
+    return found
+
+
+def adopt(finder: Instrumentation, modules: list[Any]) -> int:
+    """Instrument modules already imported: every live function of theirs gets the instrumented code.
+
+    pytest itself imports some projects (Pygments) before any plugin, and a
+    sitecustomize or an earlier plugin may import the project under test. Their
+    module bodies have run, so only functions matter; each live function object
+    (closures and lambdas included, found through the garbage collector) whose
+    code matches one of the instrumented module's by qualified name and first
+    line gets the instrumented code. Returns how many functions were switched.
+    """
+    import gc
+    import types
+
+    wanted: dict[tuple[str, str, int], tuple[Any, list[bool], Any]] = {}
+    for module in modules:
+        path = module.__file__
+        try:
+            units, code = finder.compiled(path, None)
+        except (OSError, SyntaxError, ValueError):
+            continue
+        flags, hit = finder.hits.register(path, units)
+        module.__dict__[HITS] = flags
+        module.__dict__[HIT] = hit
+        pending = [code]
+        while pending:
+            current = pending.pop()
+            for const in current.co_consts:
+                if isinstance(const, types.CodeType):
+                    wanted[(const.co_filename, const.co_qualname, const.co_firstlineno)] = (const, flags, hit)
+                    pending.append(const)
+    if not wanted:
+        return 0
+    filenames = {key[0] for key in wanted}
+    switched = 0
+    for obj in gc.get_objects():
+        if type(obj) is types.FunctionType:
+            old = obj.__code__
+            if old.co_filename not in filenames:
+                continue
+            found = wanted.get((old.co_filename, old.co_qualname, old.co_firstlineno))
+            if found is None or len(found[0].co_freevars) != len(old.co_freevars):
+                continue
+            new, flags, hit = found
+            namespace = obj.__globals__  # not always the module's __dict__: a module may replace itself
+            if namespace.get(HITS) is not flags:
+                namespace[HITS] = flags
+                namespace[HIT] = hit
+            obj.__code__ = new
+            switched += 1
+    return switched
