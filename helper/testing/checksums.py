@@ -14,7 +14,11 @@ Functions the module calls while it is imported (in a class body, a constant,
 a decorator) are part of what the module builds, so their checksums are folded
 into "<module>". Functions that import modules by computed name (`__import__`,
 `importlib.import_module`), and those in the module that call them, are listed
-as "loaders": a test that ran one may have used any module of that package.
+as "loaders" (see units.py): a test that ran one may have used any module of
+that package. It depends on the "<module>" and constants of every one of them,
+or, when the recorder saw which classes the test used, only on their
+"<outline>" (the module without class bodies) besides the modules of the
+classes it used.
 
 Results are kept by the file's sha256, so an unchanged file is never parsed
 twice; the import names found in the same pass feed the static import graph.
@@ -29,10 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from helper.fsutil import atomic_write
+from helper.testing import units
 
 MODULE = "<module>"
 ASSIGN = "<module>:"  # prefix of a top-level assignment's own entry, e.g. "<module>:LIMIT"
-VERSION = 3
+OUTLINE = "<outline>"  # the module without its class bodies, constants' values included
+VERSION = 4
 
 
 def _digest(text: str) -> str:
@@ -45,12 +51,10 @@ class _Splitter(ast.NodeTransformer):
     def __init__(self) -> None:
         self.prefix: list[str] = []
         self.functions: dict[str, list[str]] = {}
-        self.uses: dict[str, set[str]] = {}
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
         qualname = ".".join([*self.prefix, node.name])
         self.functions.setdefault(qualname, []).append(ast.dump(node))
-        self.uses.setdefault(qualname, set()).update(_names(node, strings=True))
         node.body = [ast.Pass()]
         return node
 
@@ -62,21 +66,6 @@ class _Splitter(ast.NodeTransformer):
         self.generic_visit(node)
         self.prefix.pop()
         return node
-
-
-def _names(node: ast.AST, *, strings: bool = False) -> set[str]:
-    """Identifiers `node` mentions (names, attributes; with `strings`, identifier-like strings for getattr)."""
-    found: set[str] = set()
-    for child in ast.walk(node):
-        if isinstance(child, ast.Name):
-            found.add(child.id)
-        elif isinstance(child, ast.Attribute):
-            found.add(child.attr)
-        elif (
-            strings and isinstance(child, ast.Constant) and isinstance(child.value, str) and child.value.isidentifier()
-        ):
-            found.add(child.value)
-    return found
 
 
 def _assigned(stmt: ast.stmt) -> list[str] | None:
@@ -128,30 +117,55 @@ def analyse(source: bytes) -> dict[str, Any]:
             continue
         for name in names:
             assignments.setdefault(name, []).append(ast.dump(stmt))
-            refs.setdefault(name, set()).update(_names(stmt.value))  # type: ignore[attr-defined,arg-type]
+            refs.setdefault(name, set()).update(units.names(stmt.value))  # type: ignore[attr-defined,arg-type]
         body.append(ast.Expr(ast.Constant("assigns " + ",".join(names))))
     tree.body = body
     called = _import_time_calls(tree)
-    dynamic = _dynamic_importers(tree)
+    called_outside_classes = _import_time_calls(tree, classes=False)
+    unit_names = units.unit_uses(tree)
+    loaders = units.callers_of(units.dynamic_importers(tree), unit_names)
     splitter = _Splitter()
     skeleton = splitter.visit(tree)
     sums = {name: _digest("\n".join(dumps)) for name, dumps in splitter.functions.items()}
-    at_import = _closure(called, splitter.uses)
+    at_import = _closure(called, unit_names)
     sums[MODULE] = _digest("\n".join([ast.dump(skeleton), *(f"{q}={sums[q]}" for q in sorted(at_import))]))
-    loaders = _callers_of(dynamic, splitter.uses)
-    uses = {name: sorted(found) for name, found in splitter.uses.items()}
-    module_uses = _names(skeleton)
+    uses = {name: sorted(found) for name, found in unit_names.items()}
+    module_uses = units.names(skeleton)
     if any(isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names) for s in tree.body):
         module_uses.add("__all__")
     uses[MODULE] = sorted(module_uses)
     for name, dumps in assignments.items():
         sums[ASSIGN + name] = _digest("\n".join(dumps))
         uses[ASSIGN + name] = sorted(refs[name])
+    sums[OUTLINE] = _outline(skeleton, sums, _closure(called_outside_classes, unit_names))
     return {"v": VERSION, "sums": sums, "imports": imports, "uses": uses, "loaders": sorted(loaders)}
 
 
-def _import_time_calls(tree: ast.AST) -> set[str]:
-    """Names called while the module runs: outside function bodies (decorators and defaults included)."""
+def _outline(skeleton: ast.Module, sums: dict[str, str], at_import: set[str]) -> str:
+    """Hash of the module with class bodies left out: what a test may use of a module it never ran.
+
+    A loader (see units.py) may hand a test any module of its package. When the
+    recorder saw which classes a test used (as the receiver of a method, or as
+    what a loader returned), that test depends on the outline of the others:
+    their imports, constants and what runs at import outside class bodies.
+    """
+
+    class Bodiless(ast.NodeTransformer):
+        def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+            node.body = [ast.Pass()]
+            return node
+
+    outline = Bodiless().visit(skeleton)
+    parts = [ast.dump(outline), *(f"{q}={sums[q]}" for q in sorted(at_import))]
+    parts += [f"{key}={value}" for key, value in sorted(sums.items()) if key.startswith(ASSIGN)]
+    return _digest("\n".join(parts))
+
+
+def _import_time_calls(tree: ast.AST, *, classes: bool = True) -> set[str]:
+    """Names called while the module runs: outside function bodies (decorators and defaults included).
+
+    Without `classes`, calls inside class bodies do not count (class headers do).
+    """
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
@@ -159,12 +173,16 @@ def _import_time_calls(tree: ast.AST) -> set[str]:
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for expr in [*child.decorator_list, *child.args.defaults, *child.args.kw_defaults]:
                     if expr is not None:
-                        found.update(_names(expr))
+                        found.update(units.names(expr))
                 continue
             if isinstance(child, ast.Lambda):
                 continue
             if isinstance(child, ast.ClassDef):
-                found.update(n for d in child.decorator_list for n in _names(d))
+                found.update(n for d in child.decorator_list for n in units.names(d))
+                if not classes:
+                    header = [*child.bases, *(k.value for k in child.keywords)]
+                    visit(ast.Module(body=[ast.Expr(e) for e in header], type_ignores=[]))
+                    continue
             if isinstance(child, ast.Call):
                 func = child.func
                 found.add(
@@ -173,31 +191,6 @@ def _import_time_calls(tree: ast.AST) -> set[str]:
             visit(child)
 
     visit(tree)
-    return found
-
-
-def _dynamic_importers(tree: ast.AST) -> set[str]:
-    """Qualified names of functions that import a module by a computed name."""
-    found: set[str] = set()
-
-    def visit(node: ast.AST, prefix: list[str], current: str | None) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                qualname = ".".join([*prefix, child.name])
-                visit(child, [*prefix, child.name], current or qualname)
-            elif isinstance(child, ast.ClassDef):
-                visit(child, [*prefix, child.name], current)
-            else:
-                if current and isinstance(child, ast.Call) and child.args:
-                    func = child.func
-                    name = (
-                        func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-                    )
-                    if name in ("__import__", "import_module") and not isinstance(child.args[0], ast.Constant):
-                        found.add(current)
-                visit(child, prefix, current)
-
-    visit(tree, [], None)
     return found
 
 
@@ -213,20 +206,6 @@ def _closure(names: set[str], uses: dict[str, set[str]]) -> set[str]:
         if qualname not in found:
             found.add(qualname)
             todo.extend(q for n in uses.get(qualname, ()) for q in by_last.get(n, []))
-    return found
-
-
-def _callers_of(targets: set[str], uses: dict[str, set[str]]) -> set[str]:
-    """`targets` and every function of this module that names one of them, directly or not."""
-    found = set(targets)
-    grew = True
-    while grew:
-        grew = False
-        lasts = {q.rsplit(".", 1)[-1] for q in found}
-        for qualname, names in uses.items():
-            if qualname not in found and names & lasts:
-                found.add(qualname)
-                grew = True
     return found
 
 

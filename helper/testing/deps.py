@@ -4,7 +4,9 @@ A dependency is named:
     "pkg/mod.py::Parser.feed"   one function or method (its checksum)
     "pkg/mod.py::<module>"      a module's code outside its functions
     "data/cases.json"           a whole file (data files, conftest.py)
-    "pkg/plugins/::<modules>"   the "<module>" of every module in a package (after a loader ran)
+    "pkg/plugins/::<modules>"   "<module>" and constants of every module in a package (after a loader ran)
+    "pkg/plugins/::<outlines>"  the "<outline>" of every module in a package (after a loader ran,
+                                when the recorder saw which classes the test used)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from helper.testing.graph import ImportGraph
 
 ABSENT = "-"
 PACKAGE_MODULES = "<modules>"
+PACKAGE_OUTLINES = "<outlines>"
 
 
 class Hasher:
@@ -56,8 +59,8 @@ class Hasher:
         if found is not None:
             return found
         rel, sep, unit = name.partition("::")
-        if unit == PACKAGE_MODULES:
-            found = self._package(rel)
+        if unit in (PACKAGE_MODULES, PACKAGE_OUTLINES):
+            found = self._package(rel, outlines=unit == PACKAGE_OUTLINES)
             self._memo[name] = found
             return found
         sha = self.file_sha(rel)
@@ -70,8 +73,8 @@ class Hasher:
         self._memo[name] = found
         return found
 
-    def _package(self, folder: str) -> str:
-        """One hash over the "<module>" entries of every Python file in `folder` and below."""
+    def _package(self, folder: str, *, outlines: bool) -> str:
+        """One hash over every Python file in `folder` and below: its "<outline>", or "<module>" and constants."""
         import os
 
         digest = hashlib.sha256()
@@ -81,7 +84,13 @@ class Hasher:
             dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__pycache__"))) if folder else []
             for file in sorted(f for f in files if f.endswith(".py")):
                 rel = os.path.relpath(os.path.join(current, file), self.root).replace(os.sep, "/")
-                digest.update(f"{rel}={self.hash(rel + '::' + checksums.MODULE)}\n".encode("utf-8", "surrogateescape"))
+                if outlines:
+                    entries = [checksums.OUTLINE]
+                else:
+                    entries = [checksums.MODULE, *(k for k in _sums(self, rel) if k.startswith(checksums.ASSIGN))]
+                for entry in entries:
+                    line = f"{rel}::{entry}={self.hash(rel + '::' + entry)}\n"
+                    digest.update(line.encode("utf-8", "surrogateescape"))
         return digest.hexdigest()[:20]
 
     def key_of(self, names: Iterable[str]) -> str:
@@ -109,8 +118,19 @@ def static_deps(rel: str, graph: ImportGraph, files: set[str], opened_at_collect
     return names
 
 
-def recorded_deps(hasher: Hasher, funcs: list[list[str]], opened: list[str], static: Iterable[str] = ()) -> set[str]:
-    """A test's own dependencies: functions it ran, their modules, files it read, constants it names."""
+def recorded_deps(
+    hasher: Hasher,
+    funcs: list[list[str]],
+    opened: list[str],
+    static: Iterable[str] = (),
+    *,
+    classes_seen: bool = False,
+) -> set[str]:
+    """A test's own dependencies: functions it ran, their modules, files it read, constants it names.
+
+    `classes_seen`: the recorder listed the modules of the classes the test used
+    (as "<module>" entries), so a loader's package counts by outline only.
+    """
     names: set[str] = set()
     units: list[tuple[str, str]] = []
     executed: set[str] = set()
@@ -126,7 +146,7 @@ def recorded_deps(hasher: Hasher, funcs: list[list[str]], opened: list[str], sta
     for rel, unit in units:  # a loader ran: whatever module of its package it loaded counts
         if unit in (hasher.analysis(rel) or {}).get("loaders", ()):
             folder = rel.rpartition("/")[0]
-            names.add(f"{folder + '/' if folder else ''}::{PACKAGE_MODULES}")
+            names.add(f"{folder + '/' if folder else ''}::{PACKAGE_OUTLINES if classes_seen else PACKAGE_MODULES}")
     for rel in executed:  # code ran in this module: every top-level assignment counts
         names.update(f"{rel}::{key}" for key in _sums(hasher, rel) if key.startswith(checksums.ASSIGN))
     names.update(opened)

@@ -9,8 +9,19 @@ file gets a first statement
 
 so a call costs a list lookup once its unit has been seen in the current
 test, and only the first call per test reaches Python code. Slots are per
-checksum unit: a method, a top-level function (nested functions and lambdas
-share their enclosing function's slot), or "<module>".
+checksum unit (units.py): a method, a top-level function (nested functions
+and lambdas share their enclosing function's slot), or "<module>".
+
+It also records which classes a test used, whose class bodies a test depends
+on even when none of their own methods ran (a lexer subclass made of class
+attributes, run by its base class's methods):
+
+- a method also starts with `if id(type(self)) not in __help_seen__:
+  __help_receiver__(self)`, so each receiver type costs one set lookup per
+  call and one Python call per test;
+- in a loader (a unit importing by computed name, or calling one), every
+  returned or yielded value passes through `__help_returned__`, which notes
+  the module, class or instance's class it is.
 
 Test modules pytest rewrites for assertions are rewritten the same way first
 (pytest's own `rewrite_asserts`), then instrumented. Compiled code is cached
@@ -33,20 +44,30 @@ import os
 import sys
 import threading
 import time
+import types
 from typing import Any
+
+from helpy_units import loaders  # type: ignore[import-not-found]
 
 HITS = "__help_hits__"
 HIT = "__help_hit__"
+SEEN = "__help_seen__"  # ids of the receiver types already recorded in this test (a type may be unhashable)
+RECEIVER = "__help_receiver__"
+RETURNED = "__help_returned__"
+TYPE = "__help_type__"  # `type` itself: a method's parameter named "type" must not shadow it
+ID = "__help_id__"
 MODULE = "<module>"
-VERSION = 1
+VERSION = 2
 PRUNE_AFTER = 14 * 86400  # cached code unused this long is removed
 
 
 class _Instrumenter(ast.NodeTransformer):
     """Inserts the hit guard into every function, lambda and the module body."""
 
-    def __init__(self) -> None:
+    def __init__(self, loaders: set[str], lambdas: bool) -> None:
         self.units: list[str] = []
+        self.loaders = loaders
+        self.lambdas = lambdas  # False: no expression holds a lambda, so only statements need a visit
         self._slots: dict[str, int] = {}
         self._classes: list[str] = []
         self._unit: str | None = None  # the enclosing function's unit, None at class or module level
@@ -62,9 +83,24 @@ class _Instrumenter(ast.NodeTransformer):
         self.generic_visit(tree)
         body = tree.body
         at = _after_preamble(body, module=True)
-        guard = ast.Expr(_call(self.slot(MODULE)))
-        body.insert(at, ast.copy_location(guard, body[at] if at < len(body) else tree))
-        return ast.fix_missing_locations(tree)
+        body.insert(at, _placed(ast.Expr(_call(self.slot(MODULE))), body[at] if at < len(body) else None))
+        return tree
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        if self.lambdas or self._unit in self.loaders:
+            return super().generic_visit(node)
+        # Only statements can hold functions here: skip expressions (large literal tables).
+        for _field, old in ast.iter_fields(node):
+            if isinstance(old, list) and old and isinstance(old[0], (ast.stmt, ast.excepthandler, ast.match_case)):
+                new: list[Any] = []
+                for item in old:
+                    result = self.visit(item)
+                    if isinstance(result, list):
+                        new.extend(result)
+                    elif result is not None:
+                        new.append(result)
+                old[:] = new
+        return node
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
         if self._unit is not None:
@@ -82,8 +118,11 @@ class _Instrumenter(ast.NodeTransformer):
         if node.returns is not None:
             node.returns = self.visit(node.returns)
         outer = self._unit
+        receiver = None
         if outer is None:
             self._unit = ".".join([*self._classes, node.name])
+            if self._classes:
+                receiver = _receiver(node)
         slot = self.slot(self._unit)  # type: ignore[arg-type]
         body: list[ast.stmt] = []
         for stmt in node.body:
@@ -99,9 +138,29 @@ class _Instrumenter(ast.NodeTransformer):
             body=[ast.Expr(_call(slot))],
             orelse=[],
         )
-        body.insert(at, ast.copy_location(guard, body[at] if at < len(body) else node))
+        guards: list[ast.stmt] = [guard]
+        if receiver is not None:
+            kind = ast.Call(func=_load(TYPE), args=[_load(receiver)], keywords=[])
+            seen = ast.Call(func=_load(ID), args=[kind], keywords=[])
+            test = ast.Compare(left=seen, ops=[ast.NotIn()], comparators=[_load(SEEN)])
+            record = ast.Call(func=_load(RECEIVER), args=[_load(receiver)], keywords=[])
+            guards.append(ast.If(test=test, body=[ast.Expr(record)], orelse=[]))
+        location = body[at] if at < len(body) else node
+        body[at:at] = [_placed(g, location) for g in guards]
         node.body = body
         return node
+
+    def _returned(self, node: ast.Return | ast.Yield) -> ast.AST:
+        self.generic_visit(node)
+        if node.value is not None and self._unit in self.loaders:
+            value = node.value
+            call = _placed(ast.Call(func=_load(RETURNED), args=[], keywords=[]), value)
+            call.args.append(value)  # after placing: the value keeps its own positions
+            node.value = call
+        return node
+
+    visit_Return = _returned
+    visit_Yield = _returned
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
@@ -111,11 +170,38 @@ class _Instrumenter(ast.NodeTransformer):
         node.body = self.visit(node.body)
         slot = self.slot(self._unit or MODULE)
         # (seen or hit()) and body: both sides of `or` are true, so the value is the body's.
-        node.body = ast.copy_location(
-            ast.BoolOp(op=ast.And(), values=[ast.BoolOp(op=ast.Or(), values=[_flag(slot), _call(slot)]), node.body]),
-            node.body,
-        )
+        body = node.body
+        check = _placed(ast.BoolOp(op=ast.Or(), values=[_flag(slot), _call(slot)]), body)
+        both = _placed(ast.BoolOp(op=ast.And(), values=[]), body)
+        both.values += [check, body]  # after placing: the body keeps its own positions
+        node.body = both
         return node
+
+
+def _receiver(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The parameter holding a method's receiver (self or cls); None for a static method."""
+    for decorator in node.decorator_list:
+        name = getattr(decorator, "id", None) or getattr(decorator, "attr", None)
+        if name == "staticmethod":
+            return None
+    positional = [*node.args.posonlyargs, *node.args.args]
+    return positional[0].arg if positional else None
+
+
+def _placed(new: Any, at: ast.AST | None) -> Any:
+    """`new` and everything in it given `at`'s position (line 1 without one): inserted code is one line."""
+    lineno = getattr(at, "lineno", 1)
+    col = getattr(at, "col_offset", 0)
+    for node in ast.walk(new):
+        if "lineno" in node._attributes:
+            for name, value in (("lineno", lineno), ("col_offset", col), ("end_lineno", lineno)):
+                setattr(node, name, value)
+            node.end_col_offset = col  # type: ignore[attr-defined]
+    return new
+
+
+def _load(name: str) -> ast.expr:
+    return ast.Name(id=name, ctx=ast.Load())
 
 
 def _flag(slot: int) -> ast.expr:
@@ -140,43 +226,100 @@ def _after_preamble(body: list[ast.stmt], *, module: bool) -> int:
     return at
 
 
-def instrument(tree: ast.Module) -> list[str]:
-    """Instrument `tree` in place; returns the unit name of each slot."""
-    instrumenter = _Instrumenter()
+def instrument(tree: ast.Module, source: bytes | None = None) -> list[str]:
+    """Instrument `tree` in place; returns the unit name of each slot.
+
+    With the `source` it was parsed from, parts that cannot matter are skipped:
+    loaders when nothing imports by name, expressions when there is no lambda.
+    """
+    importing = source is None or b"__import__" in source or b"import_module" in source
+    instrumenter = _Instrumenter(loaders(tree) if importing else set(), source is None or b"lambda" in source)
     instrumenter.module(tree)
     return instrumenter.units
 
 
 class Hits:
-    """Which units ran since the last `take`, across every instrumented module."""
+    """Which units ran, and which classes and modules were used, since the last `take`."""
 
     def __init__(self) -> None:
         self.modules: list[tuple[str, list[str], list[bool]]] = []
         self.touched: list[tuple[int, int]] = []
+        self.seen: set[int] = set()
+        self.used: dict[int, Any] = {}  # classes and modules, by id
         self._lock = threading.Lock()
 
-    def register(self, filename: str, units: list[str]) -> tuple[list[bool], Any]:
+    def register(self, filename: str, units: list[str]) -> dict[str, Any]:
+        """The names an instrumented module's code needs in its globals."""
         with self._lock:
             index = len(self.modules)
             flags = [False] * len(units)
             self.modules.append((filename, units, flags))
-        return flags, functools.partial(self._hit, index)
+        return {
+            HITS: flags,
+            HIT: functools.partial(self._hit, index),
+            SEEN: self.seen,
+            RECEIVER: self._receiver,
+            RETURNED: self._returned,
+            TYPE: type,
+            ID: id,
+        }
 
     def _hit(self, index: int, slot: int) -> bool:
         self.modules[index][2][slot] = True
         self.touched.append((index, slot))
         return True
 
+    def _receiver(self, receiver: Any) -> None:
+        if isinstance(receiver, type):  # cls: the guard saw its metaclass, which says nothing
+            self.used[id(receiver)] = receiver
+        else:
+            kind = type(receiver)
+            self.seen.add(id(kind))
+            self.used[id(kind)] = kind
+
+    def _returned(self, value: Any) -> Any:
+        pending = [value]
+        for item in pending:
+            if isinstance(item, (list, tuple, set, frozenset)) and len(pending) < 1000:
+                pending.extend(item)
+            elif isinstance(item, dict) and len(pending) < 1000:
+                pending.extend(item.values())
+            elif isinstance(item, (type, types.ModuleType)):
+                self.used[id(item)] = item
+            else:
+                self.used[id(type(item))] = type(item)
+        return value
+
     def take(self) -> set[tuple[str, str]]:
-        """(filename, unit) of everything hit since the last call; the next hit of each counts again."""
+        """(filename, unit) of everything hit since the last call; the next hit of each counts again.
+
+        A class or module used counts as (its file, "<module>"), and so does
+        every class in a used class's MRO.
+        """
         touched, self.touched = self.touched, []
+        used, self.used = self.used, {}
+        self.seen.clear()
         found = set()
         modules = self.modules
         for index, slot in touched:
             filename, units, flags = modules[index]
             flags[slot] = False
             found.add((filename, units[slot]))
+        for item in used.values():
+            for kind in getattr(item, "__mro__", None) or (item,):
+                source = _file_of(kind)
+                if source:
+                    found.add((source, MODULE))
         return found
+
+
+def _file_of(item: Any) -> str | None:
+    """The source file a module, or the module of a class, was loaded from."""
+    if not isinstance(item, types.ModuleType):
+        name = getattr(item, "__module__", None)
+        item = sys.modules.get(name) if isinstance(name, str) else None
+    filename = getattr(item, "__file__", None)
+    return filename if isinstance(filename, str) and filename.endswith(".py") else None
 
 
 class _Loader(importlib.machinery.SourceFileLoader):
@@ -195,10 +338,8 @@ class _Loader(importlib.machinery.SourceFileLoader):
                 from pathlib import Path
 
                 names[module.__name__] = Path(self.path)
-        flags, hit = self.owner.hits.register(self.path, units)
         namespace = module.__dict__
-        namespace[HITS] = flags
-        namespace[HIT] = hit
+        namespace.update(self.owner.hits.register(self.path, units))
         exec(code, namespace)
 
 
@@ -257,7 +398,7 @@ class Instrumentation(importlib.abc.MetaPathFinder):
         if cached is not None:
             return cached
         tree = ast.parse(source, filename=path)
-        units = instrument(tree)  # first: pytest leaves end positions of its own nodes unset
+        units = instrument(tree, source)  # first: pytest leaves end positions of its own nodes unset
         if rewriter is not None:
             from _pytest.assertion.rewrite import rewrite_asserts
 
@@ -344,24 +485,22 @@ def adopt(finder: Instrumentation, modules: list[Any]) -> int:
     line gets the instrumented code. Returns how many functions were switched.
     """
     import gc
-    import types
 
-    wanted: dict[tuple[str, str, int], tuple[Any, list[bool], Any]] = {}
+    wanted: dict[tuple[str, str, int], tuple[Any, dict[str, Any]]] = {}
     for module in modules:
         path = module.__file__
         try:
             units, code = finder.compiled(path, None)
         except (OSError, SyntaxError, ValueError):
             continue
-        flags, hit = finder.hits.register(path, units)
-        module.__dict__[HITS] = flags
-        module.__dict__[HIT] = hit
+        names = finder.hits.register(path, units)
+        module.__dict__.update(names)
         pending = [code]
         while pending:
             current = pending.pop()
             for const in current.co_consts:
                 if isinstance(const, types.CodeType):
-                    wanted[(const.co_filename, const.co_qualname, const.co_firstlineno)] = (const, flags, hit)
+                    wanted[(const.co_filename, const.co_qualname, const.co_firstlineno)] = (const, names)
                     pending.append(const)
     if not wanted:
         return 0
@@ -375,11 +514,10 @@ def adopt(finder: Instrumentation, modules: list[Any]) -> int:
             found = wanted.get((old.co_filename, old.co_qualname, old.co_firstlineno))
             if found is None or len(found[0].co_freevars) != len(old.co_freevars):
                 continue
-            new, flags, hit = found
+            new, names = found
             namespace = obj.__globals__  # not always the module's __dict__: a module may replace itself
-            if namespace.get(HITS) is not flags:
-                namespace[HITS] = flags
-                namespace[HIT] = hit
+            if namespace.get(HITS) is not names[HITS]:
+                namespace.update(names)
             obj.__code__ = new
             switched += 1
     return switched

@@ -29,6 +29,7 @@ def prepare_plugin(state_dir: Path) -> Path:
         (HERE / "recorder_plugin.py", f"{PLUGIN_MODULE}.py"),
         (HERE / "shard.py", "helpy_shard.py"),
         (HERE / "instrument.py", "helpy_instrument.py"),
+        (HERE / "units.py", "helpy_units.py"),
         (HERE / "subprocess_recorder.py", "sitecustomize.py"),
     )
     for source, name in copies:

@@ -74,7 +74,9 @@ def store(ctx: Any) -> None:
             variants = state.files.get(rel) or []
             static = state.names(variants[0]["collect"]) if variants else sorted(static_deps(rel, graph, files))
         if "funcs" in entry:
-            recorded = recorded_deps(hasher, entry["funcs"], entry.get("files", []), static)
+            recorded = recorded_deps(
+                hasher, entry["funcs"], entry.get("files", []), static, classes_seen=records.tracer == "instrument"
+            )
         else:  # not recorded (e.g. no tracer slot free): every imported file counts whole
             recorded = {name.partition("::")[0] for name in static if "::" in name}
         sid = state.add_set(recorded)

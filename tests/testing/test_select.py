@@ -3,6 +3,7 @@ under a full run must be among the tests help.py selects, and the rest come from
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections.abc import Callable
 
@@ -394,6 +395,89 @@ def test_code_run_at_import_of_a_lazily_loaded_module(sample: Callable[[dict[str
     selected, failed = _check(project)
     assert failed == {"tests/test_by_name.py::test_lower"}
     assert "tests/test_by_name.py::test_upper" not in selected
+
+
+DATA_PLUGINS = {
+    "reg/__init__.py": textwrap.dedent(
+        """\
+        import importlib
+
+        NAMES = {"upper": "reg.shouting", "lower": "reg.quiet"}
+        _loaded = {}
+
+
+        def get(name):
+            if name not in _loaded:
+                _loaded[name] = importlib.import_module(NAMES[name]).Plugin
+            return _loaded[name]
+
+
+        def every():
+            return [get(name) for name in sorted(NAMES)]
+        """
+    ),
+    "reg/base.py": textwrap.dedent(
+        """\
+        class Base:
+            table = {}
+
+            def apply(self, text):
+                return text + self.table["end"]
+        """
+    ),
+    "reg/shouting.py": 'from reg.base import Base\n\n\nclass Plugin(Base):\n    table = {"end": "!"}\n    aliases = ["upper"]\n',
+    "reg/quiet.py": 'from reg.base import Base\n\nTIMEOUT = 3\n\n\nclass Plugin(Base):\n    table = {"end": "."}\n',
+    "tests/test_plugins.py": textwrap.dedent(
+        """\
+        import reg
+
+
+        def test_warm_up():
+            assert len(reg.every()) == 2  # loads both: later tests get them from the registry's cache
+
+
+        def test_upper():
+            assert reg.get("upper")().apply("a") == "a!"
+
+
+        def test_lower():
+            assert reg.get("lower")().apply("a") == "a."
+
+
+        def test_aliases():
+            assert reg.get("upper").aliases == ["upper"]  # a class attribute: no method of the plugin runs
+        """
+    ),
+}
+
+
+def test_class_bodies_of_loaded_plugins_count_for_the_tests_that_used_them(
+    sample: Callable[[dict[str, str]], Sample],
+) -> None:
+    """Data-only subclasses found through a registry, as Pygments' lexers are.
+
+    Where the recorder sees which classes a test used (3.11's instrumentation:
+    receivers of methods, values loaders return), a class-body edit reselects
+    only those tests; otherwise every test that ran the loader.
+    """
+    precise = not hasattr(sys, "monitoring")
+    project = sample(DATA_PLUGINS)
+    assert project.test()["returncode"] == 0
+    every = {f"tests/test_plugins.py::test_{name}" for name in ("warm_up", "upper", "lower", "aliases")}
+    edits = [
+        ('table = {"end": "!"}', 'table = {"end": "?"}', "upper"),  # used through the base class's method
+        ('aliases = ["upper"]', 'aliases = ["loud"]', "aliases"),  # read off the class a loader returned
+    ]
+    for old, new, name in edits:
+        project.replace("reg/shouting.py", old, new)
+        selected, failed = _check(project)
+        assert failed == {f"tests/test_plugins.py::test_{name}"}
+        assert "tests/test_plugins.py::test_lower" not in selected if precise else selected == every
+        project.git("checkout", "--", ".")
+        assert project.test()["returncode"] == 0
+    project.replace("reg/quiet.py", "TIMEOUT = 3", "TIMEOUT = 4")  # module data: every test that ran the loader
+    selected, failed = _check(project)
+    assert failed == set() and selected == every
 
 
 EXAMPLES = {

@@ -35,13 +35,15 @@ SOURCE = textwrap.dedent(
 
 def test_checksums_separate_functions_from_module_code() -> None:
     base = checksums.analyse(SOURCE)["sums"]
-    assert set(base) == {"<module>", "<module>:LIMIT", "first", "Box.open", "Box.size"}
+    assert set(base) == {"<module>", "<module>:LIMIT", "<outline>", "first", "Box.open", "Box.size"}
     body = checksums.analyse(SOURCE.replace(b"return x + 1", b"return x + 2"))["sums"]
     assert {k for k in base if base[k] != body[k]} == {"first"}
     constant = checksums.analyse(SOURCE.replace(b"LIMIT = 3", b"LIMIT = 4"))["sums"]
-    assert {k for k in base if base[k] != constant[k]} == {"<module>:LIMIT"}
+    assert {k for k in base if base[k] != constant[k]} == {"<module>:LIMIT", "<outline>"}
     class_attr = checksums.analyse(SOURCE.replace(b"SIZE = 2", b"SIZE = 5"))["sums"]
-    assert {k for k in base if base[k] != class_attr[k]} == {"<module>"}
+    assert {k for k in base if base[k] != class_attr[k]} == {"<module>"}, "a class body is not in the outline"
+    base_class = checksums.analyse(SOURCE.replace(b"class Box:", b"class Box(dict):"))["sums"]
+    assert {k for k in base if base[k] != base_class[k]} == {"<module>", "<outline>"}
     nested = checksums.analyse(SOURCE.replace(b"return LIMIT", b"return LIMIT * 2"))["sums"]
     assert {k for k in base if base[k] != nested[k]} == {"Box.open"}
     comment = checksums.analyse(SOURCE.replace(b"def first(x):", b"# note\ndef first(x):  # why"))["sums"]
