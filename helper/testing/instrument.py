@@ -47,7 +47,10 @@ import time
 import types
 from typing import Any
 
-from helpy_units import loaders  # type: ignore[import-not-found]
+try:  # inside pytest the recorder's copy of units.py sits beside this file
+    from helpy_units import loaders  # type: ignore[import-not-found]
+except ImportError:  # imported from the repository itself (its tests, tools)
+    from helper.testing.units import loaders
 
 HITS = "__help_hits__"
 HIT = "__help_hit__"

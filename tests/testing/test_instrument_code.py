@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from helper.testing import units
-
 SOURCE = textwrap.dedent(
     '''
     """Docstring stays first."""
@@ -87,12 +85,7 @@ SOURCE = textwrap.dedent(
 
 @pytest.fixture
 def instrument() -> Any:
-    """helper/testing/instrument.py as pytest gets it (beside helpy_units.py)."""
-    sys.modules["helpy_units"] = units
-    try:
-        yield importlib.import_module("helper.testing.instrument")
-    finally:
-        sys.modules.pop("helpy_units", None)
+    return importlib.import_module("helper.testing.instrument")
 
 
 def _load(instrument: Any, source: str) -> tuple[ModuleType, Any]:
@@ -167,13 +160,8 @@ def test_units_match_the_checksums() -> None:
     """Both sides name units alike, so what the recorder reports has a checksum."""
     from helper.testing import checksums
 
-    sys.modules["helpy_units"] = units
-    try:
-        instrument = importlib.import_module("helper.testing.instrument")
-        tree = ast.parse(SOURCE)
-        reported = set(instrument.instrument(tree, SOURCE.encode()))
-    finally:
-        sys.modules.pop("helpy_units", None)
+    instrument = importlib.import_module("helper.testing.instrument")
+    reported = set(instrument.instrument(ast.parse(SOURCE), SOURCE.encode()))
     sums = checksums.analyse(SOURCE.encode())["sums"]
     assert reported - {"<module>"} == {k for k in sums if not k.startswith("<")}
     assert checksums.analyse(SOURCE.encode())["loaders"] == ["every", "load"]
