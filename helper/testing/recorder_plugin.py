@@ -33,8 +33,12 @@ import threading
 import time
 from typing import Any
 
+try:  # inside pytest: the copy beside this file
+    from helpy_opens import read_path  # type: ignore[import-not-found]
+except ImportError:  # imported from the repository itself
+    from helper.testing.opens import read_path
+
 CONTROL_ENV = "HELPY_TEST_CONTROL"
-SOURCE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyi")
 
 
 def _load_control() -> dict[str, Any] | None:
@@ -93,15 +97,9 @@ class Recorder:
 
     def _audit(self, event: str, args: tuple[Any, ...]) -> None:
         if event == "open" and self.active:
-            path, mode, flags = args
-            if isinstance(path, int):
-                return
-            if isinstance(mode, str):
-                if any(c in mode for c in "wax+"):
-                    return
-            elif isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC):
-                return
-            self.opened.add(os.path.abspath(os.fsdecode(path)))
+            path = read_path(args)
+            if path is not None:
+                self.opened.add(path)
 
     def _install(self) -> None:
         codes = self.codes
@@ -261,32 +259,36 @@ class Recorder:
     def files(self, opened: set[str]) -> list[str]:
         found = set()
         for path in opened:
-            if path.endswith(SOURCE_SUFFIXES):
-                continue  # Python source is tracked function by function instead
             rel = self.rel(path)
             if rel and os.path.isfile(path):
                 found.add(rel)
         return sorted(found)
 
 
-def _subprocess_records(directory: str) -> list[list[str]]:
-    """What the test's Python subprocesses recorded (see subprocess_recorder.py); removes the files."""
+def _subprocess_records(directory: str) -> tuple[list[list[str]], set[str]]:
+    """The functions run and files read by the test's Python subprocesses (see subprocess_recorder.py).
+
+    Removes what they wrote.
+    """
     import shutil
 
-    found: list[list[str]] = []
+    funcs: list[list[str]] = []
+    files: set[str] = set()
     try:
         names = os.listdir(directory)
     except OSError:
-        return found
+        return funcs, files
     for name in names:
         if name.endswith(".json"):
             try:
                 with open(os.path.join(directory, name), encoding="utf-8") as handle:
-                    found.extend(json.load(handle))
-            except (OSError, ValueError):
+                    found = json.load(handle)
+                funcs.extend(found["funcs"])
+                files.update(found["files"])
+            except (OSError, ValueError, KeyError, TypeError):
                 continue
     shutil.rmtree(directory, ignore_errors=True)
-    return found
+    return funcs, files
 
 
 def _parameter_modules(item: Any) -> list[list[str]]:
@@ -405,8 +407,9 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
                 codes, opened = recorder.end()
                 if sub_dir:
                     os.environ.pop("HELPY_TEST_SUBPROCESS_DIR", None)
-            extra = _subprocess_records(sub_dir) if sub_dir else []
+            extra, read = _subprocess_records(sub_dir) if sub_dir else ([], set())
             extra += _parameter_modules(item)
+            opened = opened | read
             info = getattr(item, "_fixtureinfo", None)
             for defs in getattr(info, "name2fixturedefs", {}).values():
                 for fixturedef in defs:

@@ -30,6 +30,7 @@ def prepare_plugin(state_dir: Path) -> Path:
         (HERE / "shard.py", "helpy_shard.py"),
         (HERE / "instrument.py", "helpy_instrument.py"),
         (HERE / "units.py", "helpy_units.py"),
+        (HERE / "opens.py", "helpy_opens.py"),
         (HERE / "subprocess_recorder.py", "sitecustomize.py"),
     )
     for source, name in copies:

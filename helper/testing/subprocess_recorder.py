@@ -5,8 +5,11 @@ project code the in-process recorder cannot see. `help.py test` puts a copy of
 this file, named sitecustomize.py, on the test run's PYTHONPATH. While a test
 runs, the recorder sets HELPY_TEST_SUBPROCESS_DIR; a Python process started
 then records the functions it runs (function granularity, as the recorder)
-and at exit writes [filename, qualname] pairs of files under HELPY_TEST_ROOT
-into that directory, where the recorder adds them to the test's dependencies.
+and the files it reads (an audit hook, as the recorder), and at exit writes
+{"funcs": [[filename, qualname], ...], "files": [path, ...]} for those under
+HELPY_TEST_ROOT into that directory, where the recorder adds them to the
+test's dependencies. So a test that runs the project as a program depends on
+what that program reads too (a template it copies, a config it parses).
 
 Inactive without those variables. Any other sitecustomize.py on the path is
 still loaded, as Python would have done without this one. Stdlib only.
@@ -25,7 +28,20 @@ def _start() -> None:
     root = os.environ.get("HELPY_TEST_ROOT")
     if not out or not root:
         return
+    from helpy_opens import read_path  # type: ignore[import-not-found]  # beside this file
+
+    prefix = os.path.realpath(root).rstrip(os.sep) + os.sep
+    raw_prefix = root.rstrip(os.sep) + os.sep
     codes: dict[int, Any] = {}
+    opened: set[str] = set()
+
+    def audit(event: str, args: tuple[Any, ...]) -> None:
+        if event == "open":
+            path = read_path(args)
+            if path is not None and path.startswith((prefix, raw_prefix)):
+                opened.add(path)
+
+    sys.addaudithook(audit)
     monitoring = getattr(sys, "monitoring", None)
     if monitoring is not None:
         tool = next((t for t in (5, 4, 3) if monitoring.get_tool(t) is None), None)
@@ -57,9 +73,6 @@ def _start() -> None:
                 if not isinstance(entry.code, str):
                     codes[id(entry.code)] = entry.code
 
-    prefix = os.path.realpath(root).rstrip(os.sep) + os.sep
-    raw_prefix = root.rstrip(os.sep) + os.sep
-
     def dump() -> None:
         stop()
         found = set()
@@ -67,7 +80,7 @@ def _start() -> None:
             name = code.co_filename
             if name.startswith((prefix, raw_prefix)):
                 found.add((name, getattr(code, "co_qualname", code.co_name)))
-        if not found:
+        if not found and not opened:
             return
         import json
 
@@ -75,7 +88,7 @@ def _start() -> None:
         try:
             os.makedirs(out, exist_ok=True)
             with open(target + ".tmp", "w", encoding="utf-8") as handle:
-                json.dump(sorted(found), handle)
+                json.dump({"funcs": sorted(found), "files": sorted(opened)}, handle)
             os.replace(target + ".tmp", target)
         except OSError:
             pass

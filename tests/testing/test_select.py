@@ -278,6 +278,71 @@ def test_code_run_in_a_subprocess_is_a_dependency(sample: Callable[[dict[str, st
     assert selected == {"tests/test_cli.py::test_cli_greets"}
 
 
+def test_files_read_as_data_by_the_test_or_its_subprocesses(sample: Callable[[dict[str, str]], Sample]) -> None:
+    """A template is read, never imported: a .py one counts whole, as a .toml one, in any process."""
+    project = sample(
+        {
+            "tool/__init__.py": "",
+            "tool/scaffold.py": """
+                import sys
+                from pathlib import Path
+
+                TEMPLATES = Path(__file__).parent / "templates"
+
+                def render(name):
+                    return (TEMPLATES / "app.py").read_text().replace("NAME", name)
+
+                def settings():
+                    return (TEMPLATES / "settings.toml").read_text()
+
+                if __name__ == "__main__":
+                    print(render(sys.argv[1]) if sys.argv[1:] else settings(), end="")
+            """,
+            "tool/templates/app.py": 'print("hello NAME")\n',
+            "tool/templates/settings.toml": "debug = false\n",
+            "tests/test_scaffold.py": """
+                import os
+                import subprocess
+                import sys
+                from pathlib import Path
+
+                from tool.scaffold import render
+
+                ROOT = Path(__file__).resolve().parents[1]
+
+                def scaffold(*args):
+                    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+                    command = [sys.executable, "-m", "tool.scaffold", *args]
+                    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT).stdout
+
+                def test_render():
+                    assert render("ada") == 'print("hello ada")\\n'
+
+                def test_cli_render():
+                    assert scaffold("ada") == 'print("hello ada")\\n'
+
+                def test_cli_settings():
+                    assert scaffold() == "debug = false\\n"
+
+                def test_other():
+                    assert True
+            """,
+        }
+    )
+    first = project.test()
+    assert first["returncode"] == 0, first["stderr"]
+    assert len(ran(first)) == 4
+    project.replace("tool/templates/app.py", "hello", "hi")
+    selected, failed = _check(project)
+    assert failed == {"tests/test_scaffold.py::test_render", "tests/test_scaffold.py::test_cli_render"}
+    assert selected == failed, "only the tests that read the template, in process or in a subprocess"
+    project.replace("tool/templates/app.py", "hi", "hello")
+    assert project.test()["returncode"] == 0
+    project.replace("tool/templates/settings.toml", "false", "true")
+    selected, failed = _check(project)
+    assert failed == selected == {"tests/test_scaffold.py::test_cli_settings"}
+
+
 def test_constant_named_by_a_test_but_no_function_run_in_its_module(sample: Callable[[dict[str, str]], Sample]) -> None:
     project = sample(
         {
