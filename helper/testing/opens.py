@@ -18,9 +18,15 @@ from typing import Any
 WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 COMPILED = (".pyc", ".pyo")
 SOURCE = (".py", ".pyw")
-# Code that reads source to import it: importlib, the recorder's instrumenting loader beside this
-# file, pytest's assertion rewriter (through pathlib, so a few frames up).
-IMPORTERS = ("<frozen importlib", os.path.dirname(os.path.abspath(__file__)) + os.sep)
+# Code that reads source to import or run it: importlib, zipimport (which first looks at a script
+# it is told to run), the recorder's instrumenting loader beside this file, pytest's assertion
+# rewriter (through pathlib, so a few frames up).
+HERE = os.path.dirname(os.path.abspath(__file__))
+IMPORTERS = (
+    "<frozen importlib",
+    "<frozen zipimport",
+    *(os.path.join(HERE, n) for n in ("helpy_instrument.py", "instrument.py")),
+)
 REWRITER = os.path.join("_pytest", "assertion", "rewrite.py")
 IMPORTER_DEPTH = 4
 
@@ -40,15 +46,22 @@ def read_path(args: tuple[Any, ...]) -> str | None:
             return None
     elif isinstance(flags, int) and flags & WRITING:
         return None
-    name = os.fsdecode(path)
+    try:
+        name = os.fsdecode(path)
+    except (TypeError, ValueError):  # never fail the program's own open
+        return None
     if name.endswith(COMPILED):
         return None
-    if name.endswith(SOURCE) and _importing(sys._getframe(2)):
+    if name.endswith(SOURCE) and _importing(3):
         return None
     return os.path.abspath(name)
 
 
-def _importing(frame: Any) -> bool:
+def _importing(depth: int) -> bool:
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:  # no Python code asked: the interpreter opens the script it was told to run
+        return True
     for _ in range(IMPORTER_DEPTH):
         if frame is None:
             return False
