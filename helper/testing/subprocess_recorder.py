@@ -41,7 +41,6 @@ def _start() -> None:
             if path is not None and path.startswith((prefix, raw_prefix)):
                 opened.add(path)
 
-    sys.addaudithook(audit)
     monitoring = getattr(sys, "monitoring", None)
     if monitoring is not None:
         tool = next((t for t in (5, 4, 3) if monitoring.get_tool(t) is None), None)
@@ -95,6 +94,7 @@ def _start() -> None:
 
     import atexit
 
+    sys.addaudithook(audit)
     atexit.register(dump)
 
 
