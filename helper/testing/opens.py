@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from types import FrameType
 from typing import Any
 
 WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -58,6 +59,7 @@ def read_path(args: tuple[Any, ...]) -> str | None:
 
 
 def _importing(depth: int) -> bool:
+    frame: FrameType | None
     try:
         frame = sys._getframe(depth)
     except ValueError:  # no Python code asked: the interpreter opens the script it was told to run
