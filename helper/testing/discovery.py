@@ -88,6 +88,28 @@ def under(rel: str, prefixes: list[str]) -> bool:
     return False
 
 
+def ignored(rel: str, paths: list[str], globs: list[str], root: Path) -> bool:
+    """True when pytest's --ignore (`paths`, relative to the root) or --ignore-glob leave out `rel`.
+
+    A glob without a "/" matches a name, one with it a whole path (made
+    absolute, as pytest's fnmatch_ex does); any folder above the file counts.
+    """
+    if under(rel, paths):
+        return True
+    if not globs:
+        return False
+    parts = rel.split("/")
+    for depth in range(1, len(parts) + 1):
+        path = str(root.joinpath(*parts[:depth]))
+        for pattern in globs:
+            if os.sep not in pattern:
+                if fnmatch.fnmatch(parts[depth - 1], pattern):
+                    return True
+            elif fnmatch.fnmatch(path, pattern if os.path.isabs(pattern) else f"*{os.sep}{pattern}"):
+                return True
+    return False
+
+
 def test_files(files: list[str], config: PytestConfig) -> list[str]:
     """Project files pytest would collect as test modules."""
     found = [rel for rel in files if is_test_file(rel, config.python_files)]

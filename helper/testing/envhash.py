@@ -33,7 +33,11 @@ HARMLESS_WITH_VALUE = {
     "--basetemp",
     "--rootdir",
 }
-FAST_PATH_WITH_VALUE = {"-p", "--tb", "-r", "--color", "--durations", "-n", "--numprocesses", "--dist"}
+# pytest options that leave tests out; help.py applies them itself (`exclusions`, pipeline.scope), so they
+# neither change an outcome nor need pytest started to learn which tests are left.
+EXCLUDING = ("--ignore", "--ignore-glob", "--deselect")
+HARMLESS_WITH_VALUE.update(EXCLUDING)
+FAST_PATH_WITH_VALUE = {"-p", "--tb", "-r", "--color", "--durations", "-n", "--numprocesses", "--dist", *EXCLUDING}
 FAST_PATH_FLAGS = {
     "-q",
     "--quiet",
@@ -124,6 +128,24 @@ def split_args(args: list[str]) -> tuple[list[str], list[str], bool]:
         relevant.append(arg)
         after_unknown = True
     return paths, relevant, fast
+
+
+def exclusions(args: list[str]) -> dict[str, list[str]]:
+    """The values given to --ignore, --ignore-glob and --deselect in `args`, by option."""
+    found: dict[str, list[str]] = {key: [] for key in EXCLUDING}
+    pending = None
+    for arg in args:
+        if pending:
+            found[pending].append(arg)
+            pending = None
+            continue
+        key, equals, value = arg.partition("=")
+        if key in found:
+            if equals:
+                found[key].append(value)
+            else:
+                pending = key
+    return found
 
 
 def parts(

@@ -130,6 +130,7 @@ def scope(ctx: Context) -> int | None:
             else (prefix + test).startswith(t)
             for t in targets
         )
+    _apply_exclusions(ctx)
     if ctx.args.component:
         parts = discovery.components(root, ctx.project.config["test.components"], all_files(ctx))
         if ctx.args.component not in parts:
@@ -162,6 +163,28 @@ def scope(ctx: Context) -> int | None:
                 "e.g. --shard 1/4",
             ) from None
     return None
+
+
+def _apply_exclusions(ctx: Context) -> None:
+    """pytest's --ignore, --ignore-glob and --deselect, applied here too: no pytest run to learn what is left."""
+    from helper.testing import discovery, envhash
+
+    given = envhash.exclusions(ctx.pytest_args)
+    if not any(given.values()):
+        return
+    root, cwd, prefix = ctx.project.root, Path.cwd(), _rootprefix(ctx)
+    paths = [discovery.normalise_arg(a, root, cwd) for a in given["--ignore"]]
+    globs = given["--ignore-glob"]
+    deselected = tuple(discovery.normalise_arg(a, root, cwd) for a in given["--deselect"])
+    ctx.test_files = [rel for rel in ctx.test_files if not discovery.ignored(rel, paths, globs, root)]
+    inner = ctx.wanted
+
+    def kept(test: str) -> bool:
+        if not inner(test) or (prefix + test).startswith(deselected):
+            return False
+        return not discovery.ignored(_file_of(test, prefix), paths, globs, root)
+
+    ctx.wanted = kept
 
 
 def select(ctx: Context) -> int | None:

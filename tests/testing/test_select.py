@@ -204,6 +204,20 @@ def test_environment_variable_change_reruns_everything(sample: Callable[[dict[st
     assert "environment changed: $SHOP_MODE" in report["stderr"]
 
 
+def test_ignore_and_deselect_are_answered_without_pytest(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = _baseline(sample)
+    args = ("--", "--ignore=tests/test_data.py", "--deselect", "tests/test_prices.py::test_net")
+    kept = ALL - {"tests/test_data.py::test_rates", "tests/test_data.py::test_plain", "tests/test_prices.py::test_net"}
+    report = project.test(*args)
+    assert report["returncode"] == 0 and cached(report) == kept and ran(report) == set()
+    assert not report["pytest_started"], "what is left out is known without collecting"
+    project.replace("shop/prices.py", "return amount\n", "return amount + 1\n")  # net(): test_net fails
+    (project.root / "data" / "rates.txt").write_text("4\n")  # test_rates fails
+    report = project.test(*args)
+    assert report["returncode"] == 0 and ran(report) == set(), "only left-out tests depend on those edits"
+    assert {t["id"] for t in report["tests"]} == kept
+
+
 def test_xdist_workers_record_dependencies(sample: Callable[[dict[str, str]], Sample]) -> None:
     project = sample(FILES)
     first = project.test("--", "-n", "2")

@@ -6,7 +6,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from helper.testing import checksums, envhash, shard
+from helper.testing import checksums, discovery, envhash, shard
 from helper.testing.graph import ImportGraph
 from helper.testing.state import State
 
@@ -122,6 +122,25 @@ def test_split_args_keeps_paths_and_outcome_changing_options() -> None:
     assert paths == [] and relevant == ["-W", "error", "--runslow"] and not fast
     paths, relevant, fast = envhash.split_args(["-k", "parser", "tests"])
     assert paths == ["tests"] and relevant == [] and not fast, "-k needs pytest to match names"
+
+
+def test_exclusions_keep_the_fast_path_and_leave_the_environment_alone() -> None:
+    args = ["--ignore", "tests/slow", "--ignore-glob=*_gen.py", "--deselect", "tests/test_a.py::test_x", "-q"]
+    paths, relevant, fast = envhash.split_args(args)
+    assert paths == [] and relevant == [] and fast, "help.py applies these itself"
+    assert envhash.exclusions(args) == {
+        "--ignore": ["tests/slow"],
+        "--ignore-glob": ["*_gen.py"],
+        "--deselect": ["tests/test_a.py::test_x"],
+    }
+
+
+def test_ignored_paths_and_globs_as_pytest_reads_them(tmp_path: Path) -> None:
+    assert discovery.ignored("tests/slow/test_a.py", ["tests/slow"], [], tmp_path)
+    assert not discovery.ignored("tests/slower/test_a.py", ["tests/slow"], [], tmp_path)
+    assert discovery.ignored("tests/test_api_gen.py", [], ["*_gen.py"], tmp_path), "a name pattern"
+    assert discovery.ignored("tests/data/ex/vimrc", [], ["tests/data/*"], tmp_path), "a path pattern, folders count"
+    assert not discovery.ignored("tests/test_api.py", [], ["*_gen.py", "other/*"], tmp_path)
 
 
 def test_shard_longest_first_onto_lightest() -> None:
