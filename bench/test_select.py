@@ -6,10 +6,10 @@ makes three git copies of it (help.py's, testmon's, and one for plain full
 runs), then applies source mutations one at a time. For each mutation it
 compares the tests failing under a full run with the tests each tool selects.
 
-pytest-testmon 2.x stops with INTERNALERROR on a tracked file whose path has
-no "." (49 of Pygments' example files; it gets through 251 of 4403 tests): the
-bench reports such a crash, since testmon's figures then cover only the tests
-before it.
+Every tool runs the same tests: paths pytest-testmon cannot fingerprint (no
+"." in them, e.g. 49 of Pygments' example files; testmon 2.x stops with
+INTERNALERROR on the first, after 251 of 4403 tests) are passed as `--ignore`
+to every run, plain pytest included; a crash of testmon is still reported.
 
 Printed: missed failures, selected fraction, recording overhead (a full run
 with recording over a plain full run; wall and CPU), mean selective run time
@@ -44,6 +44,8 @@ sys.path.insert(0, str(HELP.parent / "bench"))
 from _peers import clean_python  # noqa: E402
 
 PYTHON = clean_python()  # help.py under a plain interpreter, as the peers' venvs are
+# pytest arguments every run gets, so that all tools run the same tests (see `testmon_unreadable`).
+COMMON_ARGS: list[str] = []
 GIT_ENV = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
 
 
@@ -209,6 +211,7 @@ def plain_full(venv: Path, root: Path) -> tuple[Timed, set[str], set[str]]:
             "-p",
             "no:testmon",
             f"--junitxml={xml}",
+            *COMMON_ARGS,
         ],
         root,
     )
@@ -218,7 +221,20 @@ def plain_full(venv: Path, root: Path) -> tuple[Timed, set[str], set[str]]:
 
 def helpy(root: Path, env: dict[str, str], *args: str) -> tuple[Timed, set[str]]:
     timed = run(
-        [PYTHON, str(HELP), "test", "--json", *args, "--", "-q", "-p", "no:cacheprovider", "-p", "no:testmon"],
+        [
+            PYTHON,
+            str(HELP),
+            "test",
+            "--json",
+            *args,
+            "--",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:testmon",
+            *COMMON_ARGS,
+        ],
         root,
         env,
     )
@@ -240,6 +256,7 @@ def testmon(venv: Path, root: Path) -> tuple[Timed, set[str]]:
             "--testmon",  # testmon needs pytest's cacheprovider, so it stays on here
             "-q",
             f"--junitxml={xml}",
+            *COMMON_ARGS,
         ],
         root,
     )
@@ -247,6 +264,24 @@ def testmon(venv: Path, root: Path) -> tuple[Timed, set[str]]:
         last = (timed.out + timed.err).strip().splitlines()[-1]
         print(f"  WARNING: pytest-testmon crashed ({last}); its figures cover only the tests before", flush=True)
     return timed, junit_ids(xml)[0]
+
+
+def testmon_unreadable(root: Path) -> list[str]:
+    """`--ignore` for each path pytest-testmon cannot fingerprint.
+
+    testmon takes the part after the last "." of every file it tracks as its
+    kind and raises IndexError (INTERNALERROR, ending the run) on a path with
+    no "." at all, such as Pygments' example files `vimrc` or `inform6_example`.
+    Leaving those out of every run keeps the comparison on one test set.
+    """
+    found = []
+    for current, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+        for name in files:
+            rel = os.path.relpath(os.path.join(current, name), root)
+            if "." not in rel:  # LICENSE and the like too: ignoring what pytest never collects changes nothing
+                found.append(f"--ignore={rel}")
+    return sorted(found)
 
 
 def recorder_overhead(venv: Path, root: Path, repeat: int = 3) -> tuple[float, float]:
@@ -273,7 +308,17 @@ def recorder_overhead(venv: Path, root: Path, repeat: int = 3) -> tuple[float, f
             }
         )
     )
-    plain = [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:testmon"]
+    plain = [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:testmon",
+        *COMMON_ARGS,
+    ]
     for _ in range(repeat):
         times = {
             True: run(
@@ -322,6 +367,9 @@ def main() -> int:
             json.dumps({"pyproject": sha256_file(hp / "pyproject.toml"), "extras": [], "base_python": PYTHON})
         )
 
+        COMMON_ARGS.extend(testmon_unreadable(full))
+        if COMMON_ARGS:
+            print(f"left out of every run: {len(COMMON_ARGS)} paths with no '.' (testmon cannot run them)")
         plain = [plain_full(venv, full) for _ in range(2)]
         full_wall = min(p[0].wall for p in plain)
         full_cpu = min(p[0].cpu for p in plain)
