@@ -36,6 +36,7 @@ class Hasher:
         self._memo: dict[str, str] = {}
         self._files: dict[str, str | None] = {}
         self._analyses: dict[str, dict[str, Any] | None] = {}
+        self._assignments: dict[str, list[tuple[str, str]]] = {}
 
     def file_sha(self, rel: str) -> str | None:
         if rel not in self._files:
@@ -87,7 +88,7 @@ class Hasher:
                 if outlines:
                     entries = [checksums.OUTLINE]
                 else:
-                    entries = [checksums.MODULE, *(k for k in _sums(self, rel) if k.startswith(checksums.ASSIGN))]
+                    entries = [checksums.MODULE, *(k for k, _ in self.assignments(rel))]
                 for entry in entries:
                     line = f"{rel}::{entry}={self.hash(rel + '::' + entry)}\n"
                     digest.update(line.encode("utf-8", "surrogateescape"))
@@ -101,6 +102,14 @@ class Hasher:
 
     def changed(self, names: Iterable[str], seen: dict[str, str]) -> list[str]:
         return sorted({n for n in names if self.hash(n) != seen.get(n)})
+
+    def assignments(self, rel: str) -> list[tuple[str, str]]:
+        """(checksum key, assigned name) of each top-level assignment in `rel`, computed once per run."""
+        found = self._assignments.get(rel)
+        if found is None:
+            found = [(k, k[len(checksums.ASSIGN) :]) for k in _sums(self, rel) if k.startswith(checksums.ASSIGN)]
+            self._assignments[rel] = found
+        return found
 
     def unit(self, rel: str, qualname: str) -> str:
         entry = self.analysis(rel)
@@ -148,7 +157,7 @@ def recorded_deps(
             folder = rel.rpartition("/")[0]
             names.add(f"{folder + '/' if folder else ''}::{PACKAGE_OUTLINES if classes_seen else PACKAGE_MODULES}")
     for rel in executed:  # code ran in this module: every top-level assignment counts
-        names.update(f"{rel}::{key}" for key in _sums(hasher, rel) if key.startswith(checksums.ASSIGN))
+        names.update(f"{rel}::{key}" for key, _ in hasher.assignments(rel))
     names.update(opened)
     names.update(named_assignments(hasher, static, units, skip=executed))
     return names
@@ -174,15 +183,17 @@ def named_assignments(hasher: Hasher, static: Iterable[str], units: list[tuple[s
     for rel in modules:
         used.update(_uses(hasher, rel).get(checksums.MODULE, []))
     found: set[str] = set()
+    pending = [(rel, key, name) for rel in modules for key, name in hasher.assignments(rel)]
     grew = True
-    while grew:
+    while grew:  # a constant named by a found one is found too
         grew = False
-        for rel in modules:
-            uses = _uses(hasher, rel)
-            for key in _sums(hasher, rel):
-                name = f"{rel}::{key}"
-                if key.startswith(checksums.ASSIGN) and name not in found and key[len(checksums.ASSIGN) :] in used:
-                    found.add(name)
-                    used.update(uses.get(key, []))
-                    grew = True
+        left = []
+        for rel, key, name in pending:
+            if name in used:
+                found.add(f"{rel}::{key}")
+                used.update(_uses(hasher, rel).get(key, []))
+                grew = True
+            else:
+                left.append((rel, key, name))
+        pending = left
     return found
