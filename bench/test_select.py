@@ -198,21 +198,16 @@ class Tool:
     times: list[float] = field(default_factory=list)
 
 
+def plain_pytest(venv: Path) -> list[str]:
+    """pytest with no plugin of either tool, on the common test set."""
+    python = str(venv / "bin" / "python")
+    return [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:testmon", *COMMON_ARGS]
+
+
 def plain_full(venv: Path, root: Path) -> tuple[Timed, set[str], set[str]]:
     xml = root / "full.xml"
     timed = run(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:testmon",
-            f"--junitxml={xml}",
-            *COMMON_ARGS,
-        ],
+        [*plain_pytest(venv), f"--junitxml={xml}"],
         root,
     )
     cases, failed = junit_ids(xml)
@@ -308,17 +303,7 @@ def recorder_overhead(venv: Path, root: Path, repeat: int = 3) -> tuple[float, f
             }
         )
     )
-    plain = [
-        str(venv / "bin" / "python"),
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:testmon",
-        *COMMON_ARGS,
-    ]
+    plain = plain_pytest(venv)
     for _ in range(repeat):
         times = {
             True: run(

@@ -14,6 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+# pytest options that leave tests out; help.py applies them itself (`exclusions`, pipeline.scope), so they
+# neither change an outcome nor need pytest started to learn which tests are left.
+EXCLUDING = ("--ignore", "--ignore-glob", "--deselect")
 # pytest options that only change what is shown or which tests are picked, never an outcome.
 HARMLESS_FLAGS = {"-q", "--quiet", "-v", "--verbose", "-x", "--exitfirst", "-s", "-l", "--showlocals", "-ra", "-rA", "--no-header", "--no-summary", "--lf", "--ff", "--sw", "--stepwise", "--co", "--collect-only", "--color=yes", "--color=no", "-vv", "-qq", "--strict-markers", "--durations=0"}  # fmt: skip
 HARMLESS_WITH_VALUE = {
@@ -32,11 +35,8 @@ HARMLESS_WITH_VALUE = {
     "--dist",
     "--basetemp",
     "--rootdir",
+    *EXCLUDING,
 }
-# pytest options that leave tests out; help.py applies them itself (`exclusions`, pipeline.scope), so they
-# neither change an outcome nor need pytest started to learn which tests are left.
-EXCLUDING = ("--ignore", "--ignore-glob", "--deselect")
-HARMLESS_WITH_VALUE.update(EXCLUDING)
 FAST_PATH_WITH_VALUE = {"-p", "--tb", "-r", "--color", "--durations", "-n", "--numprocesses", "--dist", *EXCLUDING}
 FAST_PATH_FLAGS = {
     "-q",
