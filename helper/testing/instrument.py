@@ -16,9 +16,10 @@ It also records which classes a test used, whose class bodies a test depends
 on even when none of their own methods ran (a lexer subclass made of class
 attributes, run by its base class's methods):
 
-- a method also starts with `if id(type(self)) not in __help_seen__:
-  __help_receiver__(self)`, so each receiver type costs one set lookup per
-  call and one Python call per test;
+- a method also starts with `if id(type(self)) not in __help_seen__ and
+  id(self) not in __help_seen__: __help_receiver__(self)`, so each receiver
+  type (or class, for a class method) costs a set lookup or two per call and
+  one Python call per test;
 - in a loader (a unit importing by computed name, or calling one), every
   returned or yielded value passes through `__help_returned__`, which notes
   the module, class or instance's class it is.
@@ -60,7 +61,7 @@ RETURNED = "__help_returned__"
 TYPE = "__help_type__"  # `type` itself: a method's parameter named "type" must not shadow it
 ID = "__help_id__"
 MODULE = "<module>"
-VERSION = 2
+VERSION = 3
 PRUNE_AFTER = 14 * 86400  # cached code unused this long is removed
 
 
@@ -143,9 +144,18 @@ class _Instrumenter(ast.NodeTransformer):
         )
         guards: list[ast.stmt] = [guard]
         if receiver is not None:
+            # An instance stops at its type's id; a class (cls, or a metaclass method's
+            # receiver) goes on to its own id, as its metaclass is shared by many classes.
             kind = ast.Call(func=_load(TYPE), args=[_load(receiver)], keywords=[])
-            seen = ast.Call(func=_load(ID), args=[kind], keywords=[])
-            test = ast.Compare(left=seen, ops=[ast.NotIn()], comparators=[_load(SEEN)])
+            seen_kind = ast.Call(func=_load(ID), args=[kind], keywords=[])
+            seen_self = ast.Call(func=_load(ID), args=[_load(receiver)], keywords=[])
+            test = ast.BoolOp(
+                op=ast.And(),
+                values=[
+                    ast.Compare(left=seen_kind, ops=[ast.NotIn()], comparators=[_load(SEEN)]),
+                    ast.Compare(left=seen_self, ops=[ast.NotIn()], comparators=[_load(SEEN)]),
+                ],
+            )
             record = ast.Call(func=_load(RECEIVER), args=[_load(receiver)], keywords=[])
             guards.append(ast.If(test=test, body=[ast.Expr(record)], orelse=[]))
         location = body[at] if at < len(body) else node
@@ -273,7 +283,8 @@ class Hits:
         return True
 
     def _receiver(self, receiver: Any) -> None:
-        if isinstance(receiver, type):  # cls: the guard saw its metaclass, which says nothing
+        if isinstance(receiver, type):  # cls: its metaclass says nothing, the class itself does
+            self.seen.add(id(receiver))  # `used` keeps it alive, so no instance can share its id
             self.used[id(receiver)] = receiver
         else:
             kind = type(receiver)

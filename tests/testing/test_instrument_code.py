@@ -151,6 +151,15 @@ def test_receivers_and_loader_results_count_their_modules(instrument: Any) -> No
         Local().apply("a")
         found = hits.take()
         assert (__file__, "<module>") in found and ("/project/sample.py", "<module>") in found
+
+        # Class methods: each class counts, though all share one metaclass, and is noted once per take.
+        module.Base.make()
+        Local.make()
+        Local.make()
+        assert {id(module.Base), id(Local)} <= hits.seen
+        found = hits.take()
+        assert (__file__, "<module>") in found and ("/project/sample.py", "<module>") in found
+        assert hits.seen == set()
     finally:
         sys.modules.pop("sample", None)
         sys.modules.pop("elsewhere", None)
