@@ -80,6 +80,10 @@ class Recorder:
         self.opened: set[str] = set()
         self.active = False
         self._rel: dict[str, str] = {}
+        # Each [file, qualname] once per process; a test lists indexes into it (a list of ints
+        # costs the garbage collector and the JSON encoder far less than a list of pairs).
+        self.units: list[list[str]] = []
+        self._unit_index: dict[tuple[str, str], int] = {}
         self.instrumentation = instrumentation
         self.mode = mode if mode and (mode != "instrument" or instrumentation) else self._choose_mode()
         self._tool: int | None = None
@@ -239,22 +243,25 @@ class Recorder:
         self._rel[filename] = result
         return result
 
-    def functions(self, codes: dict[Any, Any], extra: list[list[str]] = ()) -> list[list[str]]:  # type: ignore[assignment]
-        """[file, qualname] of project code among `codes`, plus `extra` pairs from subprocesses."""
+    def functions(self, codes: dict[Any, Any], extra: list[list[str]] = ()) -> list[int]:  # type: ignore[assignment]
+        """Indexes into `units` of the project code among `codes`, plus `extra` pairs from subprocesses."""
         found = set()
-        for code in codes.values():
-            if isinstance(code, tuple):
-                filename, qualname = code
-            else:
-                filename, qualname = code.co_filename, getattr(code, "co_qualname", code.co_name)
+        pairs = [
+            code if isinstance(code, tuple) else (code.co_filename, getattr(code, "co_qualname", code.co_name))
+            for code in codes.values()
+        ]
+        pairs.extend(extra)  # type: ignore[arg-type]
+        index = self._unit_index
+        for filename, qualname in pairs:
             rel = self.rel(filename)
             if rel:
-                found.add((rel, qualname))
-        for filename, qualname in extra:
-            rel = self.rel(filename)
-            if rel:
-                found.add((rel, qualname))
-        return sorted([list(pair) for pair in found])
+                pair = (rel, qualname)
+                at = index.get(pair)
+                if at is None:
+                    at = index[pair] = len(self.units)
+                    self.units.append([rel, qualname])
+                found.add(at)
+        return sorted(found)
 
     def files(self, opened: set[str]) -> list[str]:
         found = set()
@@ -381,7 +388,8 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
                 keep = [item for item in items if assignment[item.nodeid] == index]
             self.in_scope = [item.nodeid for item in keep]
             run = [item for item in keep if item.nodeid not in self.cached]
-            dropped = [item for item in items if item.nodeid in self.cached or item not in keep]
+            running = {id(item) for item in run}
+            dropped = [item for item in items if id(item) not in running]
             if dropped:
                 config.hook.pytest_deselected(items=dropped)
                 items[:] = run
@@ -490,12 +498,13 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
                 "all_ids": self.all_ids,
                 "modules": self.modules,
                 "collect_errors": self.collect_errors,
+                "units": recorder.units,
                 "tests": self.tests,
             }
             name = f"{os.getpid()}-{time.monotonic_ns()}.json"
             tmp = os.path.join(directory, "." + name + ".tmp")
             with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(data, handle)
+                handle.write(json.dumps(data, separators=(",", ":")))
             os.replace(tmp, os.path.join(directory, name))
 
     return Plugin()

@@ -57,11 +57,14 @@ class Records:
     collect_errors: set[str] = field(default_factory=set)
     tests: dict[str, dict[str, Any]] = field(default_factory=dict)
     tracer: str | None = None
+    # Every (file, qualname) recorded; a test entry's "funcs" is a tuple of indexes into it.
+    units: list[tuple[str, str]] = field(default_factory=list)
 
 
 def read_records(directory: Path) -> Records:
     merged = Records()
     seen_ids: set[str] = set()
+    unit_index: dict[tuple[str, str], int] = {}
     for path in sorted(directory.glob("*.json")):
         try:
             data = json.loads(path.read_text())
@@ -78,7 +81,18 @@ def read_records(directory: Path) -> Records:
                     merged.all_ids.append(test)
             merged.modules.update(data.get("modules", {}))
             merged.collect_errors.update(data.get("collect_errors", []))
+        # Each process numbers its units itself: renumber them into the merged list.
+        renumber = []
+        for rel, qualname in data.get("units", []):
+            pair = (rel, qualname)
+            at = unit_index.get(pair)
+            if at is None:
+                at = unit_index[pair] = len(merged.units)
+                merged.units.append(pair)
+            renumber.append(at)
         for test, entry in data.get("tests", {}).items():
+            if "funcs" in entry:
+                entry["funcs"] = tuple(sorted(renumber[i] for i in entry["funcs"]))
             if test not in merged.tests or "funcs" in entry:
                 merged.tests[test] = entry
     return merged
