@@ -175,6 +175,14 @@ class Cache:
         if self.remote is not None:
             self.remote.put("ac", key, data)
 
+    def touch_action(self, key: str) -> bool:
+        """Mark the local entry under `key` as just used; False when there is none."""
+        try:
+            os.utime(self._path("ac", key))
+        except OSError:
+            return False
+        return True
+
     def get_action(self, key: str) -> Any | None:
         """The payload stored under `key`, counting a hit or a miss."""
         path = self._path("ac", key)

@@ -24,13 +24,20 @@ _TEMP_COUNTER = iter(range(1 << 62))
 
 
 def _temp_beside(target: Path) -> tuple[int, str]:
-    """A new, exclusive temp file next to `target` (tempfile would bring random's import with it)."""
+    """A new, exclusive temp file next to `target`, making its folder when missing.
+
+    (tempfile would bring random's import with it.)
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
-        tmp = str(target.parent / f".{target.name}.{os.getpid()}.{next(_TEMP_COUNTER)}.tmp")
+        tmp = f"{target.parent}{os.sep}.{target.name}.{os.getpid()}.{next(_TEMP_COUNTER)}.tmp"
         try:
-            return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), tmp
+            return os.open(tmp, flags, 0o600), tmp
         except FileExistsError:  # left by a killed process that had our pid
             continue
+        except FileNotFoundError:  # the folder first; asked only on this rare path, not on every write
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(tmp, flags, 0o600), tmp
 
 
 def atomic_write(
@@ -38,20 +45,22 @@ def atomic_write(
 ) -> None:
     """Replace `path` with `data` atomically, keeping its permissions (or `mode`)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     if mode is None:
-        with contextlib.suppress(FileNotFoundError):
-            mode = target.stat().st_mode & 0o7777
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            mode = os.stat(target).st_mode & 0o7777
     fd, tmp = _temp_beside(target)
     try:
-        if mode is not None:
-            os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+        try:
+            if mode is not None:
+                os.fchmod(fd, mode)
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
             if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

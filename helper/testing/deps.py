@@ -12,7 +12,7 @@ A dependency is named:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ class Hasher:
         self._files: dict[str, str | None] = {}
         self._analyses: dict[str, dict[str, Any] | None] = {}
         self._assignments: dict[str, list[tuple[str, str]]] = {}
+        self._assigners: dict[str, list[tuple[str, str]]] = {}  # name -> (module, checksum key) assigning it
+        self._indexed: set[str] = set()
 
     def file_sha(self, rel: str) -> str | None:
         if rel not in self._files:
@@ -111,6 +113,15 @@ class Hasher:
             self._assignments[rel] = found
         return found
 
+    def assigners(self, name: str, modules: Iterable[str]) -> list[tuple[str, str]]:
+        """(module, checksum key) of each top-level assignment of `name`, among `modules` and any indexed before."""
+        for rel in modules:
+            if rel not in self._indexed:
+                self._indexed.add(rel)
+                for key, assigned in self.assignments(rel):
+                    self._assigners.setdefault(assigned, []).append((rel, key))
+        return self._assigners.get(name, [])
+
     def unit(self, rel: str, qualname: str) -> str:
         entry = self.analysis(rel)
         sums = entry["sums"] if entry else {}
@@ -129,7 +140,7 @@ def static_deps(rel: str, graph: ImportGraph, files: set[str], opened_at_collect
 
 def recorded_deps(
     hasher: Hasher,
-    funcs: list[list[str]],
+    funcs: Iterable[Sequence[str]],
     opened: list[str],
     static: Iterable[str] = (),
     *,
@@ -176,24 +187,22 @@ def _uses(hasher: Hasher, rel: str) -> dict[str, list[str]]:
 def named_assignments(hasher: Hasher, static: Iterable[str], units: list[tuple[str, str]], skip: set[str]) -> set[str]:
     """Top-level assignments of imported modules that the code a test ran mentions (transitively)."""
     suffix = "::" + checksums.MODULE
-    modules = sorted({n[: -len(suffix)] for n in static if n.endswith(suffix)} - skip)
-    used: set[str] = set()
+    modules = {n[: -len(suffix)] for n in static if n.endswith(suffix)} - skip
+    pending: list[str] = []
     for rel, unit in units:
-        used.update(_uses(hasher, rel).get(unit, []))
+        pending.extend(_uses(hasher, rel).get(unit, []))
     for rel in modules:
-        used.update(_uses(hasher, rel).get(checksums.MODULE, []))
+        pending.extend(_uses(hasher, rel).get(checksums.MODULE, []))
+    hasher.assigners("", modules)  # index the modules' assignments once
     found: set[str] = set()
-    pending = [(rel, key, name) for rel in modules for key, name in hasher.assignments(rel)]
-    grew = True
-    while grew:  # a constant named by a found one is found too
-        grew = False
-        left = []
-        for rel, key, name in pending:
-            if name in used:
+    done: set[str] = set()
+    while pending:  # a constant named by a found one is found too
+        name = pending.pop()
+        if name in done:
+            continue
+        done.add(name)
+        for rel, key in hasher.assigners(name, ()):
+            if rel in modules:
                 found.add(f"{rel}::{key}")
-                used.update(_uses(hasher, rel).get(key, []))
-                grew = True
-            else:
-                left.append((rel, key, name))
-        pending = left
+                pending.extend(_uses(hasher, rel).get(key, []))
     return found

@@ -67,28 +67,40 @@ def store(ctx: Any) -> None:
             for name in names:
                 state.seen[name] = hasher.hash(name)
 
+    # Tests of one file that ran the same code and read the same files share their dependency set.
+    shared: dict[tuple[Any, ...], tuple[str, str]] = {}
+    noted: set[str] = set()
+    classes_seen = records.tracer == "instrument"
     for test, entry in records.tests.items():
         rel = prefix + test.partition("::")[0]
-        static = statics.get(rel)
-        if static is None:
-            variants = state.files.get(rel) or []
-            static = state.names(variants[0]["collect"]) if variants else sorted(static_deps(rel, graph, files))
-        if "funcs" in entry:
-            recorded = recorded_deps(
-                hasher, entry["funcs"], entry.get("files", []), static, classes_seen=records.tracer == "instrument"
-            )
-        else:  # not recorded (e.g. no tracer slot free): every imported file counts whole
-            recorded = {name.partition("::")[0] for name in static if "::" in name}
-        sid = state.add_set(recorded)
-        names = static + state.names(sid)
+        memo = (rel, entry.get("funcs"), tuple(entry.get("files", ())))
+        found = shared.get(memo)
+        if found is None:
+            static = statics.get(rel)
+            if static is None:
+                variants = state.files.get(rel) or []
+                static = state.names(variants[0]["collect"]) if variants else sorted(static_deps(rel, graph, files))
+            if "funcs" in entry:
+                funcs = [records.units[i] for i in entry["funcs"]]
+                recorded = recorded_deps(hasher, funcs, entry.get("files", []), static, classes_seen=classes_seen)
+            else:  # not recorded (e.g. no tracer slot free): every imported file counts whole
+                recorded = {name.partition("::")[0] for name in static if "::" in name}
+            sid = state.add_set(recorded)
+            found = shared[memo] = (sid, hasher.key_of(static + state.names(sid)))
+        sid, deps_key = found
         outcome = str(entry.get("outcome", "error"))
         duration = float(entry.get("duration", 0.0))
         payload = {"outcome": outcome, "duration": round(duration, 6)}
         for field in ("path", "line", "message"):
             if field in entry:
                 payload[field] = entry[field]
-        key = result_key(test, ctx.env, hasher.key_of(names))
-        ctx.cache.put_action(key, payload, duration)
+        key = result_key(test, ctx.env, deps_key)
+        before = state.tests.get(test) or {}
+        same = before.get("key") == key and before.get("outcome") == outcome and "message" not in payload
+        if not (same and ctx.cache.touch_action(key)):  # a passing result stored already is kept
+            ctx.cache.put_action(key, payload, duration)
         state.remember_test(test, rel, sid, outcome, duration, key=key, keep_duration=bool(ctx.shard))
-        for name in state.names(sid):
-            state.seen[name] = hasher.hash(name)
+        if sid not in noted:
+            noted.add(sid)
+            for name in state.names(sid):
+                state.seen[name] = hasher.hash(name)

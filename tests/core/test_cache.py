@@ -29,6 +29,19 @@ def test_blob_and_action_round_trip(tmp_path: Path) -> None:
     assert cache.session.time_saved == 0.5
 
 
+def test_touching_an_action_marks_it_used_without_rewriting_it(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    key = action_key("touch")
+    assert not cache.touch_action(key)  # nothing stored: the caller must write it
+    cache.put_action(key, {"outcome": "passed"})
+    entry = tmp_path / "c" / "ac" / key[:2] / key
+    os.utime(entry, (1_000_000, 1_000_000))
+    inode = entry.stat().st_ino
+    assert cache.touch_action(key)
+    assert entry.stat().st_mtime > 1_000_000 and entry.stat().st_ino == inode
+    assert cache.get_action(key) == {"outcome": "passed"}
+
+
 def test_put_file_streams_large_artifacts(tmp_path: Path) -> None:
     source = tmp_path / "wheel.whl"
     source.write_bytes(os.urandom(3 << 20))
