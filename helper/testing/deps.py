@@ -52,7 +52,9 @@ class Hasher:
     def analysis(self, rel: str) -> dict[str, Any] | None:
         if rel in self._analyses:
             return self._analyses[rel]
-        sha = self.file_sha(rel)
+        # Only Python has imports and functions: a test item made from a data file
+        # (an example file a conftest collects) would only be parsed to fail.
+        sha = self.file_sha(rel) if rel.endswith(".py") else None
         found = None if sha is None else self.store.get(sha, self.root / rel)
         self._analyses[rel] = found
         return found

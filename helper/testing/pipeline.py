@@ -214,6 +214,7 @@ def select(ctx: Context) -> int | None:
 
 def run_tests(ctx: Context) -> int | None:
     from helper.testing import runner, shard
+    from helper.testing.warm import Warmer
 
     plan = ctx.plan
     if ctx.shard and not plan.collect and ctx.fast_ok:
@@ -262,6 +263,7 @@ def run_tests(ctx: Context) -> int | None:
     cmd = runner.command(ctx.python, args)
     console.verbose("running " + " ".join(cmd))
     _setup(ctx)
+    warmer = Warmer(ctx.hasher, lambda: all_files(ctx)).start()
     try:
         ctx.pytest_code = runner.run(
             cmd,
@@ -272,6 +274,7 @@ def run_tests(ctx: Context) -> int | None:
         )
         ctx.ran_pytest = True
     finally:
+        warmer.stop()
         _teardown(ctx)
     ctx.records = runner.read_records(run_dir)
     runner.cleanup(run_dir)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import textwrap
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from helper.testing import checksums, discovery, envhash, shard
 from helper.testing.graph import ImportGraph
@@ -228,3 +231,53 @@ def test_loaders_are_functions_importing_by_computed_name_and_their_callers() ->
         """
     )
     assert checksums.analyse(source.encode())["loaders"] == ["find", "load"]
+
+
+def _hasher(root: Path) -> Any:
+    from helper.fingerprint import Fingerprinter
+    from helper.testing.deps import Hasher
+
+    return Hasher(root, Fingerprinter(root, root / ".state" / "fp.json"), checksums.Store(root / ".state" / "cs.json"))
+
+
+def test_warmer_analyses_python_modules_while_the_caller_waits(tmp_path: Path) -> None:
+    from helper.testing.warm import Warmer
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_bytes(SOURCE)
+    (tmp_path / "pkg" / "other.py").write_text("import pkg.mod\nVALUE = 1\n")
+    (tmp_path / "cases.txt").write_text("def not python(:\n")  # a data file: never parsed
+    files = ["cases.txt", "pkg/mod.py", "pkg/other.py"]
+    hasher = _hasher(tmp_path)
+    warmer = Warmer(hasher, lambda: files).start()
+    deadline = time.monotonic() + 30
+    while warmer.done < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    warmer.stop()
+    assert warmer.done == 2
+    assert set(hasher._analyses) == {"pkg/mod.py", "pkg/other.py"}
+    assert "first" in hasher.analysis("pkg/mod.py")["sums"]
+    assert hasher.analysis("cases.txt") is None  # asked later, still no parse of data
+
+
+def test_warmer_stops_at_once_and_swallows_its_errors(tmp_path: Path) -> None:
+    from helper.testing.warm import Warmer
+
+    release = threading.Event()
+
+    def slow_listing() -> list[str]:
+        release.wait(30)
+        return ["gone.py"]  # the file vanished: analysing it must not raise in the thread
+
+    hasher = _hasher(tmp_path)
+    warmer = Warmer(hasher, slow_listing).start()
+    started = time.monotonic()
+    release.set()
+    warmer.stop()
+    assert time.monotonic() - started < 10
+    assert warmer.done <= 1
+
+    def broken() -> list[str]:
+        raise OSError("listing failed")
+
+    Warmer(hasher, broken).start().stop()  # nothing raised in the caller
