@@ -35,6 +35,15 @@ def store(ctx: Any) -> None:
         lambda rel: (hasher.analysis(rel) or {}).get("imports", []),
     )
 
+    noted: set[str] = set()
+
+    def note(sid: str) -> None:
+        """Remember each dependency's hash for `--explain`, once per set in a run."""
+        if sid not in noted:
+            noted.add(sid)
+            for name in state.names(sid):
+                state.seen[name] = hasher.hash(name)
+
     by_file: dict[str, list[str]] = {}
     for test in records.all_ids:
         by_file.setdefault(prefix + test.partition("::")[0], []).append(test)
@@ -57,19 +66,15 @@ def store(ctx: Any) -> None:
                     None,
                 )
                 known = same["ids"] if same else []
-                variant["ids"] = [
-                    *known,
-                    *(t for t in variant["ids"] if t not in set(known)),
-                ]
+                known_set = set(known)
+                variant["ids"] = [*known, *(t for t in variant["ids"] if t not in known_set)]
                 variant["partial"] = same is None or bool(same.get("partial"))
             state.remember_file(rel, variant)
             statics[rel] = names
-            for name in names:
-                state.seen[name] = hasher.hash(name)
+            note(sid)
 
     # Tests of one file that ran the same code and read the same files share their dependency set.
     shared: dict[tuple[Any, ...], tuple[str, str]] = {}
-    noted: set[str] = set()
     classes_seen = records.tracer == "instrument"
     for test, entry in records.tests.items():
         rel = prefix + test.partition("::")[0]
@@ -100,7 +105,4 @@ def store(ctx: Any) -> None:
         if not (same and ctx.cache.touch_action(key)):  # a passing result stored already is kept
             ctx.cache.put_action(key, payload, duration)
         state.remember_test(test, rel, sid, outcome, duration, key=key, keep_duration=bool(ctx.shard))
-        if sid not in noted:
-            noted.add(sid)
-            for name in state.names(sid):
-                state.seen[name] = hasher.hash(name)
+        note(sid)
