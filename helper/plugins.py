@@ -11,7 +11,13 @@ from __future__ import annotations
 import importlib
 import os
 
-from helper.errors import MissingDependency
+from helper.errors import HelpError, MissingDependency
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from helper.config_schema import Setting
 
 
 class Plugin:
@@ -21,7 +27,17 @@ class Plugin:
     (to list plugin commands), and dataclasses cost ~15 ms to import.
     """
 
-    __slots__ = ("binaries", "checks", "commands", "description", "install_hint", "modules", "name")
+    __slots__ = (
+        "api",
+        "binaries",
+        "checks",
+        "commands",
+        "description",
+        "install_hint",
+        "modules",
+        "name",
+        "settings",
+    )
 
     def __init__(
         self,
@@ -33,6 +49,10 @@ class Plugin:
         binaries: tuple[tuple[str, ...], ...] = (),  # each tuple: any one of these on PATH
         install_hint: str = "",
         checks: str | None = None,  # "module:function" returning doctor checks
+        # Settings under the plugin's own section: {"engine": Setting(...)} is `<name>.engine`
+        # ([tool.help.<name>] in pyproject.toml), validated like the core's.
+        settings: dict[str, Setting] | None = None,
+        api: str | None = None,  # module other plugins may use, reached through `api(name)`
     ) -> None:
         self.name = name
         self.description = description
@@ -41,6 +61,8 @@ class Plugin:
         self.binaries = binaries
         self.install_hint = install_hint
         self.checks = checks
+        self.settings = settings or {}
+        self.api = api
 
     def __repr__(self) -> str:
         return f"Plugin({self.name!r})"
@@ -120,3 +142,37 @@ def command_index() -> dict[str, tuple[str, str, Plugin]]:
         for name, (module, summary) in plugin.commands.items():
             index[name] = (module, summary, plugin)
     return index
+
+
+def settings_schema() -> dict[str, Setting]:
+    """Every plugin's settings as dotted keys of the configuration (`compose.engine`)."""
+    schema = {}
+    for plugin in discover():
+        for key, setting in plugin.settings.items():
+            schema[f"{plugin.name}.{key}"] = setting
+    return schema
+
+
+def api(name: str) -> ModuleType:
+    """The Python API plugin `name` offers other plugins (its PLUGIN's `api` module)."""
+    for plugin in discover():
+        if plugin.name == name:
+            if not plugin.api:
+                raise HelpError(f"plugin '{name}' offers no Python API", "use its command instead")
+            return importlib.import_module(plugin.api)
+    raise HelpError(f"plugin '{name}' is not installed", "`help.py plugins` lists the plugins found")
+
+
+_registered = False
+
+
+def register_settings() -> None:
+    """Add every plugin's settings to the configuration schema (once per process)."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    from helper.config_schema import SCHEMA
+
+    for key, setting in settings_schema().items():
+        SCHEMA.setdefault(key, setting)

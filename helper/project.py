@@ -199,7 +199,11 @@ class Project:
 
     def get(self, key: str) -> Any:
         if key not in SCHEMA:
-            raise KeyError(key)
+            from helper.plugins import register_settings
+
+            register_settings()
+            if key not in SCHEMA:
+                raise KeyError(key)
         return self.config.get(key)
 
     @cached_property
@@ -235,6 +239,11 @@ def load(start: Path | None = None, *, profile: str | None = None, environ: dict
 
 def _merge(project: Project, profile: str | None, env: dict[str, str]) -> Project:
     """Read and validate every configuration layer of `project` into it."""
+    from helper.plugins import register_settings
+
+    register_settings()
+    for key, value in defaults().items():
+        project.config.setdefault(key, value)
     project.sources = {key: "default" for key in SCHEMA}
 
     layers: list[Layer] = []
