@@ -27,9 +27,17 @@ class Backend:
     """The project's build backend, reached through `python _hook_runner.py`."""
 
     def __init__(
-        self, python: Path, source: Path, system: BuildSystem, *, timeout: float = 1800.0, isolated: bool = True
+        self,
+        python: Path,
+        source: Path,
+        system: BuildSystem,
+        *,
+        timeout: float = 1800.0,
+        isolated: bool = True,
+        scripts: Path | None = None,
     ) -> None:
         self.python = python
+        self.scripts = scripts
         self.source = source
         self.system = system
         self.timeout = timeout
@@ -45,6 +53,10 @@ class Backend:
             env.pop("PYTHONPATH", None)
             env.pop("PYTHONHOME", None)
         env["PYTHONNOUSERSITE"] = "1" if self.isolated else env.get("PYTHONNOUSERSITE", "")
+        if self.scripts is not None:
+            # Backends that shell out to a binary of their own package (uv_build's uv-build,
+            # maturin, cmake, ninja) find it on PATH, as under `python -m build`.
+            env["PATH"] = os.pathsep.join([str(self.scripts), *filter(None, [env.get("PATH")])])
         return env
 
     def _start(self) -> None:

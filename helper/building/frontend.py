@@ -137,14 +137,18 @@ def _run_backend(
         return backend
 
     with console.progress(f"building {', '.join(options.targets)}"):
-        with Backend(env.python, root, system, timeout=timeout, isolated=env.isolated) as tree_backend:
+        with Backend(
+            env.python, root, system, timeout=timeout, isolated=env.isolated, scripts=env.scripts
+        ) as tree_backend:
             if "sdist" in options.targets:
                 built.append(prepared(tree_backend, "sdist").build("sdist", out, settings))
             else:
                 built.append(prepared(tree_backend, "wheel").build("wheel", out, settings))
         if "sdist" in options.targets and "wheel" in options.targets:
             unpacked = _unpack(built[0], tmp / "src")
-            with Backend(env.python, unpacked, system, timeout=timeout, isolated=env.isolated) as backend:
+            with Backend(
+                env.python, unpacked, system, timeout=timeout, isolated=env.isolated, scripts=env.scripts
+            ) as backend:
                 built.append(prepared(backend, "wheel").build("wheel", out, settings))
     return built
 

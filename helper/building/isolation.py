@@ -45,6 +45,14 @@ class BuildEnv:
     def isolated(self) -> bool:
         return self.path is not None
 
+    @property
+    def scripts(self) -> Path | None:
+        """The environment's scripts directory, which hooks see first on PATH (a venv's only)."""
+        if self.path is not None:
+            return venv_python(self.path).parent
+        scripts = Path(os.path.abspath(self.python)).parent
+        return scripts if (scripts.parent / "pyvenv.cfg").is_file() else None
+
     def install(self, requirements: list[str]) -> bool:
         """Install `requirements` (skipping those this environment already got); True if it changed."""
         missing = [r for r in requirements if r not in self.requested]

@@ -91,6 +91,20 @@ BACKENDS: dict[str, str] = {
         requires-python = ">=3.8"
         dependencies = ["idna>=2"]
         """,
+    # uv's own backend shells out to the uv-build binary its package puts in the environment's bin/.
+    "uv-build": """
+        [build-system]
+        requires = ["uv_build>=0.8,<0.20"]
+        build-backend = "uv_build"
+
+        [project]
+        name = "demo-uv-build"
+        version = "0.3.0"
+        description = "demo"
+        readme = "README.md"
+        requires-python = ">=3.8"
+        dependencies = ["idna>=2"]
+        """,
 }
 
 
