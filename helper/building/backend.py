@@ -143,7 +143,8 @@ class Backend:
                 except ValueError:
                     return None
 
-    def call(self, hook: str, **kwargs: Any) -> Any:
+    def call(self, hook: str, *, optional: bool = False, **kwargs: Any) -> Any:
+        """The hook's return value; a missing hook is an error unless `optional` (then None)."""
         if self._proc is None:
             self._start()
         assert self._proc is not None
@@ -177,6 +178,8 @@ class Backend:
             detail = "\n  ".join(lines)
             message = answer["error"] + (f"\n  {detail}" if detail else "")
             raise HelpError(message, "run with -v to see the backend's whole output and fix the project")
+        if answer.get("unsupported") and optional:
+            return None
         if answer.get("unsupported") and not hook.startswith("get_requires_"):
             raise HelpError(
                 f"the build backend {self.system.backend} has no {hook} hook",

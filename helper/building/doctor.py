@@ -17,9 +17,10 @@ def checks(project: Any) -> list[Check]:
     found: list[Check] = []
     try:
         system = buildsystem.read(project.pyproject, project.root)
-        found.append(
-            Check("build backend", "ok", f"{system.backend} ({', '.join(system.requires) or 'no requirements'})")
-        )
+        from helper.building.probe import try_backend
+
+        tried = try_backend(project, system)
+        found.append(Check("build backend", tried.status, tried.detail, tried.hint))
     except HelpError as exc:
         found.append(Check("build backend", "fail", exc.headline(), exc.hint))
     installer = "uv" if shutil.which("uv") else "pip"

@@ -20,6 +20,38 @@ def build_sdist(sdist_directory, config_settings=None):
 """
 
 
+INLINE_BACKEND = """
+import base64, hashlib, os, zipfile
+
+META = "Metadata-Version: 2.1\\nName: inline\\nVersion: 1.0.0\\n"
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    # BREAK
+    os.makedirs(os.path.join(metadata_directory, "inline-1.0.0.dist-info"))
+    with open(os.path.join(metadata_directory, "inline-1.0.0.dist-info", "METADATA"), "w") as f:
+        f.write(META)
+    return "inline-1.0.0.dist-info"
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = "inline-1.0.0-py3-none-any.whl"
+    files = {
+        "inline.py": "X = 1\\n",
+        "inline-1.0.0.dist-info/METADATA": META,
+        "inline-1.0.0.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: inline\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+    }
+    record = []
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as whl:
+        for path, text in files.items():
+            data = text.encode()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{path},sha256={digest},{len(data)}")
+            whl.writestr(path, data)
+        record.append("inline-1.0.0.dist-info/RECORD,,")
+        whl.writestr("inline-1.0.0.dist-info/RECORD", "\\n".join(record) + "\\n")
+    return name
+"""
+
+
 def test_ctrl_c_during_build_rolls_back_the_bump(tmp_path, build_env):
     root = tmp_path / "slow"
     write(
@@ -65,15 +97,56 @@ def test_ctrl_c_during_build_rolls_back_the_bump(tmp_path, build_env):
     assert git(root, "log", "--format=%s").split("\n")[0] == "initial"
 
 
+def doctor_checks(root, env) -> dict:
+    result = run_help("doctor", "--json", cwd=root, env=env)
+    return {c["name"]: c for c in json.loads(result.stdout)}
+
+
 def test_doctor_reports_the_build_setup(backend_project, build_env):
     root = backend_project("pdm-backend")
-    result = run_help("doctor", "--json", cwd=root, env=build_env)
-    checks = {c["name"]: c for c in json.loads(result.stdout)}
-    assert checks["build backend"]["status"] == "ok" and "pdm.backend" in checks["build backend"]["detail"]
     (root / "pyproject.toml").write_text(
         '[build-system]\nrequires = "pdm-backend"\n[project]\nname = "x"\nversion = "1"\n'
     )
-    result = run_help("doctor", "--json", cwd=root, env=build_env)
-    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    checks = doctor_checks(root, build_env)
     assert checks["build backend"]["status"] == "fail"
     assert "requires must be a list" in checks["build backend"]["detail"]
+
+
+def test_doctor_vouches_only_for_a_backend_it_tried(tmp_path, build_env):
+    """ok means the backend ran in the build environment; a backend that cannot prepare metadata fails."""
+    root = tmp_path / "inline"
+    write(
+        root / "pyproject.toml",
+        """
+        [build-system]
+        requires = []
+        build-backend = "inline_backend"
+        backend-path = ["_backend"]
+
+        [project]
+        name = "inline"
+        version = "1.0.0"
+        """,
+    )
+    backend = root / "_backend" / "inline_backend.py"
+    write(backend, INLINE_BACKEND)
+    env = {**build_env, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    checks = doctor_checks(root, env)
+    assert checks["build backend"]["status"] == "warn", checks["build backend"]
+    assert "not tried" in checks["build backend"]["detail"]
+    assert run_help("build", "--wheel", cwd=root, env=env).returncode == 0
+    checks = doctor_checks(root, env)
+    assert checks["build backend"]["status"] == "ok", checks["build backend"]
+    assert "inline-1.0.0.dist-info" in checks["build backend"]["detail"]
+    backend.write_text(INLINE_BACKEND.replace("# BREAK", "raise RuntimeError('the backend tool is missing')"))
+    checks = doctor_checks(root, env)
+    assert checks["build backend"]["status"] == "fail", checks["build backend"]
+    assert "the backend tool is missing" in checks["build backend"]["detail"]
+
+
+def test_doctor_tries_uv_build_with_its_binary(backend_project, build_env):
+    root = backend_project("uv-build")
+    assert run_help("build", "--wheel", cwd=root, env=build_env).returncode == 0
+    checks = doctor_checks(root, build_env)
+    assert checks["build backend"]["status"] == "ok", checks["build backend"]
+    assert "demo_uv_build-0.3.0.dist-info" in checks["build backend"]["detail"]
