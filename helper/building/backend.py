@@ -202,7 +202,8 @@ class Backend:
     def build(self, kind: str, outdir: Path, config_settings: dict[str, Any] | None = None) -> Path:
         """Run build_sdist/build_wheel into `outdir` and return the artifact's path."""
         outdir.mkdir(parents=True, exist_ok=True)
-        name = self.call(f"build_{kind}", **{f"{kind}_directory": str(outdir), "config_settings": config_settings})
+        kwargs: dict[str, Any] = {f"{kind}_directory": str(outdir), "config_settings": config_settings}
+        name = self.call(f"build_{kind}", **kwargs)
         if not isinstance(name, str) or not (outdir / name).is_file():
             raise HelpError(
                 f"build_{kind} returned {name!r} but wrote no such file", "this is a bug in the build backend"
