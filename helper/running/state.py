@@ -81,7 +81,10 @@ def write_supervisor(run_dir: Path, profile: str, names: list[str]) -> None:
     )
 
 
-def write_pid(run_dir: Path, name: str, pid: int, command: str, restarts: int) -> None:
+def write_pid(
+    run_dir: Path, name: str, pid: int, command: str, restarts: int, tree: list[tuple[int, int]] | None = None
+) -> None:
+    """Record a child; `tree` (pid, ticks) is what runs below it, also outside its group (setsid)."""
     write_json(
         run_dir / f"{name}.pid",
         {
@@ -91,6 +94,7 @@ def write_pid(run_dir: Path, name: str, pid: int, command: str, restarts: int) -
             "started": time.time(),
             "command": command,
             "restarts": restarts,
+            "tree": [list(item) for item in tree or []],
         },
     )
 
@@ -155,9 +159,13 @@ def stop_all(run_dir: Path, grace: float) -> dict[str, Any]:
     orphans = []
     for path in sorted(run_dir.glob("*.pid")) if run_dir.is_dir() else []:
         info = read(path)
-        if info and (alive(info["pid"], info.get("ticks")) or group_members(info["pid"])):
+        tree = tree_of(info) if info else []
+        if info and (
+            alive(info["pid"], info.get("ticks")) or group_members(info["pid"]) or any(alive(*t) for t in tree)
+        ):
             orphans.append(info.get("name", path.stem))
             stop_group(info["pid"], grace)
+            stop_pids(tree, grace)  # what left the group (setsid) is stopped by pid
         remove(path)
     if not (sup and alive(sup["pid"], sup.get("ticks"))):
         remove(run_dir / SUPERVISOR)
@@ -174,3 +182,103 @@ def stop_group(pgid: int, grace: float) -> bool:
             return False
         time.sleep(0.05)
     return signal_group(pgid, signal.SIGKILL)
+
+
+def process_table() -> dict[int, tuple[int, int]]:
+    """Every live process: pid -> (parent pid, start ticks), from /proc (empty elsewhere)."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        with contextlib.suppress(IndexError, ValueError):
+            if fields[0] != "Z":
+                table[int(entry.name)] = (int(fields[1]), int(fields[19]))
+    return table
+
+
+def descendants(pid: int, table: dict[int, tuple[int, int]] | None = None) -> list[int]:
+    """The pids below `pid` in the process tree, whatever their group or session."""
+    table = process_table() if table is None else table
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
+    found: list[int] = []
+    todo = list(children.get(pid, []))
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return sorted(found)
+
+
+def listening_inodes(port: int) -> set[str]:
+    """The socket inodes listening on TCP `port` (IPv4 and IPv6), from /proc/net/tcp*."""
+    inodes = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def socket_holders(inodes: set[str], pids: list[int] | None = None) -> list[int]:
+    """Which of `pids` (default: every process) hold one of the socket `inodes` open."""
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    candidates = pids if pids is not None else [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+    holders = []
+    for pid in candidates:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                    holders.append(pid)
+                    break
+    return holders
+
+
+def describe_pid(pid: int) -> str:
+    """`pid N (command line)` for messages."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmdline = ""
+    return f"pid {pid}" + (f" ({cmdline[:80]})" if cmdline else "")
+
+
+def stop_pids(pids: list[tuple[int, int | None]], grace: float) -> None:
+    """SIGTERM each (pid, ticks) still alive, wait `grace`, SIGKILL the rest."""
+    live = [(p, t) for p, t in pids if alive(p, t)]
+    for pid, _ in live:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while live and time.monotonic() < deadline:
+        live = [(p, t) for p, t in live if alive(p, t)]
+        time.sleep(0.05)
+    for pid, ticks in live:
+        if alive(pid, ticks):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def tree_of(info: dict[str, Any]) -> list[tuple[int, int | None]]:
+    """A pid file's recorded process tree (pid, ticks) plus what lives below its leader now."""
+    recorded = [(int(p), t) for p, t in info.get("tree", []) if isinstance(p, int)]
+    now = process_table()
+    roots = [info["pid"], *(p for p, _ in recorded)]
+    for root in roots:
+        recorded += [(p, now[p][1]) for p in descendants(root, now) if p in now]
+    return list(dict.fromkeys(recorded))

@@ -65,6 +65,7 @@ class Managed(Record):
     killed: bool = False
     last_code: int | None = None
     history: list[int] = Factory(list)
+    tree: list[tuple[int, int]] = Factory(list)  # (pid, ticks) below the leader, also outside its group
 
 
 class Outcome(Record):
@@ -175,6 +176,7 @@ class Supervisor:
         self.reload_files: list[str] = []
         self.reload_lock = threading.Lock()
         self.wake = threading.Event()
+        self._next_track = 0.0
         self.delays = backoff_delays(settings.restart_limit + 1, base=settings.backoff_base, cap=10.0, jitter=0.2)
 
     # -- signals --------------------------------------------------------------
@@ -215,6 +217,7 @@ class Supervisor:
             self.out.note(f"{spec.name}: {m.reason}")
             return
         m.popen = popen
+        m.tree = []
         m.started_at = time.monotonic()
         m.next_probe = 0.0
         m.status = "starting"
@@ -234,8 +237,13 @@ class Supervisor:
     def _reap(self, m: Managed) -> int:
         assert m.popen is not None
         code = m.popen.wait()
-        # The leader is gone; its group may not be (a reloader's worker): sweep it.
+        # The leader is gone; its group may not be (a reloader's worker): sweep it,
+        # and what left the group (setsid) but was seen below the leader.
         proc.signal_group(m.popen.pid, signal.SIGKILL)
+        for pid, ticks in m.tree:
+            if state.alive(pid, ticks):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
         if m.reader is not None:
             m.reader.join(timeout=1)
         state.remove(self.settings.run_dir / f"{m.spec.name}.pid")
@@ -285,7 +293,7 @@ class Supervisor:
             if m.status == "starting" and now >= m.next_probe:
                 if m.spec.oneshot:
                     continue
-                if m.probe.check():
+                if m.probe.check(m.popen.pid if m.popen is not None else None):
                     m.status = "ready"
                     took = now - m.started_at
                     if m.spec.ready:
@@ -295,7 +303,8 @@ class Supervisor:
                 ):
                     m.status, m.reason = (
                         "failed",
-                        f"not ready after {now - m.started_at:.0f}s (waited for {m.spec.ready.describe() if m.spec.ready else 'start'})",
+                        f"not ready after {now - m.started_at:.0f}s (waited for {m.spec.ready.describe() if m.spec.ready else 'start'})"
+                        + (f"; {m.probe.note}" if m.probe.note else ""),
                     )
                     self.out.note(f"{m.spec.name}: {m.reason}")
                 else:
@@ -321,9 +330,14 @@ class Supervisor:
     def _terminate(self, targets: list[Managed]) -> list[str]:
         """SIGTERM every group at once, wait each one's grace, SIGKILL the rest; names killed."""
         live = [m for m in targets if m.popen is not None]
+        self._track(force=True)
         for m in live:
             assert m.popen is not None
             proc.signal_group(m.popen.pid, signal.SIGTERM)
+            for pid, ticks in m.tree:
+                if state.alive(pid, ticks):
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGTERM)
         killed = []
         started = time.monotonic()
         pending = list(live)
@@ -332,7 +346,7 @@ class Supervisor:
             for m in list(pending):
                 assert m.popen is not None
                 grace = m.spec.grace if m.spec.grace is not None else self.settings.grace
-                if m.popen.poll() is not None:
+                if m.popen.poll() is not None and not any(state.alive(p, t) for p, t in m.tree):
                     pending.remove(m)
                 elif self.force or now - started >= grace:
                     proc.signal_group(m.popen.pid, signal.SIGKILL)
@@ -347,10 +361,65 @@ class Supervisor:
             self._reap(m)
         return killed
 
+    def _track(self, force: bool = False) -> None:
+        """Record each live child's process tree, so processes that setsid are still stopped."""
+        now = time.monotonic()
+        if not force and now < self._next_track:
+            return
+        self._next_track = now + 1.0
+        table = state.process_table()
+        for m in self.managed.values():
+            if m.popen is None or m.popen.pid not in table:
+                continue
+            below = [(pid, table[pid][1]) for pid in state.descendants(m.popen.pid, table)]
+            known = {pid for pid, _ in m.tree}
+            fresh = [item for item in below if item[0] not in known]
+            if fresh:
+                m.tree = [item for item in m.tree if state.alive(*item)] + fresh
+                state.write_pid(self.settings.run_dir, m.spec.name, m.popen.pid, m.spec.display, m.restarts, m.tree)
+
+    def preflight(self) -> None:
+        """A port a process will listen on must be free before anything starts."""
+        from helper.errors import HelpError
+        from helper.running.readiness import port_in_use
+
+        for m in self.managed.values():
+            port = m.probe.port
+            if port is None:
+                continue
+            holder = port_in_use(m.probe.host, port)
+            if holder is not None:
+                raise HelpError(
+                    f"port {port} on {m.probe.host} is already in use{holder}: {m.spec.name} cannot listen there",
+                    "stop that process (`help.py run stop` if it is an earlier run), or give the process a free port"
+                    " (e.g. PORT=8001 help.py run)",
+                )
+
+    def _watchdog(self) -> int:
+        """Start the process that stops the children if this one dies; our end of its pipe."""
+        read_end, write_end = os.pipe()
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        try:
+            subprocess.Popen(
+                [sys.executable, "-m", "helper.running.watchdog", str(self.settings.run_dir), str(self.settings.grace)],
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                cwd=root,
+                start_new_session=True,
+            )
+        finally:
+            os.close(read_end)
+        return write_end
+
     # -- the loop -------------------------------------------------------------
     def run(self) -> Outcome:
         run_dir = self.settings.run_dir
+        self.preflight()
         state.write_supervisor(run_dir, self.settings.profile, list(self.managed))
+        watchdog = self._watchdog()
         handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         watcher = None
         if any(m.spec.reload for m in self.managed.values()):
@@ -360,6 +429,7 @@ class Supervisor:
         try:
             while not self.stop_requested:
                 self._tick(time.monotonic())
+                self._track()
                 if self.reload_files:
                     self._reload()
                 failed = [m for m in self.managed.values() if m.status == "failed"]
@@ -378,6 +448,7 @@ class Supervisor:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
             state.remove(run_dir / state.SUPERVISOR)
+            os.close(watchdog)  # the watchdog sees end of file, finds no state left and exits
         return self._outcome(killed)
 
     def _outcome(self, killed: list[str]) -> Outcome:

@@ -83,3 +83,34 @@ def test_unreachable_postgres_is_a_clear_error_and_nothing_starts(sample_app: Pa
     assert ":pw@" not in result.stderr  # the URL's password is never printed
     assert not list((sample_app / ".help" / "run").glob("*.pid"))
     assert not (sample_app / "data").exists()
+
+
+def test_sigkill_of_help_py_leaves_no_uvicorn(sample_app: Path, running) -> None:
+    port = free_port()
+    run = running(sample_app, env={"PORT": str(port)})
+    body = wait_http(f"http://127.0.0.1:{port}/")
+    pids = run.pids() - {run.proc.pid}
+    assert body["pid"] in pids
+    run.proc.kill()
+    run.proc.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.1)
+    assert [p for p in pids if alive(p)] == [], "uvicorn outlived a SIGKILLed help.py run"
+
+
+def test_port_held_by_another_process_is_an_error_before_migrations(sample_app: Path) -> None:
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = run_help("run", cwd=sample_app, env={"PORT": str(port)}, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use by pid {os.getpid()}" in result.stderr
+    assert "ready" not in result.stdout
+    db = sample_app / "data" / "app.db"
+    if db.exists():  # alembic never ran: no revision table
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'alembic_version'").fetchall() == []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -30,6 +33,37 @@ import os, time
 print("version", open("version.txt").read().strip(), os.getpid(), flush=True)
 time.sleep(300)
 """
+
+
+DAEMON = """\
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()  # leaves the process group help.py tracks
+    print("daemon", os.getpid(), flush=True)
+    time.sleep(300)
+    sys.exit()
+print("parent", os.getpid(), flush=True)
+time.sleep(300)
+"""
+
+
+def watchdogs(root: Path) -> list[int]:
+    """The pids of the watchdogs of the run in `root`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                if b"helper.running.watchdog" in argv and str(root / ".help" / "run").encode() in argv:
+                    found.append(int(entry.name))
+    return found
+
+
+def wait_dead(pids: set[int], timeout: float = 15.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if alive(p)]
 
 
 def project(make_project, body: str, files: dict[str, str] | None = None) -> Path:
@@ -194,7 +228,10 @@ command = [{PY}, "sleeper.py", "working"]
     run = running(root)
     run.wait_for("working")
     worker = int(run.pid_file("worker")["pid"])
-    run.proc.kill()  # the supervisor dies without cleaning up
+    # The supervisor and its watchdog both die without cleaning up (an OOM kill of the session, say).
+    for pid in watchdogs(root):
+        os.kill(pid, signal.SIGKILL)
+    run.proc.kill()
     run.proc.wait(timeout=10)
     assert alive(worker)
     again = run_help("run", cwd=root, timeout=30)
@@ -418,3 +455,92 @@ restart = "always"
         index = run.wait_for(r"slow_crash exited with code 1; restarting in [\d.]+s \(1/2\)", start=index + 1)
     assert "gave up" not in run.output
     assert run.stop() == 0
+
+
+def daemon_project(make_project) -> Path:
+    body = f"""grace = 2
+
+[tool.help.run.processes.worker]
+command = [{PY}, "daemon.py"]
+"""
+    return project(make_project, body, files={"daemon.py": DAEMON})
+
+
+def tracked(run, name: str, pid: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            if any(p == pid for p, _ in run.pid_file(name).get("tree", [])):
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"pid {pid} never recorded in {name}.pid")
+
+
+def test_run_stop_stops_a_child_that_left_the_group(make_project, running) -> None:
+    root = daemon_project(make_project)
+    run = running(root)
+    daemon = int(re.search(r"daemon (\d+)", run.lines[run.wait_for(r"daemon \d+")]).group(1))
+    tracked(run, "worker", daemon)
+    stop = run_help("run", "stop", cwd=root, timeout=60)
+    assert stop.returncode == 0, stop.stderr
+    assert run.proc.wait(timeout=30) == 0, run.output
+    assert wait_dead({daemon}) == [], f"the setsid child outlived `run stop`:\n{run.output}"
+
+
+def test_sigkill_of_help_py_leaves_no_child(make_project, running) -> None:
+    root = daemon_project(make_project)
+    run = running(root)
+    daemon = int(re.search(r"daemon (\d+)", run.lines[run.wait_for(r"daemon \d+")]).group(1))
+    tracked(run, "worker", daemon)
+    pids = run.pids() | {daemon}
+    run.proc.kill()
+    run.proc.wait(timeout=10)
+    assert wait_dead(pids - {run.proc.pid}) == [], "children outlived a SIGKILLed help.py run"
+    deadline = time.monotonic() + 10
+    while list((root / ".help" / "run").glob("*.pid")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not list((root / ".help" / "run").glob("*.pid"))  # the watchdog cleaned up as `run stop` does
+
+
+def test_a_port_in_use_is_one_error_before_anything_starts(make_project) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        body = f"""
+[tool.help.run.processes.setup]
+command = [{PY}, "-c", "open('setup-ran', 'w')"]
+restart = "no"
+
+[tool.help.run.processes.web]
+command = [{PY}, "sleeper.py", "web-up"]
+ready = {{ port = {port} }}
+"""
+        root = project(make_project, body)
+        result = run_help("run", cwd=root, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use by pid {os.getpid()}" in result.stderr
+    assert "web ready" not in result.stdout
+    assert not (root / "setup-ran").exists()
+    assert not list((root / ".help" / "run").glob("*.pid"))
+
+
+def test_a_port_opened_by_another_process_is_not_our_readiness(make_project, running) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    body = f"""
+[tool.help.run.processes.web]
+command = [{PY}, "sleeper.py", "web-up"]
+ready = {{ port = {port}, timeout = 3 }}
+"""
+    root = project(make_project, body)
+    run = running(root)
+    run.wait_for("web-up")
+    with socket.socket() as other:  # someone else grabs the port after the check before start
+        other.bind(("127.0.0.1", port))
+        other.listen()
+        run.wait_for(r"web: not ready after", timeout=20)
+        assert run.proc.wait(timeout=30) == 1
+    assert "web ready" not in run.output
+    assert f"port {port} is held by pid {os.getpid()}" in run.output
