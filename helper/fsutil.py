@@ -40,15 +40,38 @@ def _temp_beside(target: Path) -> tuple[int, str]:
             return os.open(tmp, flags, 0o600), tmp
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where /proc allows."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii", errors="replace") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_mode() -> int:
+    """The mode an editor gives a new file: 0666 less the umask."""
+    return 0o666 & ~current_umask()
+
+
 def atomic_write(
     path: str | os.PathLike[str], data: bytes | str, *, mode: int | None = None, fsync: bool = True
 ) -> None:
-    """Replace `path` with `data` atomically, keeping its permissions (or `mode`)."""
+    """Replace `path` with `data` atomically, keeping its permissions.
+
+    A new file gets `mode`, by default 0666 less the umask, as any editor would
+    make it; pass mode=0o600 for secrets. An existing file keeps its own mode
+    unless `mode` is given.
+    """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     if mode is None:
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        try:
             mode = os.stat(target).st_mode & 0o7777
+        except (FileNotFoundError, NotADirectoryError):
+            mode = default_mode()
     fd, tmp = _temp_beside(target)
     try:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from helper.errors import UsageError
+from helper.errors import HelpError, UsageError
 from helper.ui import console
 
 LONG_RUNNING = True
@@ -69,6 +69,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
 
     manager, reason = choose(project)
     console.verbose(f"package manager: {manager.name} ({reason})")
+    _need_manifest(project, manager.name, args.packages)
     if args.outdated or args.list_installed:
         return _report(args, project, manager)
     plain = not (args.packages or args.upgrade or args.lock)
@@ -110,6 +111,33 @@ def run(args: argparse.Namespace, project: Any) -> int:
         outcome = execute(project, manager, "sync", manager.sync, force=args.force)
     console.result(outcome.to_dict(), render)
     return 0
+
+
+MANIFESTS = ("pyproject.toml", "setup.py", "setup.cfg", "environment.yml", "environment.yaml", "Pipfile")
+START_HINT = (
+    "start one with `uv init` (or `poetry init`), or write a minimal pyproject.toml:"
+    ' [project] name = "NAME", version = "0.1.0", dependencies = []'
+)
+
+
+def _need_manifest(project: Any, manager: str, packages: list[str]) -> None:
+    """A project without a manifest is one clear error; none is invented half-made."""
+    root = project.root
+    if any((root / name).is_file() for name in MANIFESTS) or any(root.glob("requirements*.txt")):
+        if manager == "pip" and packages and not (root / "requirements.txt").is_file():
+            table = project.pyproject.get("project") if isinstance(project.pyproject, dict) else None
+            poetry = ((project.pyproject.get("tool") or {}).get("poetry") or {}) if project.pyproject else {}
+            if (
+                (root / "pyproject.toml").is_file()
+                and not (isinstance(table, dict) and table.get("name"))
+                and not poetry
+            ):
+                raise HelpError(
+                    f"{root / 'pyproject.toml'} has no [project] name, so it cannot record {', '.join(packages)}",
+                    'add [project] with name = "NAME" and version = "0.1.0", or run `uv init` in a copy to see one',
+                )
+        return
+    raise HelpError(f"{root} has no pyproject.toml or requirements.txt: no manifest to install from", START_HINT)
 
 
 def render(data: dict[str, Any]) -> None:
