@@ -297,13 +297,19 @@ def describe(root: Path, profile: str, template: Path | None, target: Path) -> d
     """The env file's keys with masked values, plus template keys it does not have yet."""
     values = read(target)
     secret_keys: set[str] = set()
-    pending: list[str] = []
+    pending: list[str] = []  # keys `run env` adds (generated or defaulted)
+    required: dict[str, str] = {}  # keys only the user can give: key -> the template's hint
     if template is not None:
         for entry in for_profile(parse(read_text(template), str(template), allow_profiles=True), profile):
             if re.search(r"\$\{(secret|hex|required)", entry.value):
                 secret_keys.add(entry.key)
-            if entry.key not in values:
+            if entry.key in values:
+                continue
+            need = re.search(r"\$\{required(?::([^}]*))?\}", entry.value)
+            if need is None:
                 pending.append(entry.key)
+            elif not os.environ.get(entry.key):
+                required[entry.key] = need.group(1) or ""
     mode = target.stat().st_mode & 0o777 if target.is_file() else None
     return {
         "file": str(target),
@@ -313,6 +319,7 @@ def describe(root: Path, profile: str, template: Path | None, target: Path) -> d
         "profile": profile,
         "values": {key: mask(key, value, secret_keys) for key, value in values.items()},
         "pending": pending,
+        "required": required,
     }
 
 
@@ -333,6 +340,12 @@ def show(project: Any) -> int:
         if d["pending"]:
             console.echo(
                 f"in the template, not in the file yet: {', '.join(d['pending'])} (`help.py run env` adds them)"
+            )
+        name = Path(d["file"]).name
+        for key, hint in d["required"].items():
+            console.echo(
+                f"required, no value yet: {key}{f' ({hint})' if hint else ''}: set it yourself, as a line"
+                f" {key}=... in {name} or an exported {key}; `help.py run` stops until it has one"
             )
 
     console.result(data, render)

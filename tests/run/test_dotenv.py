@@ -189,3 +189,21 @@ def test_a_generated_env_outside_gitignore_is_warned_about(git_repo) -> None:
     (root / ".env").unlink()
     result = run_help("run", "env", cwd=root)
     assert result.returncode == 0 and "git-ignored" not in result.stderr
+
+
+def test_config_env_says_where_to_set_a_required_key(make_project) -> None:
+    root = make_project(files={".env.example": "APP_NAME=demo\nAPI_TOKEN=${required:from the dashboard}\n"})
+    (root / ".env").write_text("APP_NAME=demo\n")
+    shown = run_help("config", "env", cwd=root)
+    assert shown.returncode == 0, shown.stderr
+    assert "API_TOKEN (from the dashboard): set it yourself" in shown.stdout
+    assert "API_TOKEN=... in .env" in shown.stdout
+    assert "`help.py run env` adds them" not in shown.stdout  # it never writes a required key
+    as_json = json.loads(run_help("config", "env", "--json", cwd=root).stdout)
+    assert as_json["required"] == {"API_TOKEN": "from the dashboard"} and as_json["pending"] == []
+    # What the message says holds: `run env` refuses, a line in .env satisfies it.
+    assert run_help("run", "env", cwd=root).returncode != 0
+    (root / ".env").write_text("APP_NAME=demo\nAPI_TOKEN=t0k3n\n")
+    assert "required, no value yet" not in run_help("config", "env", cwd=root).stdout
+    exported = run_help("config", "env", cwd=root, env={"API_TOKEN": "x"})
+    assert "required, no value yet" not in exported.stdout
