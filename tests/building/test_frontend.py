@@ -173,15 +173,16 @@ def test_unknown_build_requirement_is_a_clear_error(backend_project, build_env):
     assert "no-such-package-help-py-test" in result.stderr
 
 
-def test_pip_fills_the_environment_when_asked(backend_project, build_env):
+def test_pip_fills_the_environment_when_asked(backend_project, build_env, tmp_path):
     root = backend_project("flit-core")
-    env = {**build_env, "HELP_BUILD__INSTALLER": "pip"}
+    # Its own build-env cache: whichever earlier test made the shared one must not matter.
+    env = {**build_env, "HELP_BUILD__INSTALLER": "pip", "XDG_CACHE_HOME": str(tmp_path / "xdg")}
     result = run_help("build", "--wheel", cwd=root, env=env)
     assert result.returncode == 0, result.stderr
     assert "creating the build environment (pip): flit_core>=3.4" in result.stderr
     wheels = [p.name for p in (root / "dist").iterdir()]
     assert len(wheels) == 1 and wheels[0].startswith("demo_flit_core-0.3.0-")
-    envs = list((Path(build_env["XDG_CACHE_HOME"]) / "help" / "build-envs").iterdir())
+    envs = list((tmp_path / "xdg" / "help" / "build-envs").iterdir())
     assert any((e / "bin" / "pip").exists() for e in envs if e.is_dir())
 
 
