@@ -15,6 +15,30 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HELP = ROOT / "help.py"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PYTHON_TOOLS = ("uv", "uvx", "poetry", "pdm", "hatch", "pipenv")
+
+
+def _expose_venv_tools() -> None:
+    """The Python tools the tests drive come with the dev extra into the test environment.
+
+    Those missing from PATH are linked (only they: not the venv's python) into a
+    directory appended to PATH, for the tests and every help.py they start.
+    """
+    import atexit
+    import tempfile
+
+    venv_bin = Path(sys.executable).parent
+    found = [venv_bin / n for n in PYTHON_TOOLS if (venv_bin / n).is_file() and not shutil.which(n)]
+    if not found:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="help-test-tools-"))
+    atexit.register(shutil.rmtree, folder, True)
+    for tool in found:
+        (folder / tool.name).symlink_to(tool)
+    os.environ["PATH"] = os.pathsep.join([*filter(None, [os.environ.get("PATH")]), str(folder)])
+
+
+_expose_venv_tools()
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
