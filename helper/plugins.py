@@ -185,14 +185,12 @@ def _line_of(path: str | None, word: str) -> str:
     return f"{path}:1"
 
 
-def _check(plugin: object, module: ModuleType) -> str | None:
+def _check(plugin: object) -> str | None:
     """Why `plugin` (a module's PLUGIN) is not a usable Plugin, or None."""
     if plugin is None:
         return "defines no PLUGIN = Plugin(...)"
     if not isinstance(plugin, Plugin):
         return f"PLUGIN is a {type(plugin).__name__}, not helper.plugins.Plugin"
-    from helper.config_schema import Setting
-
     if not isinstance(plugin.name, str) or not plugin.name.isidentifier():
         return f"PLUGIN's name {plugin.name!r} is not an identifier"
     if not isinstance(plugin.commands, dict) or not all(
@@ -200,10 +198,13 @@ def _check(plugin: object, module: ModuleType) -> str | None:
         for k, v in plugin.commands.items()
     ):
         return "PLUGIN's commands must map a name to (module, summary)"
-    if not isinstance(plugin.settings, dict) or not all(
-        isinstance(k, str) and isinstance(v, Setting) for k, v in plugin.settings.items()
-    ):
+    if not isinstance(plugin.settings, dict):
         return "PLUGIN's settings must map a key to helper.config_schema.Setting"
+    if plugin.settings:  # the schema module is imported only when a plugin has settings
+        from helper.config_schema import Setting
+
+        if not all(isinstance(k, str) and isinstance(v, Setting) for k, v in plugin.settings.items()):
+            return "PLUGIN's settings must map a key to helper.config_schema.Setting"
     return None
 
 
@@ -222,7 +223,7 @@ def _load(label: str, load: object, folder: str | None) -> tuple[Plugin | None, 
     else:
         plugin = getattr(loaded, "PLUGIN", None)
         module_file = getattr(loaded, "__file__", None)
-    problem = _check(plugin, loaded)
+    problem = _check(plugin)
     if problem is not None:
         return None, Problem(label, problem, _line_of(module_file, "PLUGIN") if module_file else "")
     return plugin, None  # type: ignore[return-value]
