@@ -80,6 +80,9 @@ def test_ctrl_c_during_build_rolls_back_the_bump(tmp_path, build_env):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A suite run as a background job of a script inherits SIGINT ignored, and Python then
+        # never raises KeyboardInterrupt: the child gets the default disposition a terminal gives.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     # Interrupt once the backend's hook runs: after the bump, the commit and the tag.
