@@ -8,6 +8,7 @@ __pycache__, so the project runs normally outside `help.py test`.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -113,6 +114,16 @@ def test_module_imported_before_pytest_loads_the_plugin(
     shared_site = next((shared_venv / "lib").glob("python3.*/site-packages"))
     (site / "shared.pth").write_text(f"{shared_site}\n")
     (site / "preload.pth").write_text(f"import sys; sys.path.insert(0, {str(project.root)!r}); import shop.prices\n")
+    # help.py looks for pytest's dist-info in the venv itself: install it there (its dependencies come
+    # through shared.pth), with uv or with the shared venv's pip, whichever made the shared venv.
+    python = str(venv / "bin" / "python")
+    uv = shutil.which("uv")
+    if uv:
+        install = [uv, "pip", "install", "-q", "--python", python, "--no-deps", "pytest"]
+    else:
+        install = [str(shared_venv / "bin" / "python"), "-m", "pip", "--python", python, "install", "-q"]
+        install += ["--no-deps", "--ignore-installed", "pytest"]
+    subprocess.run(install, check=True, timeout=300)
     project.venv = venv
     _edits(project)
 
