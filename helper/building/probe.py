@@ -25,7 +25,7 @@ class Probe:
     hint: str | None = None
 
 
-def try_backend(project: Any, system: buildsystem.BuildSystem, *, timeout: float = 120.0) -> Probe:
+def try_backend(project: Any, system: buildsystem.BuildSystem, *, timeout: float = 30.0) -> Probe:
     from helper.building.backend import Backend
 
     env = isolation.existing(project, system.requires)
