@@ -75,14 +75,17 @@ def run(args: argparse.Namespace, project: Any) -> int:
         return 0
     action = getattr(args, "action", None)
     if action is None:
-        return show(for_project(project, refresh=args.refresh))
+        return show(for_project(project, refresh=args.refresh), project)
     from helper.envs import actions
 
     return int(getattr(actions, action)(args, project))
 
 
-def show(found: Any) -> int:
+def show(found: Any, project: Any) -> int:
+    from helper.managers.registry import decide
     from helper.ui import console
+
+    manager, manager_reason = decide(project)
 
     def render(data: dict[str, Any]) -> None:
         rows = []
@@ -109,6 +112,7 @@ def show(found: Any) -> int:
         else:
             console.echo(f"chosen: {chosen.executable}")
             console.echo(f"why:    {chosen.reason}")
+        console.echo(f"manager: {manager} ({manager_reason})")
         for kind, facts in found.platform.items():
             console.echo(
                 f"{kind}: {facts.get('runtime') or facts.get('distro') or 'yes'} ({'; '.join(facts['evidence'])})"
@@ -116,5 +120,5 @@ def show(found: Any) -> int:
         for error in found.errors:
             console.warn(error)
 
-    console.result(found.to_dict(), render)
+    console.result(found.to_dict() | {"manager": manager, "manager_reason": manager_reason}, render)
     return 0 if found.chosen else 1

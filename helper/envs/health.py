@@ -52,6 +52,7 @@ class Health:
     manager: str | None
     findings: list[Finding]
     facts: dict[str, Any] | None = None  # what the interpreter said about itself
+    manager_reason: str = ""
 
     @property
     def ok(self) -> bool:
@@ -61,28 +62,17 @@ class Health:
         return {
             "environment": self.env.to_dict() if self.env else None,
             "manager": self.manager,
+            "manager_reason": self.manager_reason,
             "ok": self.ok,
             "findings": [f.to_dict() for f in self.findings],
         }
 
 
-def project_manager(root: Path, pyproject: dict[str, Any], config: dict[str, Any] | None = None) -> str | None:
-    """The tool that owns the project: from its lock/markers, then the `manager` setting."""
-    tool = pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}
-    if (root / "uv.lock").exists() or "uv" in tool:
-        return "uv"
-    if (root / "poetry.lock").exists() or "poetry" in tool or (root / "poetry.toml").exists():
-        return "poetry"
-    if (root / "pdm.lock").exists() or "pdm" in tool or (root / ".pdm-python").exists():
-        return "pdm"
-    if (root / "Pipfile").exists():
-        return "pipenv"
-    if (root / "environment.yml").exists() or (root / "environment.yaml").exists():
-        return "conda"
-    if (root / "pixi.toml").exists() or "pixi" in tool:
-        return "pixi"
-    configured = (config or {}).get("manager")
-    return configured if configured and configured != "auto" else None
+def project_manager(project: Any) -> tuple[str, str]:
+    """The tool that owns the project and why: the registry's one decision."""
+    from helper.managers.registry import decide
+
+    return decide(project)
 
 
 def project_env(found: Detection) -> Env | None:
@@ -326,7 +316,7 @@ def check_conflicts(env: Env, facts: dict[str, Any]) -> list[Finding]:
 def check(project: Any, found: Detection, *, offline: bool = False) -> Health:
     """Run every step on the project's environment."""
     pyproject = project.pyproject if (project.root / "pyproject.toml").is_file() else {}
-    manager = project_manager(project.root, pyproject, project.config)
+    manager, manager_reason = project_manager(project)
     env = project_env(found)
     findings = check_presence(env, found, manager)
     facts = None
@@ -342,4 +332,4 @@ def check(project: Any, found: Detection, *, offline: bool = False) -> Health:
         findings += check_conflicts(env, facts)
     for problem in found.errors:
         findings.append(Finding("detection", "warn", problem, "raise env.timeout or add the kind to env.disabled"))
-    return Health(env=env, manager=manager, findings=findings, facts=facts)
+    return Health(env=env, manager=manager, findings=findings, facts=facts, manager_reason=manager_reason)

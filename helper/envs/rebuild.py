@@ -174,17 +174,12 @@ def lock(project: Any, manager: str) -> str:
 
 
 def choose_manager(project: Any, wanted: str) -> str:
-    from helper.envs.health import project_manager
+    from helper.managers.registry import decide
 
     if wanted != "auto":
         return wanted
-    pyproject = project.pyproject if (project.root / "pyproject.toml").is_file() else {}
-    found = project_manager(project.root, pyproject, project.config)
-    if found in MANAGERS:
-        return found
-    if found == "pip":
-        return "venv"
-    return "uv" if shutil.which("uv") else "venv"
+    found, _reason = decide(project)
+    return "venv" if found == "pip" else found
 
 
 def wanted_version(project: Any, version: str | None) -> str | None:
