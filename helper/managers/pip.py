@@ -83,6 +83,15 @@ class Pip(Manager):
         return reqs
 
     # -- environment --------------------------------------------------------------
+    def env_dir(self) -> Path:
+        """install.venv (default .venv); a project that already has its venv in venv/ keeps it there."""
+        configured = self.project.sources.get("install.venv", "default") != "default"
+        default = super().env_dir()
+        legacy = self.root / "venv"
+        if not configured and not default.exists() and (legacy / "pyvenv.cfg").is_file():
+            return legacy
+        return default
+
     def ensure_env(self, runner: Runner) -> None:
         if self.python().exists():
             return
