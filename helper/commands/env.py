@@ -40,7 +40,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     repair = actions.add_parser("repair", help="apply the fixes `env check` proposes")
     repair.add_argument("--dry-run", action="store_true", help="print the fixes without applying them")
     create = actions.add_parser("create", help="create the project's environment")
-    create.add_argument("--manager", choices=("auto", "uv", "poetry", "pdm", "venv", "conda"), default="auto")
+    from helper.managers.registry import MANAGERS
+
+    kinds = ("auto", *("venv" if name == "pip" else name for name in MANAGERS))
+    create.add_argument("--manager", choices=kinds, default="auto")
     create.add_argument("--python", dest="version", metavar="X.Y", help="Python version (default: the project's)")
     create.add_argument("--force", action="store_true", help="replace an existing environment (kept aside until done)")
     report = actions.add_parser("report", help="write a diagnostic report (Markdown and JSON, secrets masked)")

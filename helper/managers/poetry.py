@@ -17,6 +17,9 @@ class Poetry(Manager):
     name = "poetry"
     tool = "poetry"
     install_hint = "pip install poetry (or pipx install poetry)"
+    lock_file = "poetry.lock"
+    lock_check = ("check", "--lock")
+    sync_command = "poetry install"
 
     def manifest_files(self) -> list[Path]:
         return [self.root / "pyproject.toml", self.root / "poetry.lock"]
@@ -81,6 +84,12 @@ class Poetry(Manager):
     def spec(req: Requirement) -> str:
         # poetry takes PEP 508 text as one argument; spaces inside it would split the constraint.
         return re.sub(r"\s+", "", req.text) if not req.marker else req.text
+
+    def create_commands(self, tool: str, base: str, version: str | None, prefix: Path) -> list[list[str]]:
+        return [[tool, "env", "use", base]]
+
+    def rebuild_commands(self, tool: str, base: str, prefix: Path) -> list[list[str]] | None:
+        return [[tool, "env", "use", base], [tool, "install"]]
 
     def sync(self, runner: Runner) -> None:
         if not (self.root / "poetry.lock").exists():

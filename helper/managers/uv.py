@@ -17,6 +17,9 @@ class Uv(Manager):
     name = "uv"
     tool = "uv"
     install_hint = "pip install uv (or see https://docs.astral.sh/uv/)"
+    lock_file = "uv.lock"
+    lock_check = ("lock", "--check", "--offline")
+    sync_command = "uv sync"
 
     def manifest_files(self) -> list[Path]:
         return [self.root / "pyproject.toml", self.root / "uv.lock"]
@@ -58,6 +61,12 @@ class Uv(Manager):
         if target.group:
             return ["--group", target.group]
         return ["--dev"] if target.dev else []
+
+    def create_commands(self, tool: str, base: str, version: str | None, prefix: Path) -> list[list[str]]:
+        return [[tool, "venv", "--python", version or base, str(prefix)]]
+
+    def rebuild_commands(self, tool: str, base: str, prefix: Path) -> list[list[str]] | None:
+        return [[tool, "sync", "--python", base]]
 
     def sync(self, runner: Runner) -> None:
         # --locked: a lock that no longer matches pyproject.toml is an error, never re-resolved.
