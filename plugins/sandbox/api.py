@@ -91,7 +91,7 @@ def run(
             argv = limits.wrap(launch.argv, policy, cgroup)
         else:
             argv = launch.argv
-        return _execute(argv, list(command), name, policy, launch.pass_fds, cgroup, on_output)
+        return _execute(argv, list(command), name, policy, launch, cgroup, on_output)
     finally:
         for fd in launch.pass_fds:
             _close(fd)
@@ -135,10 +135,11 @@ def _execute(
     command: list[str],
     name: str,
     policy: Policy,
-    pass_fds: list[int],
+    launch: backends.Launch,
     cgroup: limits.PidsCgroup | None,
     on_output: Callable[[str, str], None] | None,
 ) -> Result:
+    pass_fds = launch.pass_fds
     started = time.monotonic()
     try:
         child = subprocess.Popen(
@@ -158,7 +159,7 @@ def _execute(
     pass_fds.clear()
     out = _Collector(on_output)
     deadline = started + policy.timeout if policy.timeout else None
-    status, usage, timed_out = _pump(child, out, deadline, cgroup)
+    status, usage, timed_out = _pump(child, out, deadline, cgroup, launch.stop)
     child.returncode = status  # reaped by wait4 above: keep Popen from waiting again
     duration = time.monotonic() - started
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
@@ -220,6 +221,7 @@ def _pump(
     out: _Collector,
     deadline: float | None,
     cgroup: limits.PidsCgroup | None,
+    stop: list[str] | None,
 ) -> tuple[int, Any, bool]:
     """Stream output until the child exits (and its pipes drain) or the deadline kills the whole tree."""
     sel = selectors.DefaultSelector()
@@ -231,6 +233,8 @@ def _pump(
         now = time.monotonic()
         if status is None and deadline is not None and now >= deadline:
             timed_out = True
+            if stop:  # the container lives under the engine, not in our process group
+                subprocess.run(stop, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False)
             _kill(child.pid, cgroup)
             deadline = None
         if drain_until is not None and now >= drain_until:
@@ -282,7 +286,8 @@ def _limit_hit(
     if cgroup is not None and cgroup.hit():
         return "procs"
     if result.backend == "podman" and result.exit_code == 137:
-        return "memory"  # the container's memory cgroup killed it
+        # SIGKILL from the container's memory cgroup, or the hard CPU limit (only reached after `cpu` seconds)
+        return "cpu" if result.duration >= policy.cpu else "memory"
     tail = result.stderr[-4000:]
     for name, words in (("memory", MEMORY_WORDS), ("disk", DISK_WORDS), ("procs", PROCS_WORDS)):
         if any(word in tail for word in words):

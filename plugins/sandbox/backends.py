@@ -31,6 +31,7 @@ class Launch:
     pass_fds: list[int] = field(default_factory=list)
     temp_files: list[str] = field(default_factory=list)
     rlimits_outside: bool = True  # run the argv under prlimit (false: the backend sets the limits itself)
+    stop: list[str] | None = None  # run on timeout: what lives outside our process group (a container)
 
 
 def binary(name: str) -> str | None:
@@ -175,6 +176,7 @@ def ensure_rootfs() -> str:
                 os.symlink(links[name], path)
         elif not path.is_dir() and not path.is_symlink():
             path.mkdir(parents=True, exist_ok=True)
+    os.chmod(base / "tmp", 0o1777)  # the engine gives the /tmp tmpfs the mode of the directory under it
     return str(base)
 
 
@@ -196,14 +198,15 @@ def _podman(policy: Policy, command: list[str]) -> Launch:
     podman = str(binary("podman"))
     rootfs = ensure_rootfs()
     profile = _seccomp_profile()
-    argv = [podman, "run", "--rm", "-i", "--read-only", "--read-only-tmpfs=false", "--log-driver=none"]
+    name = f"help-sandbox-{os.getpid()}-{os.urandom(4).hex()}"
+    argv = [podman, "run", "--rm", "--name", name, "--read-only", "--read-only-tmpfs=false", "--log-driver=none"]
     argv += ["--network=" + ("slirp4netns" if policy.network else "none"), "--ipc=private", "--uts=private"]
     argv += ["--security-opt=no-new-privileges", "--pids-limit", str(policy.procs), "--memory", str(policy.mem)]
     argv += ["--memory-swap", str(policy.mem), "--env-host=false", "--hostname=sandbox", "--init=false"]
     argv += ["--ulimit", f"cpu={policy.cpu}:{policy.cpu + 1}", "--ulimit", f"fsize={policy.disk}:{policy.disk}"]
     argv += ["--ulimit", f"nofile={policy.files}:{policy.files}", "--ulimit", "core=0:0"]
     argv += ["--ulimit", f"nproc={policy.procs}:{policy.procs}"]
-    argv += ["--tmpfs", f"/tmp:rw,size={policy.disk},mode=1777,nosuid,nodev"]
+    argv += ["--mount", f"type=tmpfs,destination=/tmp,tmpfs-size={policy.disk},tmpfs-mode=1777"]
     # Container uid 65534 is host root inside a private user namespace (so it owns the workdir as the caller
     # does) and keeps no capability; every other container uid maps to an unused high range.
     if os.geteuid() == 0:
@@ -225,4 +228,4 @@ def _podman(policy: Policy, command: list[str]) -> Launch:
     for key, value in sandbox_env(policy).items():
         argv += ["-e", f"{key}={value}"]
     argv += ["-w", str(policy.workdir), "--rootfs", rootfs, *command]
-    return Launch(argv, temp_files=[profile], rlimits_outside=False)
+    return Launch(argv, temp_files=[profile], rlimits_outside=False, stop=[podman, "rm", "-f", "-t", "0", name])
