@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
+import select
 import signal as signals
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from helper.errors import HelpError
 from plugins.sandbox import backends, limits
 from plugins.sandbox.policy import Policy, sandbox_env
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = ["Policy", "Result", "record", "run"]
 
@@ -224,12 +227,13 @@ def _pump(
     stop: list[str] | None,
 ) -> tuple[int, Any, bool]:
     """Stream output until the child exits (and its pipes drain) or the deadline kills the whole tree."""
-    sel = selectors.DefaultSelector()
     assert child.stdout is not None and child.stderr is not None
-    sel.register(child.stdout, selectors.EVENT_READ, "stdout")
-    sel.register(child.stderr, selectors.EVENT_READ, "stderr")
+    poller = select.poll()  # not selectors: it imports math, and start-up time counts here
+    streams = {child.stdout.fileno(): "stdout", child.stderr.fileno(): "stderr"}
+    for fd in streams:
+        poller.register(fd, select.POLLIN)
     status, usage, timed_out, drain_until = None, None, False, None
-    while sel.get_map():
+    while streams:
         now = time.monotonic()
         if status is None and deadline is not None and now >= deadline:
             timed_out = True
@@ -239,17 +243,17 @@ def _pump(
             deadline = None
         if drain_until is not None and now >= drain_until:
             break  # something still holds the pipes after the sandbox ended
-        for key, _ in sel.select(timeout=0.05):
-            data = os.read(key.fd, 65536)
+        for fd, _ in poller.poll(50):
+            data = os.read(fd, 65536)
             if data:
-                out.feed(key.data, data)
+                out.feed(streams[fd], data)
             else:
-                sel.unregister(key.fileobj)
+                poller.unregister(fd)
+                del streams[fd]
         if status is None:
             pid, status_now, usage_now = os.wait4(child.pid, os.WNOHANG)
             if pid:
                 status, usage, drain_until = status_now, usage_now, time.monotonic() + 1.0
-    sel.close()
     child.stdout.close()
     child.stderr.close()
     if status is None:

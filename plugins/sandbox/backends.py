@@ -9,11 +9,8 @@ namespace; the process keeps no capability in the host's namespace.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from helper.errors import HelpError
@@ -25,13 +22,22 @@ PREFERENCE = ("bwrap", "firejail", "podman")
 PACKAGES = {"bwrap": "bubblewrap", "firejail": "firejail", "podman": "podman"}
 
 
-@dataclass
 class Launch:
-    argv: list[str]
-    pass_fds: list[int] = field(default_factory=list)
-    temp_files: list[str] = field(default_factory=list)
-    rlimits_outside: bool = True  # run the argv under prlimit (false: the backend sets the limits itself)
-    stop: list[str] | None = None  # run on timeout: what lives outside our process group (a container)
+    """How to start one sandboxed command (a plain class: dataclasses costs start-up time here)."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        pass_fds: list[int] | None = None,
+        temp_files: list[str] | None = None,
+        rlimits_outside: bool = True,  # run the argv under prlimit (false: the backend sets the limits itself)
+        stop: list[str] | None = None,  # run on timeout: what lives outside our process group (a container)
+    ) -> None:
+        self.argv = argv
+        self.pass_fds = pass_fds or []
+        self.temp_files = temp_files or []
+        self.rlimits_outside = rlimits_outside
+        self.stop = stop
 
 
 def binary(name: str) -> str | None:
@@ -181,6 +187,9 @@ def ensure_rootfs() -> str:
 
 
 def _seccomp_profile() -> str:
+    import json
+    import tempfile
+
     from plugins.sandbox.seccomp import DENIED
 
     profile = {

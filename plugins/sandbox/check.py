@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from helper.checks import Check
 from helper.ui import console
 from plugins.sandbox import backends, limits
 from plugins.sandbox.policy import Policy
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any
 
 PROBE = 'grep -E "^(Uid|CapEff|NoNewPrivs|Seccomp):" /proc/self/status; echo "net: $(ls /sys/class/net 2>/dev/null)"'
 

@@ -11,7 +11,6 @@ secret of the caller.
 
 from __future__ import annotations
 
-import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +106,8 @@ def system_dirs() -> list[tuple[str, str | None]]:
 
 def secrets() -> list[tuple[str, bool]]:
     """(path, is a directory) of each secret present under the allowed directories."""
+    import glob
+
     found: dict[str, bool] = {}
     for pattern in SECRET_GLOBS:
         for path in glob.glob(pattern):

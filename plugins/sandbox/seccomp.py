@@ -10,7 +10,7 @@ Everything else is allowed. Numbers come from asm/unistd_64.h.
 from __future__ import annotations
 
 import errno
-import platform
+import os
 import struct
 
 AUDIT_ARCH_X86_64 = 0xC000003E
@@ -70,7 +70,7 @@ def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
 
 def supported() -> bool:
     """Whether this filter fits the machine (it is written for x86_64 only)."""
-    return platform.machine() in ("x86_64", "AMD64")
+    return os.uname().machine == "x86_64"
 
 
 def program() -> bytes:
@@ -101,8 +101,6 @@ def program() -> bytes:
 
 def pipe_fd() -> int:
     """A readable fd holding the program (bwrap reads it to EOF), to pass to the child."""
-    import os
-
     data = program()
     read, write = os.pipe()
     os.write(write, data)  # well under the pipe buffer (64 KiB)
