@@ -38,7 +38,7 @@ class Result:
     signal: int | None = None
     limit_hit: str | None = None  # "memory" | "procs" | "cpu" | "disk" | "timeout"
     duration: float = 0.0
-    peak_memory: int = 0  # bytes: the largest resident set of the backend and what it waited for (wait4)
+    peak_memory: int = 0  # bytes: the tree's memory cgroup peak, else the largest resident set from wait4
     stdout: str = ""
     stderr: str = ""
     truncated: bool = False
@@ -85,7 +85,7 @@ def run(
     try:
         if launch.rlimits_outside:
             if os.geteuid() == 0:
-                cgroup = limits.PidsCgroup.create(policy.procs)
+                cgroup = limits.PidsCgroup.create(policy.procs, memory=policy.mem)
                 if cgroup is None and name != UNSAFE:
                     raise HelpError(
                         f"{name} cannot limit processes as root here: no writable pids cgroup",
@@ -175,7 +175,7 @@ def _execute(
         exit_code=code,
         signal=sig,
         duration=duration,
-        peak_memory=usage.ru_maxrss * 1024 if usage else 0,
+        peak_memory=max(usage.ru_maxrss * 1024 if usage else 0, cgroup.peak_memory() if cgroup else 0),
         stdout=out.text("stdout"),
         stderr=out.text("stderr"),
         truncated=out.truncated,
@@ -285,10 +285,13 @@ def _limit_hit(
         return "cpu"
     if result.signal == signals.SIGXFSZ:
         return "disk"
-    if result.exit_code == 0:
-        return None
+    # The cgroups saw a limit even when the command itself survived it (a child OOM-killed, a fork refused).
+    if cgroup is not None and cgroup.memory_hit():
+        return "memory"
     if cgroup is not None and cgroup.hit():
         return "procs"
+    if result.exit_code == 0:
+        return None
     if result.backend == "podman" and result.exit_code == 137:
         # SIGKILL from the container's memory cgroup, or the hard CPU limit (only reached after `cpu` seconds)
         return "cpu" if result.duration >= policy.cpu else "memory"

@@ -33,6 +33,24 @@ def memory_bomb():
             handle.write(str(i * 32))
 
 
+def memory_tree():
+    # Four processes of 96 MiB each: fine per process, too much together. A child that got its 96 MiB notes
+    # when, and when it let go after holding it for 2 s (a child the limit kills notes no release).
+    children = []
+    for n in range(4):
+        pid = os.fork()
+        if pid == 0:
+            held = [b"x" * (8 * 1024 * 1024) for _ in range(12)]
+            reached = time.time()
+            time.sleep(2)
+            with open(os.path.join(OUT, f"tree-{n}"), "w") as handle:
+                handle.write(f"{reached} {time.time()} {len(held)}")
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+
+
 def disk_fill():
     total = 0
     try:
