@@ -180,6 +180,11 @@ def _execute(
         stderr=out.text("stderr"),
         truncated=out.truncated,
     )
+    if name == "firejail" and code == 126 and backends.NOT_ISOLATED in result.stderr:
+        raise HelpError(
+            "firejail did not isolate the command here (it detected an enclosing sandbox or container)",
+            "use --backend bwrap or podman",
+        )
     result.limit_hit = _limit_hit(result, policy, timed_out, cgroup, usage)
     if result.limit_hit:
         result.violations.append(f"limit: {result.limit_hit}")

@@ -162,9 +162,20 @@ def _inside(path: object, parent: object) -> bool:
     return str(path) == str(parent) or str(path).startswith(str(parent) + "/")
 
 
+NOT_ISOLATED = "sandbox: firejail did not isolate the command"
+# firejail runs a command WITHOUT any sandboxing when it believes it is in one already (a container, a pid
+# namespace), saying so only on stderr. This shell (dash builtins only) checks from inside that no_new_privs
+# and a seccomp filter are really in force before it changes directory and execs the command.
+GUARD = (
+    'while read -r k v; do case "$k" in NoNewPrivs:) n=$v;; Seccomp:) s=$v;; esac; done < /proc/self/status; '
+    '[ "$n" = 1 ] && [ "$s" = 2 ] || { echo "' + NOT_ISOLATED + '" >&2; exit 126; }; '
+    'cd "$0" && exec "$@"'
+)
+
+
 def _cd(workdir: str, command: list[str]) -> list[str]:
-    # firejail has no --chdir for arbitrary paths without a profile: a shell changes directory, then execs.
-    return ["/bin/sh", "-c", 'cd "$0" && exec "$@"', workdir, *command]
+    # firejail has no --chdir for arbitrary paths without a profile: a shell checks, changes directory, execs.
+    return ["/bin/sh", "-c", GUARD, workdir, *command]
 
 
 def ensure_rootfs() -> str:

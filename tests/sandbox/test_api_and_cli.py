@@ -99,3 +99,15 @@ def test_check_reports_what_each_backend_enforces(make_project) -> None:
     (row,) = data["backends"]
     assert row["works"] and "seccomp filter" in row["enforced"] and "no network" in row["enforced"]
     assert row["missing"] == []
+
+
+def test_firejail_guard_refuses_an_unisolated_start(tmp_path: Path) -> None:
+    # firejail inside a container runs the command unsandboxed; the guard shell it starts first notices
+    import subprocess
+
+    from plugins.sandbox import backends
+
+    unisolated = subprocess.run(backends._cd(str(tmp_path), ["echo", "ran"]), capture_output=True, text=True)
+    assert (
+        unisolated.returncode == 126 and backends.NOT_ISOLATED in unisolated.stderr and "ran" not in unisolated.stdout
+    )
