@@ -285,14 +285,19 @@ def _limit_hit(
 ) -> str | None:
     if timed_out:
         return "timeout"
-    cpu_used = (usage.ru_utime + usage.ru_stime) if usage else 0.0
-    if result.signal == signals.SIGXCPU or (result.signal == signals.SIGKILL and cpu_used >= policy.cpu - 0.05):
-        return "cpu"
-    if result.signal == signals.SIGXFSZ:
-        return "disk"
     # The cgroups saw a limit even when the command itself survived it (a child OOM-killed, a fork refused).
     if cgroup is not None and cgroup.memory_hit():
         return "memory"
+    cpu_used = (usage.ru_utime + usage.ru_stime) if usage else 0.0
+    if result.signal == signals.SIGXCPU:
+        return "cpu"
+    # The hard CPU limit's SIGKILL: the CPU time is in the rusage when every level reaped its child; a
+    # SIGKILL that is not the memory cgroup's, after at least `cpu` seconds, is that limit too.
+    hard_cpu = cpu_used >= policy.cpu - 0.05 or result.duration >= policy.cpu
+    if result.signal == signals.SIGKILL and result.backend != "podman" and hard_cpu:
+        return "cpu"
+    if result.signal == signals.SIGXFSZ:
+        return "disk"
     if cgroup is not None and cgroup.hit():
         return "procs"
     if result.exit_code == 0:
