@@ -85,7 +85,7 @@ def _bwrap(policy: Policy, command: list[str]) -> Launch:
         argv += (
             ["--perms", "0555", "--tmpfs", path, "--remount-ro", path] if is_dir else ["--ro-bind", "/dev/null", path]
         )
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(policy.disk), "--tmpfs", "/tmp"]
+    argv += ["--proc", "/proc", *_bwrap_dev(policy), "--perms", "1777", "--size", str(policy.disk), "--tmpfs", "/tmp"]
     for path in map(str, policy.readonly):
         argv += ["--ro-bind", str(path), str(path)]
     for path in map(str, policy.writable_paths()):
@@ -97,6 +97,21 @@ def _bwrap(policy: Policy, command: list[str]) -> Launch:
         fds.append(fd)
         argv += ["--seccomp", str(fd)]
     return Launch([*argv, "--", *command], pass_fds=fds)
+
+
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+
+def _bwrap_dev(policy: Policy) -> list[str]:
+    """A /dev of a few device nodes, read-only, plus a sized /dev/shm (bwrap's --dev is an unsized, writable tmpfs)."""
+    argv = ["--size", "65536", "--tmpfs", "/dev"]
+    for name in DEVICES:
+        argv += ["--dev-bind", f"/dev/{name}", f"/dev/{name}"]
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1")):
+        argv += ["--symlink", target, f"/dev/{name}"]
+    argv += ["--symlink", "/proc/self/fd/2", "/dev/stderr"]
+    argv += ["--perms", "1777", "--size", str(policy.disk), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+    return argv
 
 
 FIREJAIL_DENY = (
@@ -116,7 +131,8 @@ def _firejail(fj: str, policy: Policy, command: list[str]) -> list[str]:
         "--noroot" if os.getuid() else "--nogroups",
     ]
     argv += [f"--seccomp={FIREJAIL_DENY}", "--seccomp.block-secondary", "--restrict-namespaces"]
-    argv += ["--private-dev", "--ipc-namespace", "--hostname=sandbox"]
+    # --private-dev is an unsized tmpfs holding the host's /dev/shm: read-only, and the host's shm hidden.
+    argv += ["--private-dev", "--read-only=/dev", "--blacklist=/dev/shm", "--ipc-namespace", "--hostname=sandbox"]
     # A private /tmp: an empty tmpfs, holding only the given paths that live under /tmp.
     under_tmp = [p for p in (policy.workdir, *policy.readonly, *policy.writable) if _inside(p, "/tmp")]
     argv += [f"--whitelist={p}" for p in under_tmp] if under_tmp else ["--private-tmp"]
@@ -227,6 +243,7 @@ def _podman(policy: Policy, command: list[str]) -> Launch:
     argv += ["--ulimit", f"nofile={policy.files}:{policy.files}", "--ulimit", "core=0:0"]
     argv += ["--ulimit", f"nproc={policy.procs}:{policy.procs}"]
     argv += ["--mount", f"type=tmpfs,destination=/tmp,tmpfs-size={policy.disk},tmpfs-mode=1777"]
+    argv += [f"--shm-size={policy.disk}"]
     # Container uid 65534 is host root inside a private user namespace (so it owns the workdir as the caller
     # does) and keeps no capability; every other container uid maps to an unused high range.
     if os.geteuid() == 0:

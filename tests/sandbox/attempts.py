@@ -56,6 +56,11 @@ def root_canary():
 
 
 @attempt
+def host_shm():
+    put("host_shm", read(ARGS["shm_canary"]))
+
+
+@attempt
 def home_dirs():
     found = []
     for base in ("/home", "/root"):

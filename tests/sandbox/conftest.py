@@ -125,6 +125,9 @@ def escape(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     (home / ".ssh").mkdir(parents=True)
     (home / ".ssh" / "id_rsa").write_text(f"-----BEGIN OPENSSH PRIVATE KEY-----\n{token}\n")
     outside = [Path(f"/root/.help-escape-{token[:8]}"), Path(f"/var/tmp/help-escape-{token[:8]}"), base / "outside"]
+    shm_canary = Path(f"/dev/shm/help-canary-{token[:8]}")  # another process's shared memory on the host
+    if shm_canary.parent.is_dir():
+        shm_canary.write_text(token)
     victim_marker = base / "victim-signalled"
     old_home = os.environ.get("HOME")
     os.environ["HOME"] = str(home)
@@ -142,6 +145,7 @@ def escape(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         "out": str(work / "out"),
         "canary": str(canary),
         "home": str(home),
+        "shm_canary": str(shm_canary),
         "host_pid": os.getpid(),
         "victim": victim.pid,
         "outside": [str(p) for p in outside],
@@ -168,5 +172,6 @@ def escape(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         canary.unlink(missing_ok=True)
+        shm_canary.unlink(missing_ok=True)
         for path in outside:
             path.unlink(missing_ok=True)

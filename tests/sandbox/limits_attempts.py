@@ -66,6 +66,25 @@ def disk_fill():
                 os.unlink(f"/tmp/help-escape-fill-{i}")
 
 
+def dev_fill():
+    # /dev and /dev/shm are tmpfs too: at most 64 MiB into each, removed at the end
+    for folder in ("/dev/shm", "/dev"):
+        total = 0
+        try:
+            for i in range(16):
+                with open(f"{folder}/help-escape-fill-{i}", "wb") as handle:
+                    handle.write(b"x" * (4 * 1024 * 1024))
+                total += 4
+                with open(os.path.join(OUT, "dev" + folder.replace("/", "-")), "w") as handle:
+                    handle.write(str(total))
+        except OSError:
+            pass
+        finally:
+            for i in range(16):
+                with contextlib.suppress(OSError):
+                    os.unlink(f"{folder}/help-escape-fill-{i}")
+
+
 def cpu_burn():
     end = time.monotonic() + 15
     while time.monotonic() < end:

@@ -42,6 +42,10 @@ def test_root_canary_unreadable(escape: Escape) -> None:
     assert escape.token.encode() not in escape.evidence("root_canary")
 
 
+def test_host_shared_memory_unreadable(escape: Escape) -> None:
+    assert escape.token.encode() not in escape.evidence("host_shm")
+
+
 def test_home_directories_hidden(escape: Escape) -> None:
     listed = escape.evidence("home_dirs").decode()
     assert escape.canary.name not in listed and ".bashrc" not in listed
@@ -196,6 +200,14 @@ def test_disk_fill_bounded(tmp_path: Path, backend: str) -> None:
     written = int((out / "disk").read_text()) if (out / "disk").exists() else 0
     assert written <= 16, written
     assert result.limit_hit == "disk"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dev_and_dev_shm_fill_bounded(tmp_path: Path, backend: str) -> None:
+    _, out = _limited(tmp_path, backend, "dev_fill", disk=16 * 1024 * 1024, timeout=30)
+    for name in ("dev-dev-shm", "dev-dev"):
+        written = int((out / name).read_text()) if (out / name).exists() else 0
+        assert written <= 16, (name, written)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
