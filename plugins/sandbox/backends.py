@@ -213,17 +213,41 @@ def ensure_rootfs() -> str:
     return str(base)
 
 
+ENGINE_PROFILE = "/usr/share/containers/seccomp.json"
+
+
 def _seccomp_profile() -> str:
+    """The engine's own allow-list profile minus every syscall we deny; else an allow-by-default one denying them.
+
+    Written to a temporary file (removed after the run) for `--security-opt seccomp=FILE`.
+    """
     import json
     import tempfile
 
-    from plugins.sandbox.seccomp import DENIED
+    from plugins.sandbox.seccomp import CLONE_NAMESPACES, DENIED
 
-    profile = {
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": ["SCMP_ARCH_X86_64"],
-        "syscalls": [{"names": sorted(DENIED), "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
-    }
+    denied = set(DENIED)
+    rule = {"names": sorted(denied), "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+    try:
+        with open(ENGINE_PROFILE) as handle:
+            profile = json.load(handle)
+        for entry in profile.get("syscalls", []):
+            if entry.get("action") == "SCMP_ACT_ALLOW":
+                entry["names"] = [n for n in entry.get("names", []) if n not in denied]
+        profile["syscalls"] = [e for e in profile["syscalls"] if e.get("names")] + [rule]
+    except (OSError, ValueError, KeyError, TypeError):
+        flags = [1 << bit for bit in range(32) if CLONE_NAMESPACES & (1 << bit)]
+        clone = [
+            {
+                "names": ["clone"],
+                "action": "SCMP_ACT_ERRNO",
+                "errnoRet": 1,
+                "args": [{"index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ"}],
+            }
+            for flag in flags
+        ]
+        clone3 = {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+        profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule, clone3, *clone]}
     fd, path = tempfile.mkstemp(prefix="help-sandbox-seccomp-", suffix=".json")
     with os.fdopen(fd, "w") as handle:
         json.dump(profile, handle)

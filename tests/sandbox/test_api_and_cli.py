@@ -111,3 +111,21 @@ def test_firejail_guard_refuses_an_unisolated_start(tmp_path: Path) -> None:
     assert (
         unisolated.returncode == 126 and backends.NOT_ISOLATED in unisolated.stderr and "ran" not in unisolated.stdout
     )
+
+
+@pytest.mark.parametrize("engine_profile", [True, False])
+def test_podman_seccomp_profile_denies_with_or_without_the_engine_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine_profile: bool
+) -> None:
+    need_tool("podman", PACKAGES["podman"])
+    from plugins.sandbox import backends
+
+    if not engine_profile:
+        monkeypatch.setattr(backends, "ENGINE_PROFILE", str(tmp_path / "missing.json"))
+    sandbox = sandbox_api()
+    probe = (
+        "import ctypes, os\nc = ctypes.CDLL(None)\npid = os.fork()\nif pid == 0: os._exit(0)\n"
+        "os.waitpid(pid, 0)\nprint(c.unshare(0x10000000), c.mount(b'n', b'/tmp', b'tmpfs', 0, None), pid > 0)"
+    )
+    result = sandbox.run([PYTHON, "-c", probe], sandbox.Policy(workdir=tmp_path), backend="podman")
+    assert result.stdout.split() == ["-1", "-1", "True"], result.stderr
