@@ -5,7 +5,8 @@
 For each backend: `help.py sandbox run --backend B -- true`; the same backend
 started by hand with exactly the argv help.py builds (prlimit, cgroup join,
 seccomp fd included); and `python -c pass` unsandboxed. Prints medians,
-ratios and the milliseconds help.py adds. Target: under 30 ms added.
+ratios and the milliseconds help.py adds; `api.run` in process shows the
+sandbox code's own share (no interpreter or CLI start). Target: under 30 ms added.
 """
 
 from __future__ import annotations
@@ -58,6 +59,20 @@ def time_bare(backend: str, runs: int, workdir: Path) -> list[float]:
     return times
 
 
+def time_api(backend: str, runs: int, workdir: Path) -> list[float]:
+    """api.run(["true"]) inside this process: the sandbox code's own cost, without interpreter or CLI start."""
+    from plugins.sandbox import api
+    from plugins.sandbox.policy import Policy
+
+    times = []
+    for n in range(runs + 1):
+        started = time.perf_counter()
+        api.run(["true"], Policy(workdir=workdir), backend=backend)
+        if n:
+            times.append(time.perf_counter() - started)
+    return times
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10)
@@ -69,7 +84,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="help-bench-sandbox-") as tmp:
         work = Path(tmp)
         rows: list[tuple[str, list[float] | None]] = [
-            ("python -c pass", time_command([python, "-c", "pass"], args.runs))
+            ("python -c pass", time_command([python, "-c", "pass"], args.runs)),
+            ("help.py --version (core start)", time_command([python, help_py, "--version"], args.runs)),
         ]
         added = {}
         for backend in args.backends.split(","):
@@ -80,7 +96,9 @@ def main() -> int:
             ours = time_command(
                 [python, help_py, "sandbox", "run", "--backend", backend, "--", "true"], args.runs, cwd=work
             )
-            rows += [(f"{backend} bare", bare), (f"help.py sandbox run ({backend})", ours)]
+            inproc = time_api(backend, args.runs, work)
+            rows += [(f"{backend} bare", bare), (f"api.run ({backend}, in process)", inproc)]
+            rows.append((f"help.py sandbox run ({backend})", ours))
             added[backend] = (statistics.median(ours) - statistics.median(bare)) * 1000
         report(rows, "python -c pass")
     print()
