@@ -86,7 +86,7 @@ def dev_fill():
 
 
 def cpu_burn():
-    end = time.monotonic() + 15
+    end = time.monotonic() + 25
     while time.monotonic() < end:
         pass
 
