@@ -138,9 +138,10 @@ def test_no_new_user_namespace(escape: Escape) -> None:
     assert escape.evidence("new_user_namespace") == b""
 
 
-def test_unprivileged_uid_inside(escape: Escape) -> None:
-    if escape.backend == "firejail" and AS_ROOT:
-        pytest.xfail("firejail started by root keeps uid 0 (without capabilities): use bwrap or podman")
+def test_unprivileged_uid_inside(escape: Escape, request: pytest.FixtureRequest) -> None:
+    if escape.backend == "firejail" and AS_ROOT:  # a known gap, checked to stay as documented
+        reason = "firejail started by root keeps uid 0 (without capabilities): use bwrap or podman"
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     assert escape.evidence("euid") == b"65534 65534" or (not AS_ROOT and escape.evidence("euid")[:1] != b"0")
 
 
@@ -193,9 +194,10 @@ def test_memory_of_the_whole_tree_bounded(tmp_path: Path, backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_disk_fill_bounded(tmp_path: Path, backend: str) -> None:
-    if backend == "firejail":
-        pytest.xfail("firejail cannot size its private /tmp: only RLIMIT_FSIZE caps a single file")
+def test_disk_fill_bounded(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    if backend == "firejail":  # a known gap, checked to stay as documented
+        reason = "firejail cannot size its private /tmp: only RLIMIT_FSIZE caps a single file"
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     result, out = _limited(tmp_path, backend, "disk_fill", disk=16 * 1024 * 1024, timeout=30)
     written = int((out / "disk").read_text()) if (out / "disk").exists() else 0
     assert written <= 16, written
