@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("helper.commands.history", "list past runs from the journal"),
     "plugins": ("helper.commands.plugins", "list plugins and what they need"),
     "doctor": ("helper.commands.doctor", "check that help.py and the project are healthy"),
+    "mcp": ("helper.commands.mcp", "serve help.py's commands to MCP clients (assistants, editors)"),
 }
 
 EPILOG = """examples:
