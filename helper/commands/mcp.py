@@ -42,7 +42,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, project: Any) -> int:
     from helper.mcp.server import Server
+    from helper.mcp.tools import allow_interrupts
 
+    allow_interrupts()
     server = Server(project.root, max_bytes=args.max_bytes, verbose=args.verbose > 0)
     if getattr(args, "action", None) == "tools":
         return _list(server)

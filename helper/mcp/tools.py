@@ -7,6 +7,7 @@ structured result is that command's `--json` document, unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -268,9 +269,7 @@ class Call:
         with self._lock:
             proc = self.proc
         if proc is not None and proc.poll() is None:
-            from helper.proc import stop
-
-            threading.Thread(target=stop, args=(proc, 2.0), daemon=True).start()
+            threading.Thread(target=interrupt, args=(proc,), daemon=True).start()
 
     def execute(
         self,
@@ -322,6 +321,26 @@ class Call:
                 data = None
         code = proc.returncode if proc.returncode is not None else 1
         return Outcome(code, data, stdout, stderr, time.monotonic() - started, self.cancelled.is_set())
+
+
+def interrupt(proc: subprocess.Popen[str], grace: float = 8.0) -> None:
+    """Stop a command as Ctrl-C does (help.py then stops what it started, e.g. pytest); force it after `grace`."""
+    import signal
+
+    from helper.proc import signal_group, stop
+
+    signal_group(proc.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    stop(proc, 2.0)
+
+
+def allow_interrupts() -> None:
+    """Children must see SIGINT as Ctrl-C even where this server was started with it ignored (main thread only)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _drain(stream: Any, into: list[str]) -> None:
