@@ -278,11 +278,12 @@ class Call:
         progress: Callable[[float, str], None] | None = None,
         timeout: float | None = None,
     ) -> Outcome:
-        """Run `help.py --json -C ROOT WORDS...`; `progress(n, message)` about every second while it runs."""
+        """Run `help.py --json WORDS...` in ROOT; `progress(n, message)` about every second while it runs."""
         from helper.proc import spawn, stop
 
         started = time.monotonic()
-        cmd = [sys.executable, str(HELP_PY), "--json", "-C", str(root), *words]
+        # cwd is the root (no -C), so an answer help.py keeps for replay is replayed here as on the CLI
+        cmd = [sys.executable, str(HELP_PY), "--json", *words]
         env = dict(os.environ, NO_COLOR="1")
         env.pop("HELP_PROJECT", None)
         with self._lock:
@@ -298,18 +299,19 @@ class Call:
         for r in readers:
             r.start()
         step = 0
+        # Wait on stdout's end, not with Popen.wait(timeout) (which polls in sleeps and costs ~50 ms a call).
         while True:
-            try:
-                proc.wait(timeout=1.0)
+            readers[0].join(timeout=1.0)
+            if not readers[0].is_alive() or proc.poll() is not None:
                 break
-            except subprocess.TimeoutExpired:
-                if timeout is not None and time.monotonic() - started > timeout:
-                    stop(proc, 2.0)
-                    break
-                if progress is not None and not self.cancelled.is_set():
-                    step += 1
-                    last = next((line.strip() for line in reversed(err) if line.strip()), "")
-                    progress(step, last or f"{' '.join(words)}: {time.monotonic() - started:.0f}s")
+            if timeout is not None and time.monotonic() - started > timeout:
+                stop(proc, 2.0)
+                break
+            if progress is not None and not self.cancelled.is_set():
+                step += 1
+                last = next((line.strip() for line in reversed(err) if line.strip()), "")
+                progress(step, last or f"{' '.join(words)}: {time.monotonic() - started:.0f}s")
+        proc.wait()
         for r in readers:
             r.join(timeout=5)
         stdout, stderr = "".join(out), "".join(err)
