@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("helper.commands.plugins", "list plugins and what they need"),
     "doctor": ("helper.commands.doctor", "check that help.py and the project are healthy"),
     "mcp": ("helper.commands.mcp", "serve help.py's commands to MCP clients (assistants, editors)"),
+    "hooks": ("helper.commands.hooks", "install or remove git hooks that run help.py's tests"),
 }
 
 EPILOG = """examples:
