@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("helper.commands.doctor", "check that help.py and the project are healthy"),
     "mcp": ("helper.commands.mcp", "serve help.py's commands to MCP clients (assistants, editors)"),
     "hooks": ("helper.commands.hooks", "install or remove git hooks that run help.py's tests"),
+    "completion": ("helper.commands.completion", "print a bash or zsh completion script"),
 }
 
 EPILOG = """examples:
