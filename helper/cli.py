@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mcp": ("helper.commands.mcp", "serve help.py's commands to MCP clients (assistants, editors)"),
     "hooks": ("helper.commands.hooks", "install or remove git hooks that run help.py's tests"),
     "completion": ("helper.commands.completion", "print a bash or zsh completion script"),
+    "metrics": ("helper.commands.metrics", "print the project's health as Prometheus metrics"),
 }
 
 EPILOG = """examples:
