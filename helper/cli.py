@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hooks": ("helper.commands.hooks", "install or remove git hooks that run help.py's tests"),
     "completion": ("helper.commands.completion", "print a bash or zsh completion script"),
     "metrics": ("helper.commands.metrics", "print the project's health as Prometheus metrics"),
+    "ci": ("helper.commands.ci", "write a CI workflow for the project (GitHub Actions)"),
 }
 
 EPILOG = """examples:
