@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "completion": ("helper.commands.completion", "print a bash or zsh completion script"),
     "metrics": ("helper.commands.metrics", "print the project's health as Prometheus metrics"),
     "ci": ("helper.commands.ci", "write a CI workflow for the project (GitHub Actions)"),
+    "monitor": ("helper.commands.monitor", "check the project's health periodically; alert on changes"),
 }
 
 EPILOG = """examples:
