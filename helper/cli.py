@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("helper.commands.metrics", "print the project's health as Prometheus metrics"),
     "ci": ("helper.commands.ci", "write a CI workflow for the project (GitHub Actions)"),
     "monitor": ("helper.commands.monitor", "check the project's health periodically; alert on changes"),
+    "init": ("helper.commands.init", "write help.py's config, env template, hooks, editor tasks and CI"),
 }
 
 EPILOG = """examples:
