@@ -144,12 +144,14 @@ class Watch:
             recent.popleft()
         quick = now - self.started_at.get(name, 0.0) < max(2 * self.interval, self.base * 4)
         self.fast_failures[name] = self.fast_failures.get(name, 0) + 1 if quick else 0
-        delay = backoff_delays(self.fast_failures[name] + 1, self.base, self.cap, jitter=0.0)[-1]
-        if self.fast_failures[name] and delay:
+        fast = self.fast_failures[name]
+        delay = backoff_delays(fast + 1, self.base, self.cap, jitter=0.0)[-1] if fast else 0.0
+        if delay:
             time.sleep(delay)
         service = self.model.services[name]
         cname = eng.container_name(self.model, service)
-        result = self.engine.run("start", cname, timeout=60)
+        verb = "restart" if reason == "unhealthy" else "start"
+        result = self.engine.run(verb, *(["-t", "1"] if verb == "restart" else []), cname, timeout=60)
         if not result.ok:
             eng.up(self.engine, self.model, [name])
         self.started_at[name] = time.monotonic()
@@ -220,7 +222,7 @@ class Watch:
 
     def engine_events(self) -> None:
         """Follow the engine's events for the project's containers, from the saved cursor."""
-        since = self.state.get("cursor") or int(time.time())
+        since = self.state.get("cursor") or str(int(time.time()))
         argv = [self.engine.binary, "events", "--format", "json", "--since", str(since),
                 "--filter", f"label={eng.LABEL}={self.model.name}"]  # fmt: skip
         seen: set[str] = set(self.state.get("cursor_seen", []))
@@ -233,19 +235,19 @@ class Watch:
                     data = json.loads(line)
                 except ValueError:
                     continue
-                stamp = int(data.get("time") or data.get("Time") or time.time())
-                key = f"{stamp}:{data.get('ID') or data.get('id')}:{data.get('Status') or data.get('status')}"
-                if key in seen:
+                stamp = str(data.get("Time") or data.get("time") or "")
+                status = data.get("Status") or data.get("status") or data.get("Action")
+                key = f"{stamp}:{data.get('ID') or data.get('id')}:{status}"
+                if key in seen or status in ("exec", "exec_died"):  # exec: our own healthchecks
                     continue
                 seen.add(key)
                 attrs = data.get("Attributes") or {}
                 service = attrs.get(eng.SERVICE_LABEL, "") if isinstance(attrs, dict) else ""
                 with self.lock:
                     if self.state.get("cursor") != stamp:
-                        seen = {k for k in seen if k.startswith(f"{stamp}:")} | {key}
+                        seen = {key}
                     self.state["cursor"] = stamp
                     self.state["cursor_seen"] = sorted(seen)
-                status = data.get("Status") or data.get("status") or data.get("Action")
                 self.emit(
                     "engine",
                     service,
