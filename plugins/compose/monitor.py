@@ -130,13 +130,14 @@ class Watch:
     def succeed(self, name: str) -> None:
         breaker = self.breaker(name)
         self.fast_failures[name] = 0
-        if breaker.state == "half-open" or (breaker.failures and breaker.state == "closed"):
+        if breaker.state == "half-open":  # the trial restart worked: close
             breaker.record_success()
             self.recent[name].clear()
         self.set_breaker(name)
 
     def restart(self, name: str, reason: str, now: float) -> None:
         breaker = self.breaker(name)
+        began = time.time()
         if not breaker.allow():
             return  # open: left down; the event was written when it opened
         recent = self.recent[name]
@@ -160,7 +161,9 @@ class Watch:
         entry = self.svc(name)
         entry["restarts"] = int(entry.get("restarts", 0)) + 1
         recent.append(now)
-        self.emit("restart", name, reason=reason, restarts=entry["restarts"], delay=round(delay, 3))
+        self.emit(
+            "restart", name, reason=reason, restarts=entry["restarts"], delay=round(delay, 3), began=round(began, 3)
+        )
         breaker.failures = len(recent) - 1
         breaker.record_failure()
         if breaker.state == "open":
