@@ -13,6 +13,7 @@ from helper.errors import HelpError, UsageError
 from helper.ui import console
 
 PASSTHROUGH = True
+LONG_RUNNING = True  # `compose watch` is in the journal even when it is killed
 
 EXAMPLES = """examples:
   help.py compose up -d                 start every service (dependencies first)
@@ -35,6 +36,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("services", nargs="*", metavar="SERVICE")
     parser.add_argument("-d", "--detach", action="store_true", help="up: return once started (the default)")
     parser.add_argument("--monitor", action="store_true", help="up: then watch health in the foreground")
+    parser.add_argument("--wait", action="store_true", help="up: return once every service is running and healthy")
+    parser.add_argument("--timeout", type=float, default=120.0, help="up --wait: give up after this many seconds")
     parser.add_argument("-f", "--follow", action="store_true", help="logs/events: keep following")
     return parser
 
@@ -65,6 +68,8 @@ def run(args: argparse.Namespace, project: Any) -> int:
         check_secrets(model, names)
         if action == "up":
             done = eng.up(engine, model, names, emit=lambda k, s, **f: events.append(model.root, k, s, **f))
+            if args.wait:
+                _wait_healthy(engine, model, names, args.timeout)
             console.result(done, _show_up)
         if args.monitor or action == "watch":
             from plugins.compose.monitor import Watch
@@ -109,6 +114,42 @@ def run(args: argparse.Namespace, project: Any) -> int:
                 raise HelpError(f"services.{name}: cannot pull {service.image}", "check the image name and registry")
         return 0
     raise UsageError(f"unknown action {action}")
+
+
+def _wait_healthy(engine: Any, model: Any, names: list[str], timeout: float) -> None:
+    """Run each service's healthcheck (help.py's, as the monitor does) until all pass."""
+    from plugins.compose import engine as eng
+    from plugins.compose import events
+
+    deadline = time.monotonic() + timeout
+    pending = list(names)
+    state = events.load_state(model.root)
+    while pending:
+        rows = {eng.labels_of(r).get(eng.SERVICE_LABEL, ""): r for r in engine.containers(model.name)}
+        for name in list(pending):
+            service = model.services[name]
+            row = rows.get(name)
+            if row is None or eng.state_of(row) != "running":
+                continue
+            if service.health is not None:
+                cname = eng.container_name(model, service)
+                if not engine.run("exec", cname, *service.health.argv(), timeout=service.health.timeout).ok:
+                    continue
+                entry = state.setdefault("services", {}).setdefault(name, {"restarts": 0, "breaker": "closed"})
+                if entry.get("health") != "healthy":
+                    entry["health"] = "healthy"
+                    events.append(model.root, "health", name, health="healthy")
+            pending.remove(name)
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            events.save_state(model.root, state)
+            raise HelpError(
+                f"not healthy after {timeout:g}s: {', '.join(pending)} (the others are up)",
+                "see `help.py compose logs SERVICE`; stop them with `help.py compose down`",
+            )
+        time.sleep(0.1)
+    events.save_state(model.root, state)
 
 
 def _show_up(done: list[dict[str, str]]) -> None:

@@ -29,6 +29,8 @@ from plugins.compose import engine as eng
 from plugins.compose import events
 from plugins.compose.model import Model, load
 
+JOURNALED = ("restart", "breaker", "health", "config-changed", "config-error", "resource-warning")
+
 
 class Watch:
     def __init__(self, engine: eng.Engine, model: Model, project: Any, names: list[str]) -> None:
@@ -56,6 +58,7 @@ class Watch:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.file_stamp = self._stamp()
+        self._journal: Any = None
 
     # -- state & events ---------------------------------------------------------
     def svc(self, name: str) -> dict[str, Any]:
@@ -68,9 +71,28 @@ class Watch:
         with self.lock:
             event = events.append(self.root, kind, service, **fields)
             events.save_state(self.root, self.state)
+        if kind in JOURNALED:
+            self.journal(kind, service, fields)
         if kind != "engine":
             console.info(f"compose: {kind} {service} " + " ".join(f"{k}={v}" for k, v in fields.items()))
         del event
+
+    def journal(self, kind: str, service: str, fields: dict[str, Any]) -> None:
+        """Also a run in the journal (`help.py history`): command `compose-event`, the event as details."""
+        try:
+            if not self.project.get("journal.enabled"):
+                return
+            from helper import __version__
+            from helper.journal import Journal
+
+            if self._journal is None:
+                self._journal = Journal(self.project.ensure_state_dir() / "journal.sqlite")
+            run_id = self._journal.start("compose-event", ["compose", kind, service], __version__)
+            details = {"kind": kind, "service": service, **{k: v for k, v in fields.items() if v is not None}}
+            failed = kind in ("breaker", "config-error") and fields.get("state", "open") == "open"
+            self._journal.finish(run_id, 1 if failed else 0, duration=0.0, details=details)
+        except Exception as exc:  # the journal must never stop the monitor
+            console.verbose(f"journal not written: {exc}")
 
     def breaker(self, name: str) -> CircuitBreaker:
         if name not in self.breakers:
