@@ -250,3 +250,40 @@ def test_monitor_killed_and_restarted_loses_no_event(proj: Proj) -> None:
     proj.wait_for(lambda e: e["kind"] == "restart")
     lines = (proj.root / ".help" / "compose" / "events.jsonl").read_text().splitlines()
     assert all(json.loads(line) for line in lines)  # every line whole
+
+
+def container_id(proj: Proj, service: str) -> str:
+    out = subprocess.run(
+        ["podman", "inspect", "--format", "{{.Id}}", f"{proj.name}-{service}"], capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+def test_changed_compose_file_reapplies_only_changed_services(proj: Proj) -> None:
+    two = "  a:\n    image: IMAGE\n    command: [sleep, '1000']\n  b:\n    image: IMAGE\n    command: [sleep, '1000']\n"
+    compose(proj, two)
+    assert proj.help("compose", "up").returncode == 0
+    a_before, b_before = container_id(proj, "a"), container_id(proj, "b")
+    proj.watch()
+    compose(proj, two.replace("  b:", "    environment: {MODE: changed}\n  b:"))
+    changed = proj.wait_for(lambda e: e["kind"] == "config-changed")
+    assert changed["services"] == ["a"]
+    deadline = time.monotonic() + 10
+    while container_id(proj, "a") in ("", a_before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert container_id(proj, "a") not in ("", a_before)
+    assert container_id(proj, "b") == b_before
+
+
+def test_doctor_warns_on_privileged_host_network_and_engine_socket(proj: Proj) -> None:
+    compose(proj, """
+  risky:
+    image: IMAGE
+    privileged: true
+    network_mode: host
+    volumes: ["/run/podman/podman.sock:/run/podman/podman.sock"]
+""")  # fmt: skip
+    result = proj.help("--json", "doctor")
+    text = result.stdout
+    assert "privileged container" in text and "host network" in text and "engine socket" in text
+    assert "rootful" in text or "rootless" in text
