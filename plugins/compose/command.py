@@ -60,8 +60,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
     if action == "events":
         return _events(project, args.follow)
     engine, model = _setup(project)
-    names = model.order(args.services or None)
-    engine.ensure_running()
+    names = model.order(args.services or None)  # the engine is probed only when a call to it fails
     if action in ("up", "watch"):
         from plugins.compose.model import check_secrets
 

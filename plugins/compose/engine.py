@@ -42,8 +42,11 @@ class Engine:
 
     def containers(self, project: str) -> list[dict[str, Any]]:
         """The project's containers (running or not), as the engine lists them."""
-        out = self.run("ps", "-a", "--filter", f"label={LABEL}={project}", "--format", "json", check=True).stdout
-        return _json_list(out)
+        result = self.run("ps", "-a", "--filter", f"label={LABEL}={project}", "--format", "json")
+        if not result.ok:
+            self.ensure_running()  # a clear error when the engine is down
+            raise proc.command_failed(result)
+        return _json_list(result.stdout)
 
 
 def _json_list(text: str) -> list[dict[str, Any]]:
