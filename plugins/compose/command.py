@@ -22,9 +22,25 @@ EXAMPLES = """examples:
   help.py compose logs -f web           follow a service's output
   help.py compose exec web -- sh        a shell in a service
   help.py compose config                the merged file, secrets masked
-  help.py compose events --follow       restarts, health changes, breaker trips"""
+  help.py compose events --follow       restarts, health changes, breaker trips
+  help.py compose vscode                tasks in .vscode/tasks.json (the user's kept)
+  help.py compose kube                  Kubernetes YAML via podman kube generate"""
 
-ACTIONS = ("up", "down", "restart", "ps", "logs", "exec", "config", "build", "pull", "watch", "events")
+ACTIONS = (
+    "up",
+    "down",
+    "restart",
+    "ps",
+    "logs",
+    "exec",
+    "config",
+    "build",
+    "pull",
+    "watch",
+    "events",
+    "vscode",
+    "kube",
+)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -38,6 +54,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--monitor", action="store_true", help="up: then watch health in the foreground")
     parser.add_argument("--wait", action="store_true", help="up: return once every service is running and healthy")
     parser.add_argument("--timeout", type=float, default=120.0, help="up --wait: give up after this many seconds")
+    parser.add_argument("-o", "--output", help="kube: file to write (default: <project>-kube.yaml)")
     parser.add_argument("-f", "--follow", action="store_true", help="logs/events: keep following")
     return parser
 
@@ -59,6 +76,12 @@ def run(args: argparse.Namespace, project: Any) -> int:
         return _config(project)
     if action == "events":
         return _events(project, args.follow)
+    if action == "vscode":
+        from plugins.compose.editors import vscode
+
+        wrote = vscode(project.root)
+        console.result(wrote, lambda d: console.echo(f"{d['file']}: {d['added']} tasks written, {d['kept']} kept"))
+        return 0
     engine, model = _setup(project)
     names = model.order(args.services or None)  # the engine is probed only when a call to it fails
     if action in ("up", "watch"):
@@ -74,6 +97,13 @@ def run(args: argparse.Namespace, project: Any) -> int:
             from plugins.compose.monitor import Watch
 
             return Watch(engine, model, project, names).run()
+        return 0
+    if action == "kube":
+        from plugins.compose.editors import kube
+
+        target = project.root / (args.output or f"{model.name}-kube.yaml")
+        made = kube(engine, [eng.container_name(model, model.services[n]) for n in names], target)
+        console.result(made, lambda d: console.echo(f"wrote {d['file']}"))
         return 0
     if action == "down":
         gone = eng.down(engine, model, args.services or None)

@@ -287,3 +287,21 @@ def test_doctor_warns_on_privileged_host_network_and_engine_socket(proj: Proj) -
     text = result.stdout
     assert "privileged container" in text and "host network" in text and "engine socket" in text
     assert "rootful" in text or "rootless" in text
+
+
+def test_vscode_keeps_user_tasks_and_kube_generates_yaml(proj: Proj) -> None:
+    compose(proj, "  app:\n    image: IMAGE\n    command: [sleep, '1000']\n")
+    tasks = proj.root / ".vscode" / "tasks.json"
+    write(tasks, '{"version": "2.0.0", "tasks": [{"label": "mine", "type": "shell", "command": "make"}]}')
+    for _ in range(2):  # idempotent
+        assert proj.help("compose", "vscode").returncode == 0
+    labels = [t["label"] for t in json.loads(tasks.read_text())["tasks"]]
+    assert labels[0] == "mine" and labels.count("help.py compose: up") == 1 and "help.py compose: test" in labels
+    assert json.loads((tasks.with_name("tasks.json.bak")).read_text())["tasks"][0]["label"] == "mine"
+    tasks.write_text('{"tasks": [ // comment\n]}')
+    broken = proj.help("compose", "vscode")
+    assert broken.returncode == 2 and "tasks.json:1" in broken.stderr and "nothing was written" in broken.stderr
+    assert proj.help("compose", "up").returncode == 0
+    kube = proj.help("compose", "kube", "-o", "k.yaml")
+    assert kube.returncode == 0, kube.stderr
+    assert "kind: Pod" in (proj.root / "k.yaml").read_text()
