@@ -152,7 +152,8 @@ class Watch:
     def succeed(self, name: str) -> None:
         breaker = self.breaker(name)
         self.fast_failures[name] = 0
-        if breaker.state == "half-open":  # the trial restart worked: close
+        if breaker.state == "half-open":  # the trial run worked: close
+            self.set_breaker(name)  # the half-open state is an event even when it lasted one check
             breaker.record_success()
             self.recent[name].clear()
         self.set_breaker(name)
