@@ -305,3 +305,12 @@ def test_vscode_keeps_user_tasks_and_kube_generates_yaml(proj: Proj) -> None:
     kube = proj.help("compose", "kube", "-o", "k.yaml")
     assert kube.returncode == 0, kube.stderr
     assert "kind: Pod" in (proj.root / "k.yaml").read_text()
+
+
+def test_engine_not_running_is_one_clear_error(proj: Proj) -> None:
+    compose(proj, "  app:\n    image: IMAGE\n    command: [sleep, '1000']\n")
+    # podman in remote mode with no service behind the socket: an engine that is not running
+    result = proj.help("compose", "up", CONTAINER_HOST=f"unix://{proj.root}/no-engine.sock")
+    assert result.returncode == 1
+    assert "podman engine is not running or not reachable" in result.stderr and "nothing was started" in result.stderr
+    assert "Traceback" not in result.stderr
