@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helper import proc
-from helper.checks import Check
 from helper.errors import HelpError, UsageError
 from helper.ui import console
+
+if TYPE_CHECKING:
+    from helper.checks import Check
 
 PASSTHROUGH = True
 LONG_RUNNING = True  # `compose watch` is in the journal even when it is killed
@@ -263,6 +265,8 @@ def checks(project: Any) -> list[Check]:
     """Rootless or rootful, the user-namespace mapping, risky settings in the compose file."""
     import getpass
     import os
+
+    from helper.checks import Check
 
     result: list[Check] = []
     uid = os.getuid()
