@@ -115,3 +115,16 @@ def test_unknown_service_names_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown service 'nope'") as caught:
         load(FakeProject(tmp_path)).order(["nope"])
     assert "web" in str(caught.value.hint)
+
+
+def test_without_an_engine_the_plugin_says_what_to_install(tmp_path: Path) -> None:
+    import sys
+
+    from tests.conftest import run_help
+
+    write(tmp_path / "compose.yaml", BASE)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\nversion = '0'\n")
+    result = run_help("compose", "ps", cwd=tmp_path, env={"PATH": str(Path(sys.executable).parent)})
+    assert result.returncode == 1
+    assert "plugin 'compose' is not available: needs podman or docker on PATH" in result.stderr
+    assert "apt-get install podman" in result.stderr
