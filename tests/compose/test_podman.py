@@ -314,3 +314,38 @@ def test_engine_not_running_is_one_clear_error(proj: Proj) -> None:
     assert result.returncode == 1
     assert "podman engine is not running or not reachable" in result.stderr and "nothing was started" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_exec_logs_restart_and_config_masks_secrets(proj: Proj) -> None:
+    secret = proj.root / "pw.txt"
+    secret.write_text("hunter2-very-secret\n")
+    os.chmod(secret, 0o600)
+    (proj.root / ".env").write_text("DB_PASSWORD=from-dotenv-secret\n")
+    compose(proj, """
+  app:
+    image: IMAGE
+    command: [sh, -c, 'echo started; cat /run/secrets/pw; while true; do sleep 1; done']
+    environment:
+      DB_PASSWORD: ${DB_PASSWORD}
+      GREETING: ${GREETING:-hello}
+    secrets: [pw]
+secrets:
+  pw:
+    file: pw.txt
+""")  # fmt: skip
+    assert proj.help("compose", "up").returncode == 0
+    ran = proj.help("compose", "exec", "app", "--", "sh", "-c", "echo $GREETING $DB_PASSWORD")
+    assert ran.returncode == 0 and "hello from-dotenv-secret" in ran.stdout
+    deadline = time.monotonic() + 5
+    logs = proj.help("compose", "logs", "app")
+    while "hunter2" not in logs.stdout and time.monotonic() < deadline:
+        time.sleep(0.2)
+        logs = proj.help("compose", "logs", "app")
+    assert "started" in logs.stdout  # the container read its secret file
+    assert proj.help("compose", "restart", "app").returncode == 0 and proj.state("app") == "running"
+    shown = proj.help("compose", "config")
+    assert shown.returncode == 0 and "from-dotenv-secret" not in shown.stdout and "hunter2" not in shown.stdout
+    assert "****" in shown.stdout
+    os.chmod(secret, 0o644)
+    refused = proj.help("compose", "up")
+    assert refused.returncode == 2 and "readable by others" in refused.stderr
