@@ -27,9 +27,7 @@ LABEL = "help.compose.project"
 @pytest.fixture(scope="session")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     podman = need_tool("podman", "sudo apt-get install podman")
-    busybox = Path("/bin/busybox")
-    if not busybox.is_file():
-        need_tool("busybox-static-missing", "sudo apt-get install busybox-static")
+    busybox = Path(need_tool("busybox", "sudo apt-get install busybox-static")).resolve()
     folder = tmp_path_factory.mktemp("rootfs")
     tar_path = folder / "rootfs.tar"
     with tarfile.open(tar_path, "w") as tar:
