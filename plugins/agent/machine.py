@@ -23,6 +23,7 @@ TRANSITIONS: dict[tuple[str, str, str], str] = {
     ("task", "failed", "discarded"): "discarded",
     ("task", "failed", "resumed"): "working",
     ("subtask", "pending", "ready"): "coding",  # every dependency passed
+    ("subtask", "pending", "dependency_failed"): "failed",
     ("subtask", "coding", "patched"): "reviewing",
     ("subtask", "coding", "agent_failed"): "coding",  # reassigned (another attempt, maybe another model)
     ("subtask", "coding", "gave_up"): "failed",  # attempts used up
