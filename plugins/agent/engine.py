@@ -335,7 +335,8 @@ class Engine:
     def sandboxed(self, task: dict[str, Any], sub: int | None, kind: str, command: list[str]) -> sandboxing.Outcome:
         """Run `command` in the task's worktree through the sandbox, recording the result and any violation."""
         worktree = Path(task["worktree"])
-        readonly = [HELP_ROOT, self.root / ".git", *([self.settings.venv] if self.settings.venv else [])]
+        # the user's tree read-only (its .git too), the worktree inside it the one writable path
+        readonly = [HELP_ROOT, self.root, *([self.settings.venv] if self.settings.venv else [])]
         result = sandboxing.run(command, worktree, readonly=readonly, timeout=self.settings.sandbox_timeout)
         self.store.add_result(
             task["id"],

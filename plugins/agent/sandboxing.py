@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -109,10 +110,24 @@ def run(
     return _run_fallback(_policy_module(), command, worktree, readonly, timeout, env)
 
 
-def _judge(stderr: str, given: list[str] | None = None) -> list[str]:
+ERRNO = re.compile(r"\[Errno (\d+)\] [^:\n]+: '(/[^'\n]+)'")
+
+
+def _judge(output: str, given: list[str] | None = None, worktree: Path | None = None) -> list[str]:
+    """The violations the command's output shows the sandbox stopped (plus those the sandbox reported)."""
     found = list(given or [])
     for sign, violation in SIGNS:
-        if sign in stderr and violation not in found:
+        if sign in output and violation not in found:
+            found.append(violation)
+    for errno, path in ERRNO.findall(output):  # a path outside the worktree that the sandbox hid or locked
+        if worktree is not None and (Path(path) == worktree or worktree in Path(path).parents):
+            continue
+        if ".ssh" in path:
+            continue
+        violation = (
+            f"access outside the worktree denied: {path}" if errno == "2" else "write outside the worktree denied"
+        )
+        if violation not in found:
             found.append(violation)
     return found
 
@@ -128,7 +143,7 @@ def _run_api(
     if "procs" in names:
         fields["procs"] = PROCS
     result = api.run(command, api.Policy(**fields))
-    violations = _judge(result.stderr, list(getattr(result, "violations", []) or []))
+    violations = _judge(result.stdout + result.stderr, list(getattr(result, "violations", []) or []), worktree)
     limit = getattr(result, "limit_hit", None)
     if limit == "procs" and "process limit hit (fork bomb stopped)" not in violations:
         violations.append("process limit hit (fork bomb stopped)")
@@ -194,7 +209,7 @@ def _run_fallback(
         limit_hit = None
         if cgroup is not None:
             limit_hit = _release(cgroup)
-    violations = _judge(result.stderr)
+    violations = _judge(result.stdout + result.stderr, None, worktree)
     if limit_hit and "process limit hit (fork bomb stopped)" not in violations:
         violations.append("process limit hit (fork bomb stopped)")
     if result.timed_out:
