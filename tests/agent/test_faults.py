@@ -21,6 +21,7 @@ def test_broken_streams_and_garbage_are_retried(repo, server):
     task_id = engine.start("make add add", "given")
     assert engine.run(task_id) == "done"
     assert engine.client.retries == 3
+    assert store.task(task_id)["error"] is None
     assert all(f.times == 0 for f in server.faults)
 
 
