@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from helper import proc
 from helper.fsutil import atomic_write
 from plugins.agent.client import ToolCall
+from plugins.agent.workspace import LOCK, git
 
 # name -> (description, {argument: (json type, description)}, required arguments)
 SPECS: dict[str, tuple[str, dict[str, tuple[str, str]], tuple[str, ...]]] = {
@@ -125,7 +125,7 @@ class Toolbox:
             regex = re.compile(pattern)
         except re.error as exc:
             raise ToolError(f"bad pattern: {exc}") from None
-        listed = proc.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=self.root, timeout=30)
+        listed = git(self.root, "ls-files", "-co", "--exclude-standard", check=False)
         hits = []
         for name in listed.stdout.splitlines():
             path = self.root / name
@@ -144,8 +144,9 @@ class Toolbox:
                 self.inside(raw)
         if not patch.endswith("\n"):
             patch += "\n"
-        check = proc.run(["git", "apply", "--check", "-"], cwd=self.root, input_text=patch, timeout=30)
-        if not check.ok:
-            raise ToolError(f"patch does not apply: {check.stderr.strip()[:500]}")
-        proc.run(["git", "apply", "-"], cwd=self.root, input_text=patch, timeout=30, check=True)
+        with LOCK:
+            check = git(self.root, "apply", "--check", "-", input_text=patch, check=False)
+            if not check.ok:
+                raise ToolError(f"patch does not apply: {check.stderr.strip()[:500]}")
+            git(self.root, "apply", "-", input_text=patch)
         return "patch applied"

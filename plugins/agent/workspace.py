@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 from helper import proc
@@ -16,8 +17,13 @@ IDENTITY = {
 }
 
 
+# Sub-tasks run in threads on one worktree: git's index lock allows one git command at a time.
+LOCK = threading.RLock()
+
+
 def git(root: Path, *args: str, input_text: str | None = None, check: bool = True) -> proc.Result:
-    return proc.run(["git", *args], cwd=root, timeout=120, input_text=input_text, check=check, extra_env=IDENTITY)
+    with LOCK:
+        return proc.run(["git", *args], cwd=root, timeout=120, input_text=input_text, check=check, extra_env=IDENTITY)
 
 
 def worktree_path(root: Path, task_id: str) -> Path:
