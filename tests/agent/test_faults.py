@@ -68,8 +68,11 @@ def test_sigkill_mid_task_then_resume_finishes_with_nothing_lost(repo, server):
     state = None
     while time.monotonic() < deadline:
         if database.exists():
-            with sqlite3.connect(database) as db:
-                row = db.execute("SELECT state FROM subtasks WHERE seq = 0").fetchone()
+            try:
+                with sqlite3.connect(database) as db:
+                    row = db.execute("SELECT state FROM subtasks WHERE seq = 0").fetchone()
+            except sqlite3.OperationalError:  # created, not migrated yet
+                row = None
             state = row[0] if row else None
             if state == "testing" and any("[role:tester]" in str(r.get("messages")) for r in server.requests):
                 break
