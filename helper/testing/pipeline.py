@@ -63,7 +63,11 @@ def load_environment(ctx: Context) -> int | None:
     from helper.testing import envhash
     from helper.testing.environment import ensure
 
-    ctx.python = ensure(ctx.project)
+    kept = _egg_info_snapshot(ctx.project.root)
+    try:
+        ctx.python = ensure(ctx.project)
+    finally:
+        _restore(kept)
     ctx.venv = ctx.python.parent.parent
     if not envhash.has_distribution(ctx.venv, "pytest"):
         raise HelpError(
@@ -423,6 +427,37 @@ def execute(project: Any, args: argparse.Namespace) -> int:
 
 
 # -- helpers ---------------------------------------------------------------------
+def _egg_info_snapshot(root: Path) -> dict[Path, bytes]:
+    """The files of the project's existing *.egg-info folders (an sdist's are often tracked).
+
+    An editable install runs setuptools' egg_info in the source tree, which
+    rewrites them (SOURCES.txt); `help.py test` must leave tracked files as they were.
+    """
+    found: dict[Path, bytes] = {}
+    for folder in [*root.glob("*.egg-info"), *root.glob("src/*.egg-info")]:
+        if not folder.is_dir():
+            continue
+        for path in folder.rglob("*"):
+            if path.is_file():
+                try:
+                    found[path] = path.read_bytes()
+                except OSError:
+                    continue
+    return found
+
+
+def _restore(snapshot: dict[Path, bytes]) -> None:
+    from helper.fsutil import atomic_write
+
+    for path, data in snapshot.items():
+        try:
+            if path.read_bytes() == data:
+                continue
+        except OSError:
+            pass
+        atomic_write(path, data)
+
+
 def all_files(ctx: Context) -> list[str]:
     """Every project file (git's view when there is a repository); listed once, on demand."""
     if ctx.files_listed is None:
