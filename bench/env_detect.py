@@ -7,6 +7,9 @@ median and the ratios to bare `python -c pass` and to help.py. pyenv shims are
 resolved to the real programs first (a shim adds ~200 ms to whatever it runs).
 
     python bench/env_detect.py [--runs 15]
+
+The `-C DIR` row runs from the project's parent folder, naming the project, as CI scripts
+and hooks call help.py; its answer is replayed like the one asked from inside.
 """
 
 from __future__ import annotations
@@ -64,9 +67,14 @@ def once(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str, bo
 
 
 def timed_all(
-    rows: list[tuple[str, list[str]]], cwd: Path, env: dict[str, str], runs: int
+    rows: list[tuple[str, list[str]]],
+    cwd: Path,
+    env: dict[str, str],
+    runs: int,
+    cwds: dict[str, Path] | None = None,
 ) -> list[tuple[str, float, str]]:
-    """Round-robin over the commands so a busy moment of the machine hits them all alike."""
+    """Round-robin over the commands so a busy moment of the machine hits them all alike.
+    Each runs in `cwd` unless `cwds` names another folder for its label."""
     samples: dict[str, list[float]] = {label: [] for label, _ in rows}
     answers: dict[str, str] = {}
     failed: set[str] = set()
@@ -74,7 +82,7 @@ def timed_all(
         for label, cmd in rows:
             if not cmd or label in failed:
                 continue
-            elapsed, out, ok = once(cmd, cwd, env)
+            elapsed, out, ok = once(cmd, (cwds or {}).get(label, cwd), env)
             answers[label] = out
             if not ok:
                 failed.add(label)
@@ -104,13 +112,10 @@ def setup(project: Path, env: dict[str, str]) -> None:
         subprocess.run([sys.executable, "-m", "venv", ".venv"], cwd=project, env=env, check=True)
     (project / ".pdm-python").write_text(str(project / ".venv/bin/python"))
     time.sleep(2.1)  # files younger than 2 s are never trusted by stat alone: no answer is kept for them
-    subprocess.run(
-        [clean_python(), str(ROOT / "help.py"), "env", "--python"],
-        cwd=project,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    for args, cwd in ((["env", "--python"], project), (["-C", str(project), "env", "--python"], project.parent)):
+        subprocess.run(
+            [clean_python(), str(ROOT / "help.py"), *args], cwd=cwd, env=env, check=True, capture_output=True
+        )
 
 
 def main() -> int:
@@ -129,6 +134,8 @@ def main() -> int:
         rows = [
             ("python -c pass", [python, "-c", "pass"]),
             ("help.py env --python", [python, str(ROOT / "help.py"), "env", "--python"]),
+            # As CI scripts and hooks call it: from outside the project, naming it.
+            ("help.py -C DIR env --python", [python, str(ROOT / "help.py"), "-C", str(project), "env", "--python"]),
             ("help.py env --python (no cache)", [python, str(ROOT / "help.py"), "env", "--python", "--refresh"]),
             # Without site (help.py needs only the standard library): start-up without any .pth hooks.
             ("python -S -c pass", [python, "-S", "-c", "pass"]),
@@ -146,7 +153,7 @@ def main() -> int:
                 rows.append((f"{tool} {' '.join(rest)}", [exe, *rest]))
             else:
                 rows.append((f"{tool} {' '.join(rest)}", []))
-        results = timed_all(rows, project, env, args.runs)
+        results = timed_all(rows, project, env, args.runs, {"help.py -C DIR env --python": project.parent})
         base = results[0][1]
         ours = results[1][1]
         site_base = next((m for label, m, _ in results if label == "python -S -c pass"), float("nan"))
@@ -157,7 +164,9 @@ def main() -> int:
             vs_python = f"{median / base:.2f}" if median == median else "-"
             vs_ours = f"{median / ours:.2f}" if median == median else "-"
             print(f"{label:<36} {ms:>10} {vs_python:>9} {vs_ours:>10}  {out[:70]}")
-        print(f"\nwithout site: help.py env --python = {site_ours / site_base:.2f}x python -S -c pass")
+        outside = next(m for label, m, _ in results if label == "help.py -C DIR env --python")
+        print(f"\nfrom outside: help.py -C DIR env --python = {outside / base:.2f}x python -c pass")
+        print(f"without site: help.py env --python = {site_ours / site_base:.2f}x python -S -c pass")
         print(
             f"{args.runs} runs each on {os.cpu_count()} CPUs; target: help.py within 1.3x of python -c pass, peers >= 3x help.py"
         )

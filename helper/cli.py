@@ -136,6 +136,12 @@ def top_help(commands: dict[str, tuple[str, str, Any]]) -> str:
         "",
         EPILOG,
     ]
+    from helper.plugins import problems
+
+    broken = problems()
+    if broken:
+        names = ", ".join(sorted({p.name for p in broken}))
+        lines += ["", f"plugins with problems: {names} (see `help.py plugins`)"]
     return "\n".join(lines) + "\n"
 
 

@@ -3,8 +3,8 @@
 Parsing TOML (and tomllib's own import, which compiles dozens of regexes) is
 the largest fixed cost of a help.py start. The merged result is kept in
 .help/config.cache (marshal) under a signature of everything it came from: the
-stat of each configuration file, the HELP_* variables, the requested profile
-and the schema's own file. Any change there means a full, validated re-read.
+stat of each configuration file, the HELP_* variables, the requested profile,
+the schema's own file and the plugins' settings (their keys, types, defaults). Any change there means a full, validated re-read.
 """
 
 from __future__ import annotations
@@ -46,10 +46,12 @@ def config_inputs(root: Path) -> list[Path]:
 
 def signature(root: Path, profile: str | None, env: dict[str, str]) -> tuple[Any, ...]:
     from helper import config_schema
+    from helper.plugins import settings_signature
 
     return (
         __version__,
         _stat(Path(config_schema.__file__)),
+        settings_signature(),
         profile,
         tuple(sorted((k, v) for k, v in env.items() if k.startswith("HELP_"))),
         tuple((str(p), _stat(p)) for p in config_inputs(root)),

@@ -34,10 +34,13 @@ def root_check(project: Any) -> Check:
 
 
 def plugin_checks(project: Any) -> list[Check]:
-    from helper.plugins import discover, status
+    from helper.plugins import discover, problems, status
 
     disabled = project.config.get("plugins.disabled") or []
-    result = []
+    result = [
+        Check(f"plugin {p.name}", "fail", p.headline(), "fix the plugin, or uninstall it; `help.py plugins` lists it")
+        for p in problems()
+    ]
     for plugin in discover():
         state = status(plugin, disabled)
         if state.available:

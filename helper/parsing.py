@@ -7,7 +7,7 @@ import importlib
 
 from helper import __version__
 from helper.cli import EPILOG, GLOBAL_OPTIONS, command_name
-from helper.errors import UsageError
+from helper.errors import HelpError, UsageError
 
 TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
 if TYPE_CHECKING:
@@ -59,6 +59,14 @@ def build_parser(
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     wanted = command_name(argv)
     if wanted is not None and wanted not in commands:
+        from helper import plugins
+
+        clash = plugins.clash(wanted)
+        if clash is not None:
+            raise HelpError(clash.message, "uninstall one of them, or rename its command")
+        broken = [p for p in plugins.problems() if p.name == wanted]
+        if broken:
+            raise HelpError(f"plugin '{wanted}' {broken[0].message}", f"fix {broken[0].where or 'the plugin'}")
         import difflib
 
         close = difflib.get_close_matches(wanted, commands, n=1)

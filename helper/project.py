@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "HELP_"
 # HELP_* variables that steer help.py itself rather than set a config key.
-ENV_RESERVED = {"HELP_PROFILE", "HELP_DEBUG", "HELP_PROJECT"}
+ENV_RESERVED = {"HELP_PROFILE", "HELP_DEBUG", "HELP_PROJECT", "HELP_PLUGIN_PATH"}
 
 
 def find_root(start: Path) -> Path | None:
@@ -223,6 +223,9 @@ def load(start: Path | None = None, *, profile: str | None = None, environ: dict
     if not start.exists():
         raise ConfigError(f"project directory {start} does not exist", "pass an existing directory to --project")
     root = find_root(start)
+    from helper.plugins import register_settings
+
+    register_settings()  # plugin keys are in SCHEMA whether or not the cached configuration is used
     project = Project(root=root or start.resolve(), found=root is not None, profile="development")
     if not project.found:
         return _merge(project, profile, env)

@@ -93,8 +93,23 @@ def record_name(argv: list[str]) -> str:
 
 
 def eligible(argv: list[str]) -> bool:
-    """Arguments a replay can stand for: not another project (-C) and not --debug (which wants the real run)."""
-    return not any(a in ("-C", "--project", "--debug") or a.startswith(("-C", "--project=")) for a in argv)
+    """Arguments a replay can stand for: not --debug (which wants the real run)."""
+    return "--debug" not in argv
+
+
+def project_option(argv: list[str]) -> str | None:
+    """The directory given by -C DIR / --project DIR (the last one, as argparse takes it), if any."""
+    found = None
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg in ("-C", "--project"):
+            found = argv[index + 1] if index + 1 < len(argv) else None
+        elif arg.startswith("--project="):
+            found = arg[len("--project=") :]
+        elif arg.startswith("-C") and len(arg) > 2:
+            found = arg[2:]
+    return found
 
 
 def signature(path: str) -> str:
@@ -110,7 +125,9 @@ def replay(argv: list[str], environ: Mapping[str, str] = os.environ) -> int | No
     started = time.time()
     if not eligible(argv):
         return None
-    root = find_root(environ.get("HELP_PROJECT") or ".")
+    # -C DIR is looked up like a cwd inside DIR: the record is still keyed by the arguments and the
+    # cwd, so a relative DIR means what it meant when the answer was recorded.
+    root = find_root(project_option(argv) or environ.get("HELP_PROJECT") or ".")
     if root is None:
         return None
     state = os.path.join(root, ".help")

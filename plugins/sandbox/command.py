@@ -1,25 +1,29 @@
-"""`help.py sandbox`: run a command isolated; `sandbox check` says which backend is used."""
+"""`help.py sandbox run|check`: run a command under the sandbox policy; say what each backend enforces here."""
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import sys
 from pathlib import Path
-from typing import Any
 
-from helper import proc
-from helper.checks import Check
 from helper.errors import UsageError
 from helper.ui import console
-from plugins.sandbox.policy import BACKENDS, Policy, choose_backend, sandbox_env, wrap
 
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any
+
+BACKENDS = ("bwrap", "firejail", "podman")  # plugins.sandbox.backends.BACKENDS (not imported: start-up time)
+MiB = 1024 * 1024
 PASSTHROUGH = True
+LONG_RUNNING = True
 
 EXAMPLES = """examples:
-  help.py sandbox run -- python untrusted.py        no network, project read-only, private /tmp
-  help.py sandbox run --rw build -- make            let it write to ./build
-  help.py sandbox run --net --timeout 60 -- pip download x
-  help.py sandbox check                             which backend would be used"""
+  help.py sandbox run -- python3 untrusted.py       no network, project read-only, private /tmp, uid 65534
+  help.py sandbox run --rw build -- make            let it write to ./build too
+  help.py sandbox run --mem 512 --procs 64 --cpu 10 --disk 64 --timeout 30 -- ./job
+  help.py sandbox run --json --backend podman -- python3 -c 'print(1)'
+  help.py sandbox check                             which backends work here, what each enforces"""
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -30,66 +34,88 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("action", choices=("run", "check"))
-    parser.add_argument("--backend", choices=BACKENDS, help="force a backend (default: bwrap, else firejail)")
-    parser.add_argument(
-        "--rw", action="append", default=[], metavar="PATH", help="a path the command may write (repeatable)"
-    )
+    parser.add_argument("--backend", choices=BACKENDS, help="force a backend (default: bwrap, firejail, podman)")
+    parser.add_argument("--rw", action="append", default=[], metavar="PATH", help="also writable (repeatable)")
+    parser.add_argument("--ro", action="append", default=[], metavar="PATH", help="also visible, read-only")
     parser.add_argument("--net", action="store_true", help="allow network access")
-    parser.add_argument("--timeout", type=float, help="stop the command after this many seconds")
+    parser.add_argument("--mem", type=int, default=1024, metavar="MIB", help="memory per process (default 1024)")
+    parser.add_argument("--procs", type=int, default=256, help="processes and threads (default 256)")
+    parser.add_argument("--cpu", type=int, default=60, metavar="SECONDS", help="CPU time (default 60)")
+    parser.add_argument("--disk", type=int, default=256, metavar="MIB", help="size of /tmp and of a file (256)")
+    parser.add_argument("--timeout", type=float, default=300, metavar="SECONDS", help="wall clock (default 300)")
+    parser.add_argument(
+        "--unsafe-no-sandbox", action="store_true", help="run WITHOUT isolation (limits and clean environment only)"
+    )
     return parser
 
 
 def run(args: argparse.Namespace, project: Any) -> int:
     if args.action == "check":
-        name, path = choose_backend(args.backend)
-        console.result(
-            {"backend": name, "path": path}, lambda d: console.echo(f"sandbox backend: {d['backend']} ({d['path']})")
-        )
-        return 0
+        from plugins.sandbox.check import report
+
+        return report(args.backend)
+    from plugins.sandbox import api
+
     command = list(args.passthrough)
     if not command:
-        raise UsageError("no command to run in the sandbox", "help.py sandbox run -- python script.py")
-    writable = []
-    for raw in args.rw:
-        path = (Path.cwd() / raw).resolve()
-        if not path.exists():
-            raise UsageError(f"--rw {raw}: {path} does not exist", "create it first or fix the path")
-        writable.append(path)
-    policy = Policy(workdir=Path.cwd().resolve(), readonly=[project.root], writable=writable, network=args.net)
-    argv = wrap(policy, command, args.backend)
-    console.verbose("sandbox: " + " ".join(argv))
-    if args.timeout is None:
-        return proc.passthrough(argv, env=sandbox_env(policy))
-    result = proc.run(argv, env=sandbox_env(policy), timeout=args.timeout)
-    print(result.stdout, end="")
-    print(result.stderr, end="", file=__import__("sys").stderr)
-    if result.timed_out:
+        raise UsageError("no command to run in the sandbox", "help.py sandbox run -- python3 script.py")
+    policy = api.Policy(
+        workdir=Path.cwd(),
+        readonly=[*([project.root] if project.found else []), *_paths(args.ro, "--ro")],
+        writable=_paths(args.rw, "--rw"),
+        network=args.net,
+        mem=args.mem * MiB,
+        procs=args.procs,
+        cpu=args.cpu,
+        disk=args.disk * MiB,
+        timeout=args.timeout,
+    )
+    backend = api.UNSAFE if args.unsafe_no_sandbox else args.backend
+    if args.unsafe_no_sandbox:
+        console.warn("running WITHOUT a sandbox (--unsafe-no-sandbox): the command can reach everything you can")
+    stream = None if console.json else _echo
+    result = api.run(command, policy, backend=backend, on_output=stream)
+    if (result.violations or result.limit_hit) and project.found:
+        try:
+            from helper import __version__
+
+            api.record(project.ensure_state_dir(), result, ["sandbox", "run", *command], __version__)
+        except Exception as exc:  # the journal must never change the outcome
+            console.verbose(f"journal not written: {exc}")
+    console.result(result.to_dict(), _summary)
+    if result.limit_hit == "timeout":
         console.error(f"sandboxed command stopped after {args.timeout:g}s", "raise --timeout if it needs longer")
         return 124
-    return result.returncode
+    return result.exit_code
 
 
-def checks(project: Any) -> list[Check]:
-    """Each installed backend really isolating a trivial command (namespaces can be off)."""
-    found = [name for name in BACKENDS if shutil.which(name)]
-    if not found:
-        return [
-            Check("sandbox", "warn", "no backend: untrusted code cannot be isolated", "sudo apt-get install bubblewrap")
-        ]
-    results = []
-    for name in found:
-        policy = Policy(workdir=Path("/"), network=False)
-        probe = proc.run(wrap(policy, ["true"], name), env=sandbox_env(policy), timeout=20)
-        if probe.ok:
-            results.append(Check(f"sandbox {name}", "ok", "isolates a command (no network, read-only root)"))
-        else:
-            reason = (probe.stderr.strip().splitlines() or [f"exit code {probe.returncode}"])[-1]
-            results.append(
-                Check(
-                    f"sandbox {name}",
-                    "fail",
-                    f"{name} is installed but cannot isolate: {reason}",
-                    "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run as root",
-                )
-            )
-    return results
+def _echo(stream: str, line: str) -> None:
+    target = sys.stdout if stream == "stdout" else sys.stderr
+    target.write(line + "\n")
+    target.flush()
+
+
+def _summary(data: dict[str, Any]) -> None:
+    if data["limit_hit"] == "timeout":
+        return
+    if data["limit_hit"]:
+        console.error(f"sandbox: {data['limit_hit']} limit hit", "raise the matching option (--mem, --procs ...)")
+    elif data["violations"]:
+        console.warn("sandbox: " + "; ".join(data["violations"]))
+    console.verbose(f"sandbox ({data['backend']}): exit {data['exit_code']} in {data['duration']:.3f}s")
+
+
+def _paths(raw: list[str], option: str) -> list[Path]:
+    paths = []
+    for item in raw:
+        path = (Path.cwd() / item).resolve()
+        if not path.exists():
+            raise UsageError(f"{option} {item}: {path} does not exist", "create it first or fix the path")
+        paths.append(path)
+    return paths
+
+
+def checks(project: Any) -> list[Any]:
+    from plugins.sandbox.check import doctor_checks
+
+    return doctor_checks()

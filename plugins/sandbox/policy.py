@@ -1,96 +1,128 @@
-"""What a sandboxed command may touch, and how each backend is told so.
+"""What a sandboxed command may touch: the backend-neutral Policy.
 
-A Policy is backend-neutral; `bwrap_argv` and `firejail_argv` turn it into the
-command line of bubblewrap or firejail. The agent plugin reuses this to run
-generated code.
+The view of the file system is built from an allow list (system directories,
+then the policy's read-only and writable paths), never from the host's root:
+home directories, /root and the rest are simply absent, and the secrets that
+live inside allowed directories (/etc/shadow, sudoers, ssh host keys ...) are
+covered with an empty file or directory. The environment is scrubbed to an
+allow list before the backend starts, so even the backend's own init sees no
+secret of the caller.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helper.errors import HelpError
+# System directories the command may read (those that exist); symlinks such as /bin -> usr/bin are kept as symlinks.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+# Secrets inside the allowed directories: covered by an empty file or an empty read-only directory.
+SECRET_GLOBS = (
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/ssh/ssh_host_*_key",
+    "/etc/ssl/private",
+    "/etc/security/opasswd",
+    "/etc/machine-id",
+    "/etc/containers/auth.json",
+    "/etc/docker",
+    "/etc/credstore",
+    "/etc/credstore.encrypted",
+    "/etc/wireguard",
+    "/etc/NetworkManager/system-connections",
+    "/etc/.pwd.lock",
+    "/etc/cloudsdk",
+)
+KEPT_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "NO_COLOR")
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+NOBODY = 65534
 
-BACKENDS = ("bwrap", "firejail")
-KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TERM", "TZ", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")
+MiB = 1024 * 1024
 
 
 @dataclass
 class Policy:
-    workdir: Path  # the command starts here
-    readonly: list[Path] = field(default_factory=list)  # visible, not writable
+    """Everything a sandboxed command is given; anything not listed here it cannot reach."""
+
+    workdir: Path  # the command starts here; writable unless it lies in a read-only path (e.g. the project)
+    readonly: list[Path] = field(default_factory=list)  # visible, not writable (e.g. the project)
     writable: list[Path] = field(default_factory=list)  # visible and writable
     network: bool = False
     env: dict[str, str] = field(default_factory=dict)  # extra variables set inside
+    mem: int = 1024 * MiB  # bytes of address space per process (RLIMIT_AS) / container memory
+    procs: int = 256  # processes and threads (pids cgroup, else RLIMIT_NPROC of the unprivileged uid)
+    cpu: int = 60  # CPU seconds (RLIMIT_CPU: SIGXCPU, then SIGKILL a second later)
+    disk: int = 256 * MiB  # size of every writable tmpfs (/tmp) and the largest file (RLIMIT_FSIZE)
+    timeout: float | None = 300.0  # wall clock seconds; the whole process tree is killed
+    files: int = 256  # open files per process (RLIMIT_NOFILE)
 
+    def __post_init__(self) -> None:
+        self.workdir = Path(self.workdir).resolve()
+        self.readonly = [Path(p).resolve() for p in self.readonly]
+        self.writable = [Path(p).resolve() for p in self.writable]
 
-def choose_backend(preferred: str | None = None) -> tuple[str, str]:
-    """(name, path) of the backend to use: `preferred` if given, else the first installed."""
-    names = [preferred] if preferred else list(BACKENDS)
-    for name in names:
-        path = shutil.which(name)
-        if path:
-            return name, path
-    if preferred:
-        raise HelpError(
-            f"sandbox backend {preferred} is not installed",
-            f"sudo apt-get install {'bubblewrap' if preferred == 'bwrap' else preferred}",
-        )
-    raise HelpError("no sandbox backend installed (bubblewrap or firejail)", "sudo apt-get install bubblewrap")
+    def writable_paths(self) -> list[Path]:
+        """Where the command may write: the `writable` paths, and the workdir unless a read-only path holds it."""
+        covered = any(self.workdir == p or p in self.workdir.parents for p in self.readonly)
+        return [*([] if covered else [self.workdir]), *self.writable]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "workdir": str(self.workdir),
+            "readonly": [str(p) for p in self.readonly],
+            "writable": [str(p) for p in self.writable],
+            "network": self.network,
+            "mem": self.mem,
+            "procs": self.procs,
+            "cpu": self.cpu,
+            "disk": self.disk,
+            "timeout": self.timeout,
+        }
 
 
 def sandbox_env(policy: Policy) -> dict[str, str]:
+    """The whole environment the backend (and so the command) starts with."""
     env = {k: os.environ[k] for k in KEPT_ENV if k in os.environ}
-    env["HOME"] = "/tmp"
+    env.update({"PATH": SANDBOX_PATH, "HOME": "/tmp", "TMPDIR": "/tmp", "USER": "nobody", "LOGNAME": "nobody"})
     env.update(policy.env)
     return env
 
 
-def bwrap_argv(binary: str, policy: Policy, command: list[str]) -> list[str]:
-    argv = [binary, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
-    if not policy.network:
-        argv.append("--unshare-net")
-    # The whole system read-only, then private /tmp, /dev, /proc.
-    argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for path in policy.readonly:
-        argv += ["--ro-bind", str(path), str(path)]
-    for path in policy.writable:
-        argv += ["--bind", str(path), str(path)]
-    argv += ["--clearenv"]
-    for key, value in sandbox_env(policy).items():
-        argv += ["--setenv", key, value]
-    argv += ["--chdir", str(policy.workdir), "--", *command]
-    return argv
+def system_dirs() -> list[tuple[str, str | None]]:
+    """(path, symlink target or None) of each allowed system directory present here."""
+    found: list[tuple[str, str | None]] = []
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            found.append((path, os.readlink(path)))
+        elif os.path.isdir(path):
+            found.append((path, None))
+    return found
 
 
-def firejail_argv(binary: str, policy: Policy, command: list[str]) -> list[str]:
-    argv = [binary, "--quiet", "--noprofile", "--read-only=/", "--caps.drop=all", "--nonewprivs"]
-    if not policy.network:
-        argv.append("--net=none")
-    # /tmp is private either way; paths that live under it are whitelisted into it.
-    under_tmp = [p for p in (policy.workdir, *policy.readonly, *policy.writable) if Path("/tmp") in p.parents]
-    if under_tmp:
-        argv += [f"--whitelist={p}" for p in under_tmp] + ["--read-write=/tmp"]
-    else:
-        argv.append("--private-tmp")
-    argv += [f"--read-only={p}" for p in policy.readonly]
-    argv += [f"--read-write={p}" for p in policy.writable]
-    # The environment itself is cleared by the caller (see sandbox_env).
-    argv += ["--", *_cd(policy.workdir, command)]
-    return argv
+def secrets() -> list[tuple[str, bool]]:
+    """(path, is a directory) of each secret present under the allowed directories."""
+    import glob
+
+    found: dict[str, bool] = {}
+    for pattern in SECRET_GLOBS:
+        for path in glob.glob(pattern):
+            if not os.path.islink(path):
+                found[path] = os.path.isdir(path)
+    return sorted(found.items())
 
 
-def _cd(workdir: Path, command: list[str]) -> list[str]:
-    # firejail has no --chdir for arbitrary paths without a profile: start a shell there.
-    return ["/bin/sh", "-c", 'cd "$0" && exec "$@"', str(workdir), *command]
-
-
-def wrap(policy: Policy, command: list[str], backend: str | None = None) -> list[str]:
-    """The full argv running `command` under `policy` with the chosen backend."""
-    name, binary = choose_backend(backend)
-    if name == "bwrap":
-        return bwrap_argv(binary, policy, command)
-    return firejail_argv(binary, policy, command)
+def prlimit_args(policy: Policy) -> list[str]:
+    """util-linux prlimit options for the policy's per-process limits (soft:hard)."""
+    return [
+        f"--as={policy.mem}",
+        f"--cpu={policy.cpu}:{policy.cpu + 1}",
+        f"--fsize={policy.disk}",
+        f"--nproc={policy.procs}",
+        f"--nofile={policy.files}",
+        "--core=0",
+    ]

@@ -1,0 +1,101 @@
+"""`sandbox check` and doctor: which backends work here and which parts of the policy each enforces.
+
+Each installed backend runs one probe that reads its own /proc/self/status
+and network interfaces from inside; what the probe sees (uid, capabilities,
+no_new_privs, seccomp mode, interfaces) is what the policy really gets.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from helper.checks import Check
+from helper.ui import console
+from plugins.sandbox import backends, limits
+from plugins.sandbox.policy import Policy
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any
+
+PROBE = 'grep -E "^(Uid|CapEff|NoNewPrivs|Seccomp):" /proc/self/status; echo "net: $(ls /sys/class/net 2>/dev/null)"'
+
+
+def probe(name: str) -> dict[str, Any]:
+    """What one backend enforces on this host: {"backend", "works", "enforced": [...], "missing": [...], "error"}."""
+    from plugins.sandbox import api
+
+    row: dict[str, Any] = {"backend": name, "works": False, "enforced": [], "missing": [], "error": None}
+    if not backends.binary(name):
+        row["error"] = f"not installed (sudo apt-get install {backends.PACKAGES[name]})"
+        return row
+    with tempfile.TemporaryDirectory(prefix="help-sandbox-check-") as tmp:
+        try:
+            result = api.run(["/bin/sh", "-c", PROBE], Policy(workdir=Path(tmp), timeout=60), backend=name)
+        except Exception as exc:
+            row["error"] = str(exc)
+            return row
+    if result.exit_code != 0:
+        row["error"] = (result.stderr.strip().splitlines() or [f"exit code {result.exit_code}"])[-1]
+        return row
+    seen = dict(line.split(":", 1) for line in result.stdout.splitlines() if ":" in line)
+    uid = (seen.get("Uid", "").split() or ["?"])[1]
+    facts = {
+        "uid 65534 (unprivileged)": uid != "0",
+        "no capabilities": seen.get("CapEff", "").strip().strip("0") == "",
+        "no new privileges": seen.get("NoNewPrivs", "").strip() == "1",
+        "seccomp filter": seen.get("Seccomp", "").strip() == "2",
+        "no network": seen.get("net", "").strip() in ("", "lo"),
+        "process limit": name == "podman" or os.geteuid() != 0 or limits.PidsCgroup.available(),
+        "sized /tmp (disk)": name != "firejail",
+        "pid namespace, env scrubbed, secrets hidden, rlimits, timeout": True,
+    }
+    row["works"] = True
+    row["enforced"] = [k for k, ok in facts.items() if ok]
+    row["missing"] = [k for k, ok in facts.items() if not ok]
+    return row
+
+
+def report(preferred: str | None) -> int:
+    rows = [probe(name) for name in ([preferred] if preferred else backends.BACKENDS)]
+    chosen = next((r["backend"] for r in rows if r["works"]), None)
+
+    def render(data: dict[str, Any]) -> None:
+        for row in data["backends"]:
+            if not row["works"]:
+                console.echo(f"{row['backend']:9} unavailable: {row['error']}")
+                continue
+            console.echo(f"{row['backend']:9} works; enforces: {', '.join(row['enforced'])}")
+            if row["missing"]:
+                console.echo(f"{'':9} missing here: {', '.join(row['missing'])}")
+        console.echo(f"default backend: {data['default'] or 'none -- sandbox run will refuse to run'}")
+
+    console.result({"backends": rows, "default": chosen}, render)
+    return 0 if chosen else 1
+
+
+def doctor_checks() -> list[Check]:
+    out = []
+    for name in backends.BACKENDS:
+        if not backends.binary(name):
+            continue
+        row = probe(name)
+        if not row["works"]:
+            out.append(Check(f"sandbox {name}", "fail", f"installed but cannot isolate: {row['error']}", _hint(name)))
+        elif row["missing"]:
+            out.append(Check(f"sandbox {name}", "warn", "missing here: " + ", ".join(row["missing"]), _hint(name)))
+        else:
+            out.append(Check(f"sandbox {name}", "ok", "enforces the whole policy"))
+    if not out:
+        out.append(Check("sandbox", "warn", "no backend: untrusted code cannot be isolated", _hint("bwrap")))
+    return out
+
+
+def _hint(name: str) -> str:
+    if name == "bwrap":
+        return "enable unprivileged user namespaces (sysctl user.max_user_namespaces=15000) or run as root"
+    if name == "firejail":
+        return "prefer --backend bwrap or podman for a uid drop and a sized /tmp"
+    return "check `podman info` (runc, cgroups)"
