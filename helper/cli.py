@@ -32,6 +32,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("helper.commands.history", "list past runs from the journal"),
     "plugins": ("helper.commands.plugins", "list plugins and what they need"),
     "doctor": ("helper.commands.doctor", "check that help.py and the project are healthy"),
+    "mcp": ("helper.commands.mcp", "serve help.py's commands to MCP clients (assistants, editors)"),
+    "hooks": ("helper.commands.hooks", "install or remove git hooks that run help.py's tests"),
+    "completion": ("helper.commands.completion", "print a bash or zsh completion script"),
+    "metrics": ("helper.commands.metrics", "print the project's health as Prometheus metrics"),
+    "ci": ("helper.commands.ci", "write a CI workflow for the project (GitHub Actions)"),
+    "monitor": ("helper.commands.monitor", "check the project's health periodically; alert on changes"),
+    "init": ("helper.commands.init", "write help.py's config, env template, hooks, editor tasks and CI"),
 }
 
 EPILOG = """examples:

@@ -57,8 +57,10 @@ SCHEMA: dict[str, Setting] = {
     "test.components": Setting("table", {}, "named components: name -> list of paths", item="list"),
     "test.setup": Setting("list", [], "commands run before the tests"),
     "test.teardown": Setting("list", [], "commands run after the tests"),
-    "test.venv": Setting("str", ".venv", "environment the tests run in"),
-    "test.extras": Setting("list", ["dev"], "extras installed into the test environment"),
+    "test.venv": Setting("str", ".venv", "deprecated: when set, tests run in this environment as it is (never synced)"),
+    "test.extras": Setting(
+        "list", ["dev"], "deprecated, unused: the project's environment is synced with its dev dependencies"
+    ),
     #
     # -- env ----------------------------------------------------------------
     #
@@ -71,7 +73,9 @@ SCHEMA: dict[str, Setting] = {
     #
     # -- install ------------------------------------------------------------
     #
-    "install.venv": Setting("str", ".venv", "environment directory for pip, uv and poetry projects"),
+    "install.venv": Setting(
+        "str", ".venv", "the project's environment directory (pip and uv projects), for every command"
+    ),
     "install.conda_prefix": Setting("str", ".conda", "prefix of the conda environment (environment.yml projects)"),
     "install.retries": Setting("int", 3, "attempts when the package index cannot be reached"),
     "install.timeout": Setting("float", 1800.0, "seconds one package-manager command may take"),

@@ -189,6 +189,11 @@ def ensure(project: Any, requires: list[str]) -> BuildEnv:
 
 
 def current(project: Any) -> BuildEnv:
-    """--no-isolation: build with build.python (default: this interpreter) as it is."""
+    """--no-isolation: build with build.python (default: the project's environment, else this interpreter)."""
     python = Path(_base_python(project.config["build.python"]))
+    if not project.config["build.python"]:
+        from helper.envs.project_env import project_environment
+
+        env = project_environment(project)
+        python = env.python if env.exists else python
     return BuildEnv(python, None, None, [], list_packages(python), float(project.config["build.timeout"]))

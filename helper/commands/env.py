@@ -40,7 +40,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     repair = actions.add_parser("repair", help="apply the fixes `env check` proposes")
     repair.add_argument("--dry-run", action="store_true", help="print the fixes without applying them")
     create = actions.add_parser("create", help="create the project's environment")
-    create.add_argument("--manager", choices=("auto", "uv", "poetry", "pdm", "venv", "conda"), default="auto")
+    from helper.managers.registry import MANAGERS
+
+    kinds = ("auto", *("venv" if name == "pip" else name for name in MANAGERS))
+    create.add_argument("--manager", choices=kinds, default="auto")
     create.add_argument("--python", dest="version", metavar="X.Y", help="Python version (default: the project's)")
     create.add_argument("--force", action="store_true", help="replace an existing environment (kept aside until done)")
     report = actions.add_parser("report", help="write a diagnostic report (Markdown and JSON, secrets masked)")
@@ -75,14 +78,17 @@ def run(args: argparse.Namespace, project: Any) -> int:
         return 0
     action = getattr(args, "action", None)
     if action is None:
-        return show(for_project(project, refresh=args.refresh))
+        return show(for_project(project, refresh=args.refresh), project)
     from helper.envs import actions
 
     return int(getattr(actions, action)(args, project))
 
 
-def show(found: Any) -> int:
+def show(found: Any, project: Any) -> int:
+    from helper.managers.registry import decide
     from helper.ui import console
+
+    manager, manager_reason = decide(project)
 
     def render(data: dict[str, Any]) -> None:
         rows = []
@@ -109,6 +115,7 @@ def show(found: Any) -> int:
         else:
             console.echo(f"chosen: {chosen.executable}")
             console.echo(f"why:    {chosen.reason}")
+        console.echo(f"manager: {manager} ({manager_reason})")
         for kind, facts in found.platform.items():
             console.echo(
                 f"{kind}: {facts.get('runtime') or facts.get('distro') or 'yes'} ({'; '.join(facts['evidence'])})"
@@ -116,5 +123,5 @@ def show(found: Any) -> int:
         for error in found.errors:
             console.warn(error)
 
-    console.result(found.to_dict(), render)
+    console.result(found.to_dict() | {"manager": manager, "manager_reason": manager_reason}, render)
     return 0 if found.chosen else 1

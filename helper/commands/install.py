@@ -80,7 +80,8 @@ def run(args: argparse.Namespace, project: Any) -> int:
 
             replay.offer(state.inputs(project, manager), own=[project.state_dir / state.STATE_FILE])
             nothing: dict[str, Any] = {"manager": manager.name, "action": "sync", "status": "in-sync"}
-            nothing |= {key: [] for key in ("added", "removed", "upgraded", "files_changed", "recovered")}
+            nothing["manager_reason"] = reason
+            nothing |= {key: [] for key in ("added", "removed", "upgraded", "downgraded", "files_changed", "recovered")}
             console.result(nothing | {"seconds": 0.0}, render)
             return 0
     from helper.managers.base import parse_requirement
@@ -108,6 +109,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
         outcome = execute(project, manager, "add", add)
     else:
         outcome = execute(project, manager, "sync", manager.sync, force=args.force)
+    outcome.manager_reason = reason
     console.result(outcome.to_dict(), render)
     return 0
 
@@ -120,9 +122,12 @@ def render(data: dict[str, Any]) -> None:
     lines = [f"+ {p['name']} {p['version']}" for p in data["added"]]
     lines += [f"- {p['name']} {p['version']}" for p in data["removed"]]
     lines += [f"^ {p['name']} {p['from']} -> {p['to']}" for p in data["upgraded"]]
+    lines += [f"v {p['name']} {p['from']} -> {p['to']}" for p in data.get("downgraded", [])]
     for line in lines:
         console.echo(line)
     counts = f"{len(data['added'])} added, {len(data['removed'])} removed, {len(data['upgraded'])} upgraded"
+    if data.get("downgraded"):
+        counts += f", {len(data['downgraded'])} downgraded"
     files = f"; changed {', '.join(data['files_changed'])}" if data["files_changed"] else ""
     console.success(f"{name}: {data['action']} done in {data['seconds']:.1f}s: {counts}{files}")
 

@@ -13,25 +13,32 @@ import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helper.envs.base import Env, parse_cfg
 from helper.envs.detect import Detection
 from helper.envs.specifiers import canonical, evaluate_marker, matches, parse_requirement
 
-LOCKS = {"uv": "uv.lock", "poetry": "poetry.lock", "pdm": "pdm.lock"}
-LOCK_CHECK = {
-    "uv": ["uv", "lock", "--check", "--offline"],
-    "poetry": ["poetry", "check", "--lock"],
-    "pdm": ["pdm", "lock", "--check"],
-}
-SYNC = {
-    "uv": "uv sync",
-    "poetry": "poetry install",
-    "pdm": "pdm sync",
-    "pipenv": "pipenv sync",
-    "hatch": "hatch env create",
-}
+if TYPE_CHECKING:
+    from helper.managers.base import Manager
+
+
+def manager_class(name: str | None) -> type[Manager] | None:
+    """The manager module's class that owns what help.py knows of the tool (lock, its check, sync)."""
+    from helper.managers.registry import MANAGERS
+    from helper.managers.registry import manager_class as load
+
+    return load(name) if name in MANAGERS else None
+
+
+def lock_name(manager: str | None) -> str | None:
+    cls = manager_class(manager)
+    return cls.lock_file if cls else None
+
+
+def sync_fix(manager: str | None, default: str) -> str:
+    cls = manager_class(manager)
+    return cls.sync_command if cls and cls.lock_file else default
 
 
 @dataclass
@@ -52,6 +59,7 @@ class Health:
     manager: str | None
     findings: list[Finding]
     facts: dict[str, Any] | None = None  # what the interpreter said about itself
+    manager_reason: str = ""
 
     @property
     def ok(self) -> bool:
@@ -61,28 +69,17 @@ class Health:
         return {
             "environment": self.env.to_dict() if self.env else None,
             "manager": self.manager,
+            "manager_reason": self.manager_reason,
             "ok": self.ok,
             "findings": [f.to_dict() for f in self.findings],
         }
 
 
-def project_manager(root: Path, pyproject: dict[str, Any], config: dict[str, Any] | None = None) -> str | None:
-    """The tool that owns the project: from its lock/markers, then the `manager` setting."""
-    tool = pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}
-    if (root / "uv.lock").exists() or "uv" in tool:
-        return "uv"
-    if (root / "poetry.lock").exists() or "poetry" in tool or (root / "poetry.toml").exists():
-        return "poetry"
-    if (root / "pdm.lock").exists() or "pdm" in tool or (root / ".pdm-python").exists():
-        return "pdm"
-    if (root / "Pipfile").exists():
-        return "pipenv"
-    if (root / "environment.yml").exists() or (root / "environment.yaml").exists():
-        return "conda"
-    if (root / "pixi.toml").exists() or "pixi" in tool:
-        return "pixi"
-    configured = (config or {}).get("manager")
-    return configured if configured and configured != "auto" else None
+def project_manager(project: Any) -> tuple[str, str]:
+    """The tool that owns the project and why: the registry's one decision."""
+    from helper.managers.registry import decide
+
+    return decide(project)
 
 
 def project_env(found: Detection) -> Env | None:
@@ -129,7 +126,7 @@ def check_presence(env: Env | None, found: Detection, manager: str | None) -> li
     if env is None:
         return [Finding("environment", "fail", "no Python environment found at all", create, "create")]
     if not env.exists:
-        return [Finding("environment", "fail", env.reason, SYNC.get(env.manager or "", create), "create")]
+        return [Finding("environment", "fail", env.reason, sync_fix(env.manager, create), "create")]
     if not env.project:
         detail = f"the project has no environment of its own; {env.executable} would be used ({env.reason})"
         return [Finding("environment", "warn", detail, create, "create")]
@@ -227,9 +224,10 @@ def check_version(
 def check_lock(root: Path, manager: str | None, offline: bool) -> list[Finding]:
     from helper import proc
 
-    if manager not in LOCKS:
+    cls = manager_class(manager)
+    if cls is None or cls.lock_file is None or manager is None:
         return []
-    lock = root / LOCKS[manager]
+    lock = root / cls.lock_file
     if not lock.is_file():
         return [Finding("lock", "warn", f"{manager} project without {lock.name}", f"{manager} lock", "lock")]
     if offline:
@@ -239,7 +237,7 @@ def check_lock(root: Path, manager: str | None, offline: bool) -> list[Finding]:
         return [
             Finding("lock", "warn", f"cannot check {lock.name}: `{manager}` is not installed", f"pip install {manager}")
         ]
-    result = proc.run([tool, *LOCK_CHECK[manager][1:]], cwd=root, timeout=120)
+    result = proc.run([tool, *cls.lock_check], cwd=root, timeout=120)
     if result.ok:
         return [Finding("lock", "ok", f"{lock.name} is up to date with pyproject.toml")]
     lines = (result.stderr + result.stdout).strip().splitlines()
@@ -254,7 +252,7 @@ def check_packages(pyproject: dict[str, Any], facts: dict[str, Any], manager: st
         return [Finding("packages", "warn", "could not list the installed packages", None)]
     have = {canonical(name): version for name, version in facts["dists"]}
     project_name = canonical(str(pyproject.get("project", {}).get("name") or ""))
-    fix = SYNC.get(manager or "", "help.py env repair")
+    fix = sync_fix(manager, "help.py env repair")
     missing, wrong, unsure = [], [], []
     for text in declared(pyproject):
         req = parse_requirement(text)
@@ -295,7 +293,7 @@ def check_packages(pyproject: dict[str, Any], facts: dict[str, Any], manager: st
         )
     if project_name and project_name not in have and pyproject.get("build-system"):
         findings.append(Finding("project", "warn", f"the project itself ({project_name}) is not installed in the environment",
-                                fix if manager in SYNC else "help.py env repair", "install"))  # fmt: skip
+                                fix, "install"))  # fmt: skip
     return findings
 
 
@@ -326,7 +324,7 @@ def check_conflicts(env: Env, facts: dict[str, Any]) -> list[Finding]:
 def check(project: Any, found: Detection, *, offline: bool = False) -> Health:
     """Run every step on the project's environment."""
     pyproject = project.pyproject if (project.root / "pyproject.toml").is_file() else {}
-    manager = project_manager(project.root, pyproject, project.config)
+    manager, manager_reason = project_manager(project)
     env = project_env(found)
     findings = check_presence(env, found, manager)
     facts = None
@@ -342,4 +340,4 @@ def check(project: Any, found: Detection, *, offline: bool = False) -> Health:
         findings += check_conflicts(env, facts)
     for problem in found.errors:
         findings.append(Finding("detection", "warn", problem, "raise env.timeout or add the kind to env.disabled"))
-    return Health(env=env, manager=manager, findings=findings, facts=facts)
+    return Health(env=env, manager=manager, findings=findings, facts=facts, manager_reason=manager_reason)

@@ -20,13 +20,11 @@ from typing import Any
 from helper import proc
 from helper.envs.base import Env, parse_cfg, short_version, version_tuple
 from helper.envs.detect import Detection
-from helper.envs.health import LOCKS, declared, moved_from
+from helper.envs.health import declared, lock_name, manager_class, moved_from
 from helper.envs.packages import SEED, installed
 from helper.envs.specifiers import canonical
 from helper.errors import HelpError
 from helper.ui import console
-
-MANAGERS = ("uv", "poetry", "pdm", "venv", "conda")
 
 
 def run_tool(cmd: list[str], cwd: Path, what: str) -> None:
@@ -129,21 +127,15 @@ def recreate(project: Any, env: Env, found: Detection, manager: str | None) -> s
             with contextlib.suppress(ValueError):
                 dist.editable_path = str(project.root / Path(dist.editable_path).relative_to(old_root))
         keep.append(dist.requirement())
-    lock = LOCKS.get(manager or "")
-    tool = shutil.which(manager) if manager and lock and (project.root / lock).is_file() else None
+    lock = lock_name(manager)
+    cls = manager_class(manager)
+    tool = shutil.which(cls.tool) if cls and cls.tool and lock and (project.root / lock).is_file() else None
+    steps = cls(project).rebuild_commands(tool, base, prefix) if cls and tool else None
     with replacing(prefix):
-        if manager == "uv" and tool:
-            run_tool([tool, "sync", "--python", base], project.root, "uv sync")
-            how = "uv sync"
-        elif manager == "poetry" and tool:
-            run_tool([tool, "env", "use", base], project.root, "poetry env use")
-            run_tool([tool, "install"], project.root, "poetry install")
-            how = "poetry install"
-        elif manager == "pdm" and tool:
-            make_venv(base, prefix, project.root, use_uv=False)
-            run_tool([tool, "use", "-f", str(prefix / "bin" / "python")], project.root, "pdm use")
-            run_tool([tool, "sync"], project.root, "pdm sync")
-            how = "pdm sync"
+        if steps and cls:
+            for step in steps:
+                run_tool(step, project.root, " ".join(step[:2]))
+            how = cls.sync_command
         else:
             use_uv = env.manager == "uv" or "uv" in cfg
             make_venv(base, prefix, project.root, use_uv=use_uv)
@@ -154,11 +146,11 @@ def recreate(project: Any, env: Env, found: Detection, manager: str | None) -> s
 
 def install(project: Any, env: Env, manager: str | None) -> str:
     """Install what the project declares into its environment (the manager's sync when it has one)."""
-    sync = {"uv": ["sync"], "poetry": ["install"], "pdm": ["sync"], "pipenv": ["sync"]}
-    tool = shutil.which(manager) if manager in sync else None
-    if tool and manager:
-        run_tool([tool, *sync[manager]], project.root, f"{manager} {sync[manager][0]}")
-        return f"{manager} {sync[manager][0]}"
+    cls = manager_class(manager)
+    tool = shutil.which(cls.tool) if cls and cls.tool and cls.lock_file else None
+    if tool and cls:
+        run_tool([tool, *cls.sync_command.split()[1:]], project.root, cls.sync_command)
+        return cls.sync_command
     pyproject = project.pyproject if (project.root / "pyproject.toml").is_file() else {}
     reqs = declared(pyproject)
     pip_install(env.executable or "", reqs, project.root, use_uv=env.manager == "uv")
@@ -174,17 +166,12 @@ def lock(project: Any, manager: str) -> str:
 
 
 def choose_manager(project: Any, wanted: str) -> str:
-    from helper.envs.health import project_manager
+    from helper.managers.registry import decide
 
     if wanted != "auto":
         return wanted
-    pyproject = project.pyproject if (project.root / "pyproject.toml").is_file() else {}
-    found = project_manager(project.root, pyproject, project.config)
-    if found in MANAGERS:
-        return found
-    if found == "pip":
-        return "venv"
-    return "uv" if shutil.which("uv") else "venv"
+    found, _reason = decide(project)
+    return "venv" if found == "pip" else found
 
 
 def wanted_version(project: Any, version: str | None) -> str | None:
@@ -204,7 +191,12 @@ def create(project: Any, found: Detection, *, manager: str, version: str | None,
     manager = choose_manager(project, manager)
     version = wanted_version(project, version)
     base = find_base_python(found, version)
-    prefix = project.root / (".conda" if manager == "conda" else ".venv")
+    cls = manager_class("pip" if manager == "venv" else manager)
+    if cls is None:
+        raise HelpError(
+            f"help.py cannot create a {manager} environment", "use --manager uv, poetry, pdm, venv or conda"
+        )
+    prefix = cls(project).env_dir() if manager in ("uv", "venv", "conda") else project.root / ".venv"
     if manager == "poetry":
         existing = [e for e in found.envs if e.project and e.exists and e.kind == "poetry"]
         prefix = Path(existing[0].prefix) if existing and existing[0].prefix else prefix
@@ -218,30 +210,9 @@ def create(project: Any, found: Detection, *, manager: str, version: str | None,
             f"no Python {version} found on this machine",
             f"install it (uv python install {version} / pyenv install {version})",
         )
-    tool = (
-        None
-        if manager == "venv"
-        else shutil.which(manager if manager != "conda" else "conda")
-        or (shutil.which("mamba") or shutil.which("micromamba") if manager == "conda" else None)
-    )
-    if manager != "venv" and tool is None:
-        raise HelpError(
-            f"`{manager}` is not installed", f"pip install {manager}, or `help.py env create --manager venv`"
-        )
+    owner = cls(project)
+    tool = owner.exe() if cls.tool or manager == "conda" else ""
     with replacing(prefix) if force else contextlib.nullcontext():
-        if manager == "uv":
-            run_tool(
-                [tool or "uv", "venv", "--python", version or base or sys.executable, str(prefix)],
-                project.root,
-                "uv venv",
-            )
-        elif manager == "poetry":
-            run_tool([tool or "poetry", "env", "use", base or ""], project.root, "poetry env use")
-        elif manager == "pdm":
-            run_tool([tool or "pdm", "use", "-f", base or ""], project.root, "pdm use")
-        elif manager == "conda":
-            spec = f"python={version}" if version else "python"
-            run_tool([tool or "conda", "create", "-y", "-p", str(prefix), spec], project.root, "conda create")
-        else:
-            run_tool([base or sys.executable, "-m", "venv", str(prefix)], project.root, "python -m venv")
+        for step in owner.create_commands(tool, base or sys.executable, version, prefix):
+            run_tool(step, project.root, " ".join(os.path.basename(a) for a in step[:2]))
     return f"created the {manager} environment" + (f" with Python {version}" if version else "")

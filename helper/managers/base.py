@@ -272,6 +272,9 @@ class Manager:
     name = "base"
     tool: str | None = None  # binary the manager needs, if any
     install_hint = ""
+    lock_file: str | None = None  # its lock file, if it has one
+    lock_check: tuple[str, ...] = ()  # arguments after the tool that check the lock against the manifest
+    sync_command = "help.py install"  # what a person runs to sync the environment
 
     def __init__(self, project: Any) -> None:
         self.project = project
@@ -328,6 +331,15 @@ class Manager:
         if not found:
             raise HelpError(f"this project uses {self.name}, but `{self.tool}` is not installed", self.install_hint)
         return found
+
+    # -- making environments (env create / env repair) --------------------------
+    def create_commands(self, tool: str, base: str, version: str | None, prefix: Path) -> list[list[str]]:
+        """The commands that make an empty environment at `prefix` from `base` (default: venv)."""
+        return [[base, "-m", "venv", str(prefix)]]
+
+    def rebuild_commands(self, tool: str, base: str, prefix: Path) -> list[list[str]] | None:
+        """The commands that remake the environment from the lock on `base`; None: no lock-driven rebuild."""
+        return None
 
     # -- the protocol -----------------------------------------------------------
     def sync(self, runner: Runner) -> None:

@@ -115,6 +115,9 @@ class Conda(Manager):
             atomic_write(path, text)
         return changed
 
+    def create_commands(self, tool: str, base: str, version: str | None, prefix: Path) -> list[list[str]]:
+        return [[tool, "create", "-y", "-p", str(prefix), f"python={version}" if version else "python"]]
+
     def sync(self, runner: Runner) -> None:
         tool = self.exe()
         exists = (self.env_dir() / "conda-meta").is_dir()

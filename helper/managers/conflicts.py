@@ -29,6 +29,16 @@ def check(python: Path, timeout: float = 120.0) -> dict[str, Any]:
         ) from None
 
 
+def needed(python: Path, roots: list[str], timeout: float = 120.0) -> dict[str, Any]:
+    """{"needed": [canonical names], "unknown": [...]}: what `roots` need in the environment of `python`."""
+    result = proc.run([str(python), "-I", str(SCRIPT), "--needed", json.dumps(roots)], timeout=timeout)
+    if not result.ok:
+        tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise HelpError(f"could not inspect the environment with {python}: {tail}", "run `help.py env check`")
+    found: dict[str, Any] = json.loads(result.stdout)
+    return found
+
+
 def describe(problem: dict[str, Any]) -> str:
     """'beta 1.0 requires alpha<2, but alpha 2.0 is installed (also wanted by gamma (alpha>=2))'."""
     head = f"{problem['package']} {problem['version']} requires {problem['requires']}"

@@ -429,10 +429,49 @@ def check() -> dict:
     return {"engine": engine, "installed": installed, "problems": problems}
 
 
+def needed(roots):
+    """Canonical names of the installed distributions `roots` (requirement strings) need, transitively."""
+    from importlib import metadata
+
+    parse, applies, _ok, _engine = _checker()
+    dists = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and canonical(name) not in dists:
+            dists[canonical(name)] = dist
+    wanted = {}  # key -> extras asked for
+    todo = []
+    for text in roots:
+        req = Requirement(text)
+        todo.append((req.key, set(req.extras)))
+    unknown = []
+    while todo:
+        key, extras = todo.pop()
+        seen = wanted.get(key)
+        if seen is not None and extras <= seen:
+            continue
+        wanted[key] = (seen or set()) | extras
+        dist = dists.get(key)
+        if dist is None:
+            continue
+        for text in dist.requires or []:
+            try:
+                dep, _spec, marker = parse(text)
+                if not any(applies(marker, extra) for extra in ["", *sorted(wanted[key])]):
+                    continue
+                todo.append((dep, set(Requirement(text.split(";")[0]).extras)))
+            except Exception:
+                unknown.append(text)
+    return {"needed": sorted(wanted), "unknown": unknown}
+
+
 def _dep_key(text):
     match = _NAME.match(text)
     return canonical(match.group(1)) if match else ""
 
 
 if __name__ == "__main__":
-    json.dump(check(), sys.stdout)
+    if sys.argv[1:2] == ["--needed"]:
+        json.dump(needed(json.loads(sys.argv[2])), sys.stdout)
+    else:
+        json.dump(check(), sys.stdout)

@@ -16,6 +16,9 @@ class Pdm(Manager):
     name = "pdm"
     tool = "pdm"
     install_hint = "pip install pdm (or pipx install pdm)"
+    lock_file = "pdm.lock"
+    lock_check = ("lock", "--check")
+    sync_command = "pdm sync"
 
     def manifest_files(self) -> list[Path]:
         return [self.root / "pyproject.toml", self.root / "pdm.lock"]
@@ -40,6 +43,12 @@ class Pdm(Manager):
         if target.group:
             return ["-d", "-G", target.group]
         return ["-d"] if target.dev else []
+
+    def create_commands(self, tool: str, base: str, version: str | None, prefix: Path) -> list[list[str]]:
+        return [[tool, "use", "-f", base]]
+
+    def rebuild_commands(self, tool: str, base: str, prefix: Path) -> list[list[str]] | None:
+        return [[base, "-m", "venv", str(prefix)], [tool, "use", "-f", str(prefix / "bin" / "python")], [tool, "sync"]]
 
     def sync(self, runner: Runner) -> None:
         self.ensure_env(runner)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from helper.errors import UsageError
+from helper.errors import HelpError, UsageError
 from helper.managers.base import Manager, Runner, Target, base_python, fresh_pyproject
 
 if TYPE_CHECKING:
@@ -83,6 +83,15 @@ class Pip(Manager):
         return reqs
 
     # -- environment --------------------------------------------------------------
+    def env_dir(self) -> Path:
+        """install.venv (default .venv); a project that already has its venv in venv/ keeps it there."""
+        configured = self.project.sources.get("install.venv", "default") != "default"
+        default = super().env_dir()
+        legacy = self.root / "venv"
+        if not configured and not default.exists() and (legacy / "pyvenv.cfg").is_file():
+            return legacy
+        return default
+
     def ensure_env(self, runner: Runner) -> None:
         if self.python().exists():
             return
@@ -98,34 +107,90 @@ class Pip(Manager):
 
     # -- protocol -----------------------------------------------------------------
     def sync(self, runner: Runner) -> None:
+        """Install what the manifest asks for, then remove what it no longer does (an exact sync)."""
         self.ensure_env(runner)
         reqs = self.wanted()
         if reqs:
             runner.run(self._pip("install", *reqs), "installing requirements")
+        extra = self.unneeded()
+        if extra:
+            runner.run(self._pip("uninstall", "-y", *extra), "removing what the manifest no longer asks for")
+
+    def roots(self) -> list[str] | None:
+        """The requirements the environment must hold, as names; None when they cannot all be named."""
+        from helper.managers import reqfile
+
+        roots = ["pip"]
+        if self.uses_requirements():
+            for path in self.requirement_files():  # every group's file: declared anywhere is kept
+                text = path.read_text(encoding="utf-8")
+                for line in text.splitlines():
+                    stripped = line.strip()
+                    if stripped.startswith(("-e", "--editable", "-r", "--requirement", "-c", "--constraint")):
+                        return None  # includes and local paths: not every name is known here
+                roots += reqfile.requirements(text)
+            return roots
+        data = fresh_pyproject(self.root)
+        project = data.get("project", {}) or {}
+        extras = project.get("optional-dependencies", {}) or {}
+        if "build-system" in data and project.get("name"):
+            roots.append(str(project["name"]))
+        roots += list(project.get("dependencies", []) or [])
+        for reqs in extras.values():  # every extra and group: what is declared anywhere is kept
+            roots += [r for r in reqs or [] if isinstance(r, str)]
+        groups = data.get("dependency-groups", {}) or {}
+        for group in groups:
+            roots += _group(groups, group, set())
+        return roots
+
+    def unneeded(self) -> list[str]:
+        """Installed distributions nothing in the manifest needs (pip and the project itself are kept)."""
+        from helper.managers import conflicts
+
+        roots = self.roots()
+        if roots is None or not self.python().exists():
+            return []
+        try:
+            report = conflicts.needed(self.python(), roots)
+        except (HelpError, ValueError):
+            return []
+        if report.get("unknown"):
+            return []  # a requirement this module cannot read: never remove on a guess
+        keep = set(report.get("needed") or [])
+        return sorted(name for name in self.installed() if name not in keep)
 
     def add(self, runner: Runner, requirements: list[Requirement], target: Target) -> None:
-        from helper.fsutil import atomic_write
-        from helper.managers import reqfile, tomledit
 
         for req in requirements:
-            if self.uses_requirements():
-                path = self._req_file(target)
-                text = path.read_text(encoding="utf-8") if path.exists() else ""
-                new, changed = reqfile.add(text, req.text, req.key)
-            else:
-                path = self.root / "pyproject.toml"
-                text = path.read_text(encoding="utf-8") if path.exists() else ""
-                table, key = self._table(target)
-                new, changed = tomledit.edit_array(
-                    text, table, key, add=req.text, replace_if=_same_project(req.key), source=path.name
-                )
-            if changed:
-                atomic_write(path, new)
+            self._record(req, target)
         self.ensure_env(runner)
         runner.run(
             self._pip("install", *[r.text for r in requirements]),
             "installing " + ", ".join(r.name for r in requirements),
         )
+        installed = self.installed()
+        for req in requirements:
+            bounded = _with_lower_bound(req, installed)
+            if bounded is not req:
+                self._record(bounded, target)  # the bare name becomes name>=<what was installed>
+
+    def _record(self, req: Requirement, target: Target) -> None:
+        from helper.fsutil import atomic_write
+        from helper.managers import reqfile, tomledit
+
+        if self.uses_requirements():
+            path = self._req_file(target)
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            new, changed = reqfile.add(text, req.text, req.key)
+        else:
+            path = self.root / "pyproject.toml"
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            table, key = self._table(target)
+            new, changed = tomledit.edit_array(
+                text, table, key, add=req.text, replace_if=_same_project(req.key), source=path.name
+            )
+        if changed:
+            atomic_write(path, new)
 
     def remove(self, runner: Runner, names: list[str], target: Target) -> None:
         from helper.fsutil import atomic_write
@@ -208,6 +273,18 @@ class Pip(Manager):
                 names += reqfile.names(path.read_text(encoding="utf-8"))
             return names
         return super().declared()
+
+
+def _with_lower_bound(req: Requirement, installed: dict[str, str]) -> Requirement:
+    """A bare `name` becomes `name>=<the version installed>`, as uv and poetry write it."""
+    from helper.managers.envcheck import Requirement
+
+    version = installed.get(req.key)
+    if req.specifier or req.url or not version:
+        return req
+    extras = f"[{','.join(req.extras)}]" if req.extras else ""
+    marker = f"; {req.marker}" if req.marker else ""
+    return Requirement(f"{req.name}{extras}>={version}{marker}")
 
 
 def _same_project(key: str) -> Callable[[str], bool]:

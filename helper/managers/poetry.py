@@ -17,15 +17,60 @@ class Poetry(Manager):
     name = "poetry"
     tool = "poetry"
     install_hint = "pip install poetry (or pipx install poetry)"
+    lock_file = "poetry.lock"
+    lock_check = ("check", "--lock")
+    sync_command = "poetry install"
 
     def manifest_files(self) -> list[Path]:
         return [self.root / "pyproject.toml", self.root / "poetry.lock"]
 
     def _env(self) -> dict[str, str]:
-        # Keep the environment in the project (.venv) unless the user configured poetry otherwise.
-        if "POETRY_VIRTUALENVS_IN_PROJECT" in os.environ or (self.root / "poetry.toml").exists():
-            return {}
-        return {"POETRY_VIRTUALENVS_IN_PROJECT": "true"}
+        # poetry's own settings decide where its environment lives (in-project or its virtualenvs folder).
+        return {}
+
+    def env_dir(self) -> Path:
+        """An in-project .venv if there is one (poetry uses it), else where `poetry env info -p` says, cached."""
+        local = self.root / ".venv"
+        if (local / "pyvenv.cfg").is_file():
+            return local
+        found = self._located()
+        return Path(found) if found else local
+
+    def _located(self) -> str | None:
+        import json
+
+        from helper import proc
+
+        key = self._location_key()
+        cache = self.project.state_dir / "poetry-env.json"
+        try:
+            saved = json.loads(cache.read_text())
+            if saved.get("key") == key and os.path.isfile(os.path.join(saved["path"], "pyvenv.cfg")):
+                return str(saved["path"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        tool = proc.which(self.tool or "poetry")
+        if tool is None:
+            return None
+        result = proc.run([tool, "env", "info", "-p", "--no-interaction"], cwd=self.root, timeout=60)
+        path = result.stdout.strip().splitlines()[-1].strip() if result.ok and result.stdout.strip() else ""
+        if not path or not os.path.isfile(os.path.join(path, "pyvenv.cfg")):
+            return None
+        from helper.fsutil import atomic_write
+
+        atomic_write(self.project.ensure_state_dir() / "poetry-env.json", json.dumps({"key": key, "path": path}))
+        return path
+
+    def _location_key(self) -> list[str]:
+        """What poetry's choice depends on: its settings' variables and files, the manifest's stat."""
+        parts = [f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("POETRY_")]
+        for path in (self.root / "pyproject.toml", self.root / "poetry.toml"):
+            try:
+                st = path.stat()
+                parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
+            except OSError:
+                parts.append(f"{path.name}:-")
+        return parts
 
     @staticmethod
     def target_args(target: Target) -> list[str]:
@@ -39,6 +84,12 @@ class Poetry(Manager):
     def spec(req: Requirement) -> str:
         # poetry takes PEP 508 text as one argument; spaces inside it would split the constraint.
         return re.sub(r"\s+", "", req.text) if not req.marker else req.text
+
+    def create_commands(self, tool: str, base: str, version: str | None, prefix: Path) -> list[list[str]]:
+        return [[tool, "env", "use", base]]
+
+    def rebuild_commands(self, tool: str, base: str, prefix: Path) -> list[list[str]] | None:
+        return [[tool, "env", "use", base], [tool, "install"]]
 
     def sync(self, runner: Runner) -> None:
         if not (self.root / "poetry.lock").exists():

@@ -1,18 +1,24 @@
-"""Which package manager a project uses: `manager` in the config, else its marker files.
+"""Which package manager a project uses: decided here, once, for every command.
 
-Detection only stats a few files and reads the already-parsed pyproject.toml, so
-it costs well under a millisecond and spawns nothing.
+The order (documented in README "install"): the `manager` setting, then lock
+files (uv.lock, poetry.lock, pdm.lock), then tool tables ([tool.poetry],
+[tool.pdm], [tool.uv]), then the tools' own config files (poetry.toml,
+.pdm-python), then environment.yml (conda), else pip (requirements.txt or
+pyproject.toml). Detection only stats a few files and reads the already-parsed
+pyproject.toml: it costs well under a millisecond and spawns nothing.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from helper.managers.base import Manager
+if TYPE_CHECKING:
+    from helper.managers.base import Manager
 
-# name -> "module:Class"; modules are imported only when chosen.
+# The manager list, written once: name -> "module:Class"; modules are imported only when chosen.
 MANAGERS: dict[str, str] = {
     "uv": "helper.managers.uv:Uv",
     "poetry": "helper.managers.poetry:Poetry",
@@ -21,38 +27,69 @@ MANAGERS: dict[str, str] = {
     "pip": "helper.managers.pip:Pip",
 }
 
-
 # Files whose presence decides the manager (besides pyproject.toml's tables).
-MARKER_FILES = ("uv.lock", "poetry.lock", "pdm.lock", "environment.yml", "environment.yaml", "requirements.txt")
+MARKER_FILES = (
+    "uv.lock",
+    "poetry.lock",
+    "pdm.lock",
+    "poetry.toml",
+    ".pdm-python",
+    "environment.yml",
+    "environment.yaml",
+    "requirements.txt",
+)
+
+
+def _file(name: str) -> Callable[[Path, dict[str, Any]], bool]:
+    return lambda root, tool: (root / name).is_file()
+
+
+def _table(name: str) -> Callable[[Path, dict[str, Any]], bool]:
+    return lambda root, tool: name in tool
+
+
+# (manager, the marker as the reason names it, test), in priority order.
+MARKERS: tuple[tuple[str, str, Callable[[Path, dict[str, Any]], bool]], ...] = (
+    ("uv", "uv.lock", _file("uv.lock")),
+    ("poetry", "poetry.lock", _file("poetry.lock")),
+    ("pdm", "pdm.lock", _file("pdm.lock")),
+    ("poetry", "[tool.poetry]", _table("poetry")),
+    ("pdm", "[tool.pdm]", _table("pdm")),
+    ("uv", "[tool.uv]", _table("uv")),
+    ("poetry", "poetry.toml", _file("poetry.toml")),
+    ("pdm", ".pdm-python", _file(".pdm-python")),
+    ("conda", "environment.yml", _file("environment.yml")),
+    ("conda", "environment.yaml", _file("environment.yaml")),
+    ("pip", "requirements.txt", _file("requirements.txt")),
+)
 
 
 def detect(root: Path, pyproject: dict[str, Any]) -> tuple[str, str]:
-    """(manager name, the marker that decided it), in priority order."""
+    """(manager name, the marker that decided it), from the marker files alone."""
     tool = pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}
-    checks = (
-        ("uv", "uv.lock", (root / "uv.lock").is_file()),
-        ("poetry", "poetry.lock", (root / "poetry.lock").is_file()),
-        ("pdm", "pdm.lock", (root / "pdm.lock").is_file()),
-        ("poetry", "[tool.poetry]", "poetry" in tool),
-        ("pdm", "[tool.pdm]", "pdm" in tool),
-        ("uv", "[tool.uv]", "uv" in tool),
-        ("conda", "environment.yml", (root / "environment.yml").is_file() or (root / "environment.yaml").is_file()),
-    )
-    for name, marker, present in checks:
-        if present:
+    for name, marker, present in MARKERS:
+        if present(root, tool):
             return name, marker
-    if (root / "requirements.txt").is_file():
-        return "pip", "requirements.txt"
     return "pip", "pyproject.toml" if pyproject else "no marker file"
+
+
+def decide(project: Any) -> tuple[str, str]:
+    """The project's manager name and why: the one decision every command uses."""
+    configured = project.config.get("manager") or "auto"
+    if configured != "auto":
+        return configured, f"manager = {configured!r} in {project.sources.get('manager', 'the configuration')}"
+    pyproject = project.pyproject if (project.root / "pyproject.toml").is_file() else {}
+    name, marker = detect(project.root, pyproject)
+    return name, f"found {marker}"
+
+
+def manager_class(name: str) -> type[Manager]:
+    module, _, cls = MANAGERS[name].partition(":")
+    found: type[Manager] = getattr(importlib.import_module(module), cls)
+    return found
 
 
 def choose(project: Any) -> tuple[Manager, str]:
     """The project's manager instance and why it was chosen."""
-    configured = project.config.get("manager") or "auto"
-    if configured != "auto":
-        name, reason = configured, f"manager = {configured!r} in {project.sources.get('manager', 'the configuration')}"
-    else:
-        name, reason = detect(project.root, project.pyproject)
-        reason = f"found {reason}"
-    module, _, cls = MANAGERS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)(project), reason
+    name, reason = decide(project)
+    return manager_class(name)(project), reason

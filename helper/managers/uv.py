@@ -17,6 +17,9 @@ class Uv(Manager):
     name = "uv"
     tool = "uv"
     install_hint = "pip install uv (or see https://docs.astral.sh/uv/)"
+    lock_file = "uv.lock"
+    lock_check = ("lock", "--check", "--offline")
+    sync_command = "uv sync"
 
     def manifest_files(self) -> list[Path]:
         return [self.root / "pyproject.toml", self.root / "uv.lock"]
@@ -28,10 +31,28 @@ class Uv(Manager):
     def _env(self) -> dict[str, str]:
         # uv's own setting wins; else the environment help.py is configured to use.
         env = {} if "UV_PROJECT_ENVIRONMENT" in os.environ else {"UV_PROJECT_ENVIRONMENT": str(self.env_dir())}
-        python = self.project.config.get("python") or ("" if "UV_PYTHON" in os.environ else base_python())
+        python = self.project.config.get("python") or (
+            "" if "UV_PYTHON" in os.environ or self.pinned() else base_python()
+        )
         if python:
             env["UV_PYTHON"] = str(python)
         return env
+
+    def pinned(self) -> bool:
+        """Does the project choose its own interpreter (.python-version, or a requires-python help.py's misses)?
+
+        Then uv picks it, as `uv sync` would; otherwise help.py's own interpreter keeps environments alike.
+        """
+        if (self.root / ".python-version").is_file():
+            return True
+        requires = (self.project.pyproject.get("project") or {}).get("requires-python")
+        if not requires:
+            return False
+        import sys
+
+        from helper.envs.specifiers import matches
+
+        return matches(".".join(map(str, sys.version_info[:3])), str(requires)) is False
 
     @staticmethod
     def target_args(target: Target) -> list[str]:
@@ -40,6 +61,12 @@ class Uv(Manager):
         if target.group:
             return ["--group", target.group]
         return ["--dev"] if target.dev else []
+
+    def create_commands(self, tool: str, base: str, version: str | None, prefix: Path) -> list[list[str]]:
+        return [[tool, "venv", "--python", version or base, str(prefix)]]
+
+    def rebuild_commands(self, tool: str, base: str, prefix: Path) -> list[list[str]] | None:
+        return [[tool, "sync", "--python", base]]
 
     def sync(self, runner: Runner) -> None:
         # --locked: a lock that no longer matches pyproject.toml is an error, never re-resolved.

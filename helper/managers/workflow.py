@@ -34,9 +34,11 @@ class Outcome:
     added: list[dict[str, str]] = field(default_factory=list)
     removed: list[dict[str, str]] = field(default_factory=list)
     upgraded: list[dict[str, str]] = field(default_factory=list)
+    downgraded: list[dict[str, str]] = field(default_factory=list)
     files_changed: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    manager_reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -59,13 +61,26 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 def diff(
     before: dict[str, str], after: dict[str, str]
-) -> tuple[list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]:
+) -> tuple[list[dict[str, str]], list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]:
+    """(added, removed, upgraded, downgraded) between two {name: version} listings."""
     added = [{"name": n, "version": after[n]} for n in sorted(after) if n not in before]
     removed = [{"name": n, "version": before[n]} for n in sorted(before) if n not in after]
-    upgraded = [
-        {"name": n, "from": before[n], "to": after[n]} for n in sorted(after) if n in before and before[n] != after[n]
-    ]
-    return added, removed, upgraded
+    upgraded: list[dict[str, str]] = []
+    downgraded: list[dict[str, str]] = []
+    for n in sorted(after):
+        if n in before and before[n] != after[n]:
+            change = {"name": n, "from": before[n], "to": after[n]}
+            (downgraded if _older(after[n], before[n]) else upgraded).append(change)
+    return added, removed, upgraded, downgraded
+
+
+def _older(new: str, old: str) -> bool:
+    from helper.managers.envcheck import InvalidVersion, Version
+
+    try:
+        return Version(new) < Version(old)
+    except InvalidVersion:
+        return False
 
 
 def execute(
@@ -114,7 +129,7 @@ def execute(
         outcome.files_changed = tx.changed()
         tx.commit()
         state.save(project, manager)
-    outcome.added, outcome.removed, outcome.upgraded = diff(before, manager.installed())
+    outcome.added, outcome.removed, outcome.upgraded, outcome.downgraded = diff(before, manager.installed())
     outcome.seconds = round(time.monotonic() - started, 3)
     return outcome
 

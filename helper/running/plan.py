@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from pathlib import Path
 
 from helper.errors import HelpError
 from helper.records import Factory, Record
@@ -41,6 +42,17 @@ class Plan(Record):
         }
 
 
+def project_python(project: Any) -> Path | None:
+    """The project's environment's interpreter (helper.envs.project_env), when it exists."""
+    from helper.envs.project_env import project_environment
+
+    try:
+        env = project_environment(project)
+    except HelpError:
+        return None
+    return env.python if env.exists else None
+
+
 def environment(project: Any, dotenv_values: dict[str, str], python_bin: str) -> dict[str, str]:
     """.env values, overridden by the real environment, with the project's venv first on PATH."""
     env = dict(dotenv_values)
@@ -54,7 +66,7 @@ def environment(project: Any, dotenv_values: dict[str, str], python_bin: str) ->
 def build(project: Any, dotenv_values: dict[str, str]) -> Plan:
     config = project.config
     root = project.root
-    python = autodetect.find_python(root, {**dotenv_values, **os.environ})
+    python = project_python(project) or autodetect.find_python(root, {**dotenv_values, **os.environ})
     env = environment(project, dotenv_values, str(python.parent))
     host = str(config["run.host"])
     try:

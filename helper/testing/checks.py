@@ -10,23 +10,22 @@ from helper.checks import Check
 
 def checks(project: Any) -> list[Check]:
     from helper.testing import envhash
-    from helper.testing.environment import venv_python
+    from helper.testing.environment import location
 
     if not project.found:
         return []
-    venv = project.root / project.config["test.venv"]
+    python, _why = location(project)
+    venv = python.parent.parent
     found: list[Check] = []
-    if not venv_python(venv).exists():
-        found.append(Check("test env", "warn", f"{venv} does not exist yet", "`help.py test` creates it on first use"))
+    if not python.exists():
+        found.append(
+            Check("test env", "warn", f"{venv} does not exist yet", "`help.py install` (or `help.py test`) makes it")
+        )
         return found
     if envhash.has_distribution(venv, "pytest"):
         found.append(Check("test env", "ok", f"pytest in {venv}"))
     else:
-        found.append(
-            Check(
-                "test env", "fail", f"pytest is not installed in {venv}", f"{venv_python(venv)} -m pip install pytest"
-            )
-        )
+        found.append(Check("test env", "fail", f"pytest is not installed in {venv}", "help.py install pytest --dev"))
     state = project.state_dir / "test-state.json"
     if state.exists():
         try:

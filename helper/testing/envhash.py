@@ -97,6 +97,14 @@ def python_identity(venv: Path) -> str:
     return "\n".join(sorted(lines))
 
 
+def location(venv: Path, root: Path) -> str:
+    """Which environment: its path inside the project, else "outside" (results stay shareable across machines)."""
+    try:
+        return Path(os.path.realpath(venv)).relative_to(os.path.realpath(root)).as_posix()
+    except ValueError:
+        return "outside"
+
+
 def split_args(args: list[str]) -> tuple[list[str], list[str], bool]:
     """(path arguments, options that can change outcomes, whether the no-pytest fast path applies)."""
     paths: list[str] = []
@@ -161,6 +169,7 @@ def parts(
     """Named digests of everything environment-wide a result depends on."""
     found: dict[str, str] = {}
     found["python"] = _digest(python_identity(venv))
+    found["environment"] = _digest(location(venv, root))
     found["packages"] = _digest("\n".join(installed(venv)))
     found["pytest config"] = _digest(pytest_text)
     if depends:

@@ -1,22 +1,20 @@
-"""The environment tests run in: made once, re-synced only when the manifest changes.
+"""The environment tests run in: the project's own (helper.envs.project_env), synced by its manager.
 
-.venv is created by uv when it is on PATH (fast), else by venv + pip. The
-project is installed editable with its test extras; a marker in .help/ holds
-the fingerprint of what was installed, so an unchanged project costs nothing.
+`test` keeps no environment of its own. When the project's environment is
+missing or out of date with the manifest/lock, it is synced exactly as
+`help.py install` does (uv sync, poetry sync, pdm sync, or pip's exact sync,
+dev dependencies included), with the interpreter the manager chooses. The
+deprecated `test.venv` setting, when set, names an environment used as it is.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
-from helper import proc
 from helper.errors import HelpError
-from helper.fingerprint import sha256_file
 from helper.fsutil import FileLock, atomic_write
 from helper.ui import console
 
@@ -25,53 +23,53 @@ def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def _wanted(project: Any) -> dict[str, Any]:
-    pyproject = project.root / "pyproject.toml"
-    declared = project.pyproject.get("project", {}).get("optional-dependencies", {}) or {}
-    extras = [e for e in project.config["test.extras"] if e in declared]
-    return {
-        "pyproject": sha256_file(pyproject) if pyproject.is_file() else None,
-        "extras": extras,
-        "base_python": sys.executable,
-    }
+def named_venv(project: Any) -> Path | None:
+    """The environment the deprecated `test.venv` names, when it is set; else None."""
+    if project.sources.get("test.venv", "default") == "default":
+        return None
+    return Path(project.root / project.config["test.venv"])
+
+
+def location(project: Any) -> tuple[Path, str]:
+    """(the test environment's interpreter, what chose it), without making anything."""
+    named = named_venv(project)
+    if named is not None:
+        return venv_python(named), f"test.venv = {project.config['test.venv']!r} (deprecated)"
+    from helper.envs.project_env import project_environment
+
+    env = project_environment(project)
+    return env.python, env.reason
 
 
 def ensure(project: Any) -> Path:
-    """The test environment's interpreter, creating and syncing it when needed."""
-    venv = project.root / project.config["test.venv"]
-    python = venv_python(venv)
-    state = project.ensure_state_dir()
-    marker = state / "test-env.json"
-    wanted = _wanted(project)
-    with FileLock(state / "test-env.lock", timeout=600):
-        try:
-            current = json.loads(marker.read_text())
-        except (OSError, ValueError):
-            current = None
-        if python.exists() and current == wanted:
-            return python
-        uv = shutil.which("uv")
-        with console.progress(f"preparing {venv.name}"):
-            if not python.exists():
-                console.info(f"creating {venv} ({'uv' if uv else 'venv'})")
-                if uv:
-                    proc.run([uv, "venv", "--python", sys.executable, str(venv)], check=True, timeout=300)
-                else:
-                    proc.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-            target = f".[{','.join(wanted['extras'])}]" if wanted["extras"] else "."
-            packages = ["-e", target] if wanted["pyproject"] else []
-            packages.append("pytest")
-            console.info(f"installing {' '.join(packages)} into {venv}")
-            if uv:
-                cmd = [uv, "pip", "install", "--python", str(python), *packages]
-            else:
-                cmd = [str(python), "-m", "pip", "install", "--disable-pip-version-check", *packages]
-            result = proc.run(cmd, cwd=project.root, timeout=1800)
-            if not result.ok:
-                raise HelpError(
-                    f"could not install the test environment {venv}: "
-                    + (result.stderr.strip().splitlines() or ["?"])[-1],
-                    f"run `{' '.join(cmd)}` to see the whole error",
-                )
-        atomic_write(marker, json.dumps(wanted), fsync=False)
-    return python
+    """The test environment's interpreter: the project's environment, synced by its manager when needed."""
+    named = named_venv(project)
+    if named is not None:
+        console.warn(
+            f"test.venv is deprecated: tests run in {named} as it is (not synced); "
+            "remove it to test in the project's environment (install.venv moves that one)"
+        )
+        python = venv_python(named)
+        if not python.exists():
+            raise HelpError(f"{named} (test.venv) has no interpreter", "remove test.venv, then run `help.py test`")
+        return python
+    from helper.envs.project_env import project_environment
+    from helper.managers import state
+
+    env = project_environment(project)
+    state_dir = project.ensure_state_dir()
+    with FileLock(state_dir / "test-env.lock", timeout=600):
+        if not env.exists or not state.in_sync(project, env.owner):
+            from helper.managers.workflow import execute
+
+            console.info(f"syncing the project's environment with {env.manager} ({env.reason})")
+            manager = env.owner
+            execute(project, manager, "sync", manager.sync)
+            env = project_environment(project)  # poetry says where its environment is once it exists
+        if not env.exists:
+            raise HelpError(
+                f"{env.manager} made no interpreter at {env.python}", "run `help.py install -v` to see what it did"
+            )
+        marker = {"manager": env.manager, "prefix": str(env.prefix), "python": str(env.python)}
+        atomic_write(state_dir / "test-env.json", json.dumps(marker), fsync=False)
+    return env.python

@@ -71,8 +71,8 @@ def load_environment(ctx: Context) -> int | None:
     ctx.venv = ctx.python.parent.parent
     if not envhash.has_distribution(ctx.venv, "pytest"):
         raise HelpError(
-            f"pytest is not installed in {ctx.venv}",
-            f"{ctx.python} -m pip install pytest   (or add pytest to the project's dev extra)",
+            f"pytest is not installed in {ctx.venv}: it is not among the project's dependencies",
+            "add it to the dev dependencies: help.py install pytest --dev",
         )
     return None
 

@@ -32,7 +32,9 @@ class Outcome:
 
 
 def _tool(project: Any, name: str) -> str | None:
-    venv_bin = project.root / project.config["test.venv"] / "bin" / name
+    from helper.testing.environment import location
+
+    venv_bin = location(project)[0].parent / name
     return str(venv_bin) if venv_bin.exists() else shutil.which(name)
 
 
@@ -159,7 +161,7 @@ def run_quality(project: Any) -> list[dict[str, Any]]:
             outcomes.append(
                 Outcome(
                     "ruff",
-                    skipped=f"ruff is not installed; add it to the dev extra or `{project.config['test.venv']}/bin/pip install ruff`",
+                    skipped="ruff is not installed; add it to the dev dependencies: help.py install ruff --dev",
                 )
             )
         if mypy_configured(project):

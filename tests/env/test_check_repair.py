@@ -183,13 +183,12 @@ def test_stale_poetry_and_pdm_locks_are_found(manager: str, make_project, tmp_pa
 def test_repair_of_a_project_without_env_creates_it_and_installs_its_dependencies(
     make_project, wheels: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    need_tool("uv", "pip install uv")  # `create` picks uv when it is there: fast and tested elsewhere with venv
-    project = make_project(DEPS)
+    project = make_project(DEPS)  # no manager marker: pip's venv, as `install` would make it
     env = tool_env(tmp_path, **offline_index(wheels))
     dry = run_help("env", "repair", "--dry-run", "--json", cwd=project, env=env)
     assert json.loads(dry.stdout)["plan"] == ["create"] and not (project / ".venv").exists()
     repaired = run_help("env", "repair", "--json", cwd=project, env=env)
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     applied = json.loads(repaired.stdout)["applied"]
-    assert applied[0].startswith("created the uv environment") and applied[1] == "installed 3 declared requirement(s)"
+    assert applied[0].startswith("created the venv environment") and applied[1] == "installed 3 declared requirement(s)"
     sh([str(project / ".venv/bin/python"), "-c", "import tinydep, otherdep"], project, env)

@@ -148,6 +148,8 @@ def index_env(url: str, caches: Path) -> dict[str, str]:
         "UV_HTTP_RETRIES": "0",
         "POETRY_CACHE_DIR": str(caches / "poetry"),
         "POETRY_NO_INTERACTION": "1",
+        # These tests read .venv; poetry's own default (its virtualenvs folder) has tests/install/test_one_env.py.
+        "POETRY_VIRTUALENVS_IN_PROJECT": "true",
         "PDM_CACHE_DIR": str(caches / "pdm"),
         "XDG_CONFIG_HOME": str(caches / "config"),
     }

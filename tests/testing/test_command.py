@@ -132,7 +132,8 @@ def test_pytest_missing_gives_the_fix(tmp_path: Path) -> None:
     )
     result = run_help("test", cwd=root, env={"HELP_TEST__VENV": str(venv)})
     assert result.returncode == 1
-    assert "pytest is not installed" in result.stderr and "pip install pytest" in result.stderr
+    assert "pytest is not installed" in result.stderr and "help.py install pytest --dev" in result.stderr
+    assert "-m pip" not in result.stderr
     assert "Traceback" not in result.stderr
 
 

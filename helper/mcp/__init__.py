@@ -1,0 +1,1 @@
+"""The MCP server: help.py's commands as Model Context Protocol tools (stdio and Streamable HTTP)."""
