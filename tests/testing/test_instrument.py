@@ -112,6 +112,8 @@ def test_module_imported_before_pytest_loads_the_plugin(
     site = next((venv / "lib").glob("python3.*/site-packages"))
     shared_site = next((shared_venv / "lib").glob("python3.*/site-packages"))
     (site / "shared.pth").write_text(f"{shared_site}\n")
+    for dist in shared_site.glob("pytest-*.dist-info"):  # pytest counts as installed in this venv
+        (site / dist.name).symlink_to(dist)
     (site / "preload.pth").write_text(f"import sys; sys.path.insert(0, {str(project.root)!r}); import shop.prices\n")
     project.venv = venv
     _edits(project)
