@@ -307,7 +307,10 @@ def _entry_point_cache() -> str:
     import sys
     import zlib
 
-    return os.path.join(base, "help", f"entry-points-{zlib.crc32(sys.executable.encode()):08x}.marshal")
+    # One file per interpreter and import path: runs whose path differs (pytest, `python -c` adding
+    # the cwd) keep their own list instead of overwriting each other's.
+    name = "\0".join((sys.executable, *(os.path.abspath(entry or ".") for entry in sys.path)))
+    return os.path.join(base, "help", f"entry-points-{zlib.crc32(name.encode()):08x}.marshal")
 
 
 def entry_points() -> list[tuple[str, str]]:

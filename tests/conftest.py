@@ -102,6 +102,11 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+# A sample project whose tests `help.py test` can run: pytest is among its dev dependencies, as
+# `help.py test` syncs the project's own environment and never adds pytest by itself.
+PYTEST_PROJECT = '[project]\nname = "sample"\nversion = "0.1.0"\n\n[project.optional-dependencies]\ndev = ["pytest"]\n'
+
+
 @pytest.fixture
 def make_project(tmp_path: Path) -> Callable[..., Path]:
     """make_project(pyproject=..., files={path: text}) -> a project directory."""

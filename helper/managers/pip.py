@@ -71,13 +71,15 @@ class Pip(Manager):
             return reqs
         data = fresh_pyproject(self.root)
         project = data.get("project", {}) or {}
+        extras = project.get("optional-dependencies", {}) or {}
         if "build-system" in data and project.get("name"):
             # An installable project goes in editable, as uv sync and poetry
             # install do; its `dev` extra too, the pip world's usual dev set.
-            extras = project.get("optional-dependencies", {}) or {}
             reqs = ["-e", ".[dev]" if "dev" in extras else "."]
         else:
+            # Not installable: its requirements, with the `dev` extra's as above.
             reqs = list(project.get("dependencies", []) or [])
+            reqs += [r for r in extras.get("dev", []) or [] if isinstance(r, str)]
         groups = data.get("dependency-groups", {}) or {}
         reqs += _group(groups, "dev", set())
         return reqs

@@ -37,8 +37,9 @@ from helper.testing import units
 
 MODULE = "<module>"
 ASSIGN = "<module>:"  # prefix of a top-level assignment's own entry, e.g. "<module>:LIMIT"
+CLASS = "<class>:"  # prefix of a top-level class's own entry (its decorators' literal arguments)
 OUTLINE = "<outline>"  # the module without its class bodies, constants' values included
-VERSION = 4
+VERSION = 5
 
 
 def _digest(text: str) -> str:
@@ -127,6 +128,7 @@ def analyse(source: bytes) -> dict[str, Any]:
     splitter = _Splitter()
     skeleton = splitter.visit(tree)
     sums = {name: _digest("\n".join(dumps)) for name, dumps in splitter.functions.items()}
+    classes = _move_literals(skeleton)
     at_import = _closure(called, unit_names)
     sums[MODULE] = _digest("\n".join([ast.dump(skeleton), *(f"{q}={sums[q]}" for q in sorted(at_import))]))
     uses = {name: sorted(found) for name, found in unit_names.items()}
@@ -137,8 +139,62 @@ def analyse(source: bytes) -> dict[str, Any]:
     for name, dumps in assignments.items():
         sums[ASSIGN + name] = _digest("\n".join(dumps))
         uses[ASSIGN + name] = sorted(refs[name])
+    for name, dumps in classes.items():
+        sums[CLASS + name] = _digest("\n".join(dumps))
+        uses[CLASS + name] = []
     sums[OUTLINE] = _outline(skeleton, sums, _closure(called_outside_classes, unit_names))
     return {"v": VERSION, "sums": sums, "imports": imports, "uses": uses, "loaders": sorted(loaders)}
+
+
+_PLACEHOLDER = "<literal>"
+
+
+def _literal(node: ast.expr | None) -> bool:
+    if node is None:
+        return False
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def _decorator_literals(decorators: list[ast.expr]) -> list[str]:
+    """Replace literal keyword arguments of decorator calls (`frozen=True`) by a placeholder; their dumps."""
+    moved = []
+    for decorator in decorators:
+        if isinstance(decorator, ast.Call):
+            for keyword in decorator.keywords:
+                if keyword.arg is not None and _literal(keyword.value):
+                    moved.append(f"{keyword.arg}={ast.dump(keyword.value)}")
+                    keyword.value = ast.Constant(_PLACEHOLDER)
+    return moved
+
+
+def _move_literals(skeleton: ast.Module) -> dict[str, list[str]]:
+    """Take literal default values and decorator keyword arguments out of the module's skeleton.
+
+    They belong to their function (whose checksum has them already, and is
+    folded into "<module>" when import-time code calls it) or, for a top-level
+    class's decorator (`@dataclass(frozen=True)`), to an entry of the class's
+    name ("<class>:Name"): a test depends on it when it ran one of the class's
+    methods or its code names the class. Returned as {class name: dumps}.
+    """
+    classes: dict[str, list[str]] = {}
+    for node in ast.walk(skeleton):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            args.defaults = [ast.Constant(_PLACEHOLDER) if _literal(d) else d for d in args.defaults]
+            args.kw_defaults = [
+                ast.Constant(_PLACEHOLDER) if d is not None and _literal(d) else d for d in args.kw_defaults
+            ]
+            _decorator_literals(node.decorator_list)
+    for stmt in skeleton.body:
+        if isinstance(stmt, ast.ClassDef):
+            moved = _decorator_literals(stmt.decorator_list)
+            if moved:
+                classes.setdefault(stmt.name, []).append("decorated " + ",".join(moved))
+    return classes
 
 
 def _outline(skeleton: ast.Module, sums: dict[str, str], at_import: set[str]) -> str:
@@ -157,7 +213,7 @@ def _outline(skeleton: ast.Module, sums: dict[str, str], at_import: set[str]) ->
 
     outline = Bodiless().visit(skeleton)
     parts = [ast.dump(outline), *(f"{q}={sums[q]}" for q in sorted(at_import))]
-    parts += [f"{key}={value}" for key, value in sorted(sums.items()) if key.startswith(ASSIGN)]
+    parts += [f"{key}={value}" for key, value in sorted(sums.items()) if key.startswith((ASSIGN, CLASS))]
     return _digest("\n".join(parts))
 
 

@@ -92,7 +92,7 @@ class Hasher:
                 if outlines:
                     entries = [checksums.OUTLINE]
                 else:
-                    entries = [checksums.MODULE, *(k for k, _ in self.assignments(rel))]
+                    entries = [checksums.MODULE, *(k for k, _ in [*self.assignments(rel), *self.classes(rel)])]
                 for entry in entries:
                     line = f"{rel}::{entry}={self.hash(rel + '::' + entry)}\n"
                     digest.update(line.encode("utf-8", "surrogateescape"))
@@ -115,12 +115,16 @@ class Hasher:
             self._assignments[rel] = found
         return found
 
+    def classes(self, rel: str) -> list[tuple[str, str]]:
+        """(checksum key, class name) of each top-level class with an entry of its own in `rel`."""
+        return [(k, k[len(checksums.CLASS) :]) for k in _sums(self, rel) if k.startswith(checksums.CLASS)]
+
     def assigners(self, name: str, modules: Iterable[str]) -> list[tuple[str, str]]:
         """(module, checksum key) of each top-level assignment of `name`, among `modules` and any indexed before."""
         for rel in modules:
             if rel not in self._indexed:
                 self._indexed.add(rel)
-                for key, assigned in self.assignments(rel):
+                for key, assigned in [*self.assignments(rel), *self.classes(rel)]:
                     self._assigners.setdefault(assigned, []).append((rel, key))
         return self._assigners.get(name, [])
 
@@ -169,6 +173,10 @@ def recorded_deps(
         if unit in (hasher.analysis(rel) or {}).get("loaders", ()):
             folder = rel.rpartition("/")[0]
             names.add(f"{folder + '/' if folder else ''}::{PACKAGE_OUTLINES if classes_seen else PACKAGE_MODULES}")
+    for rel, unit in units:  # a method ran: its class's own entry counts
+        owner = checksums.CLASS + unit.partition(".")[0]
+        if "." in unit and owner in _sums(hasher, rel):
+            names.add(f"{rel}::{owner}")
     for rel in executed:  # code ran in this module: every top-level assignment counts
         names.update(f"{rel}::{key}" for key, _ in hasher.assignments(rel))
     names.update(opened)

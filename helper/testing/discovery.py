@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PYTHON_FILES = ["test_*.py", "*_test.py"]
+DEFAULT_NORECURSEDIRS = ["*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}"]
 
 
 @dataclass
@@ -28,6 +29,9 @@ class PytestConfig:
     text: str = ""  # canonical text, hashed into the environment
     testpaths: list[str] = field(default_factory=list)
     python_files: list[str] = field(default_factory=lambda: list(DEFAULT_PYTHON_FILES))
+    norecursedirs: list[str] = field(default_factory=lambda: list(DEFAULT_NORECURSEDIRS))
+    addopts: list[str] = field(default_factory=list)
+    rootdir: str = ""  # the ini file's folder relative to the project root ("" = the root itself)
 
 
 def _split(value: Any) -> list[str]:
@@ -42,6 +46,16 @@ def _from_table(source: str, table: dict[str, Any]) -> PytestConfig:
         config.testpaths = _split(table["testpaths"])
     if table.get("python_files"):
         config.python_files = _split(table["python_files"])
+    if table.get("norecursedirs"):
+        config.norecursedirs = _split(table["norecursedirs"])
+    if table.get("addopts"):
+        import shlex
+
+        value = table["addopts"]
+        try:
+            config.addopts = [str(v) for v in value] if isinstance(value, list) else shlex.split(str(value))
+        except ValueError:
+            config.addopts = str(value).split()
     return config
 
 
@@ -58,19 +72,43 @@ def _ini_section(path: Path, section: str) -> dict[str, Any] | None:
     return dict(parser.items(section))
 
 
-def pytest_config(root: Path, pyproject: dict[str, Any]) -> PytestConfig:
-    ini = root / "pytest.ini"
-    if ini.is_file():
-        return _from_table("pytest.ini", _ini_section(ini, "pytest") or {})
-    table = pyproject.get("tool", {}).get("pytest", {}).get("ini_options")
+def _config_in(folder: Path, pyproject: dict[str, Any] | None) -> PytestConfig | None:
+    """pytest's ini file in one folder, in pytest's order: pytest.ini, .pytest.ini, pyproject.toml, tox.ini, setup.cfg."""
+    for name in ("pytest.ini", ".pytest.ini"):
+        if (folder / name).is_file():
+            return _from_table(name, _ini_section(folder / name, "pytest") or {})
+    if pyproject is None and (folder / "pyproject.toml").is_file():
+        import tomllib
+
+        try:
+            pyproject = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pyproject = {}
+    table = (pyproject or {}).get("tool", {}).get("pytest", {}).get("ini_options")
     if isinstance(table, dict):
         return _from_table("pyproject.toml", table)
     for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
-        path = root / name
-        if path.is_file():
-            found = _ini_section(path, section)
+        if (folder / name).is_file():
+            found = _ini_section(folder / name, section)
             if found is not None:
                 return _from_table(name, found)
+    return None
+
+
+def pytest_config(root: Path, pyproject: dict[str, Any]) -> PytestConfig:
+    """The configuration pytest finds when started in `root`: the first ini file in it or a folder above."""
+    folder = root.resolve()
+    config = _config_in(folder, pyproject)
+    if config is not None:
+        return config
+    for parent in folder.parents:
+        config = _config_in(parent, None)
+        if config is not None:
+            rel = os.path.relpath(parent, folder).replace(os.sep, "/")
+            config.rootdir = rel
+            config.source = f"{rel}/{config.source}"
+            config.testpaths = [posixpath.normpath(f"{rel}/{p}") for p in config.testpaths]
+            return config
     return PytestConfig()
 
 

@@ -5,9 +5,9 @@ hook (even cProfile's C one) costs on every call of every function, about 2x
 on call-heavy suites. Here each function, lambda and module body of a project
 file gets a first statement
 
-    if not __help_hits__[3]: __help_hit__(3)
+    if not __help_hits_<key>__[3]: __help_hit__("<key>", 3)
 
-so a call costs a list lookup once its unit has been seen in the current
+(<key> derived from the file's path) so a call costs a list lookup once its unit has been seen in the current
 test, and only the first call per test reaches Python code. Slots are per
 checksum unit (units.py): a method, a top-level function (nested functions
 and lambdas share their enclosing function's slot), or "<module>".
@@ -24,6 +24,11 @@ attributes, run by its base class's methods):
   returned or yielded value passes through `__help_returned__`, which notes
   the module, class or instance's class it is.
 
+The names the inserted code uses live in `builtins`, never in the module's
+namespace: `dir()`, `vars()`, `__all__` checks, `inspect` and pickling see the
+module as it was, and a module copying another's namespace (toolz.curried)
+cannot pick up the other's counters.
+
 Test modules pytest rewrites for assertions are rewritten the same way first
 (pytest's own `rewrite_asserts`), then instrumented. Compiled code is cached
 under the control's cache folder by source hash, never in __pycache__, so
@@ -36,7 +41,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import functools
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -53,7 +57,7 @@ try:  # inside pytest the recorder's copy of units.py sits beside this file
 except ImportError:  # imported from the repository itself (its tests, tools)
     from helper.testing.units import loaders
 
-HITS = "__help_hits__"
+HITS = "__help_hits_{}__"  # formatted with key_of(path): one list of flags per file
 HIT = "__help_hit__"
 SEEN = "__help_seen__"  # ids of the receiver types already recorded in this test (a type may be unhashable)
 RECEIVER = "__help_receiver__"
@@ -61,14 +65,22 @@ RETURNED = "__help_returned__"
 TYPE = "__help_type__"  # `type` itself: a method's parameter named "type" must not shadow it
 ID = "__help_id__"
 MODULE = "<module>"
-VERSION = 3
+VERSION = 4
 PRUNE_AFTER = 14 * 86400  # cached code unused this long is removed
+
+
+def key_of(path: str) -> str:
+    """A short, stable name part for a source file's counters."""
+    import hashlib
+
+    return hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 class _Instrumenter(ast.NodeTransformer):
     """Inserts the hit guard into every function, lambda and the module body."""
 
-    def __init__(self, loaders: set[str], lambdas: bool) -> None:
+    def __init__(self, loaders: set[str], lambdas: bool, key: str) -> None:
+        self.key = key
         self.units: list[str] = []
         self.loaders = loaders
         self.lambdas = lambdas  # False: no expression holds a lambda, so only statements need a visit
@@ -87,7 +99,7 @@ class _Instrumenter(ast.NodeTransformer):
         self.generic_visit(tree)
         body = tree.body
         at = _after_preamble(body, module=True)
-        body.insert(at, _placed(ast.Expr(_call(self.slot(MODULE))), body[at] if at < len(body) else None))
+        body.insert(at, _placed(ast.Expr(_call(self.key, self.slot(MODULE))), body[at] if at < len(body) else None))
         return tree
 
     def generic_visit(self, node: ast.AST) -> ast.AST:
@@ -138,8 +150,8 @@ class _Instrumenter(ast.NodeTransformer):
         self._unit = outer
         at = _after_preamble(body, module=False)
         guard = ast.If(
-            test=ast.UnaryOp(op=ast.Not(), operand=_flag(slot)),
-            body=[ast.Expr(_call(slot))],
+            test=ast.UnaryOp(op=ast.Not(), operand=_flag(self.key, slot)),
+            body=[ast.Expr(_call(self.key, slot))],
             orelse=[],
         )
         guards: list[ast.stmt] = [guard]
@@ -184,7 +196,7 @@ class _Instrumenter(ast.NodeTransformer):
         slot = self.slot(self._unit or MODULE)
         # (seen or hit()) and body: both sides of `or` are true, so the value is the body's.
         body = node.body
-        check = _placed(ast.BoolOp(op=ast.Or(), values=[_flag(slot), _call(slot)]), body)
+        check = _placed(ast.BoolOp(op=ast.Or(), values=[_flag(self.key, slot), _call(self.key, slot)]), body)
         both = _placed(ast.BoolOp(op=ast.And(), values=[]), body)
         both.values += [check, body]  # after placing: the body keeps its own positions
         node.body = both
@@ -217,12 +229,13 @@ def _load(name: str) -> ast.expr:
     return ast.Name(id=name, ctx=ast.Load())
 
 
-def _flag(slot: int) -> ast.expr:
-    return ast.Subscript(value=ast.Name(id=HITS, ctx=ast.Load()), slice=ast.Constant(slot), ctx=ast.Load())
+def _flag(key: str, slot: int) -> ast.expr:
+    name = ast.Name(id=HITS.format(key), ctx=ast.Load())
+    return ast.Subscript(value=name, slice=ast.Constant(slot), ctx=ast.Load())
 
 
-def _call(slot: int) -> ast.expr:
-    return ast.Call(func=ast.Name(id=HIT, ctx=ast.Load()), args=[ast.Constant(slot)], keywords=[])
+def _call(key: str, slot: int) -> ast.expr:
+    return ast.Call(func=ast.Name(id=HIT, ctx=ast.Load()), args=[ast.Constant(key), ast.Constant(slot)], keywords=[])
 
 
 def _after_preamble(body: list[ast.stmt], *, module: bool) -> int:
@@ -239,14 +252,16 @@ def _after_preamble(body: list[ast.stmt], *, module: bool) -> int:
     return at
 
 
-def instrument(tree: ast.Module, source: bytes | None = None) -> list[str]:
-    """Instrument `tree` in place; returns the unit name of each slot.
+def instrument(tree: ast.Module, source: bytes | None = None, path: str = "") -> list[str]:
+    """Instrument `tree` (of file `path`) in place; returns the unit name of each slot.
 
     With the `source` it was parsed from, parts that cannot matter are skipped:
     loaders when nothing imports by name, expressions when there is no lambda.
     """
     importing = source is None or b"__import__" in source or b"import_module" in source
-    instrumenter = _Instrumenter(loaders(tree) if importing else set(), source is None or b"lambda" in source)
+    instrumenter = _Instrumenter(
+        loaders(tree) if importing else set(), source is None or b"lambda" in source, key_of(path)
+    )
     instrumenter.module(tree)
     return instrumenter.units
 
@@ -259,27 +274,39 @@ class Hits:
         self.touched: list[tuple[int, int]] = []
         self.seen: set[int] = set()
         self.used: dict[int, Any] = {}  # classes and modules, by id
+        self.registered: dict[str, int] = {}  # filename -> index in `modules`
+        self._keys: dict[str, int] = {}  # key_of(filename) -> index in `modules`
         self._lock = threading.Lock()
 
     def register(self, filename: str, units: list[str]) -> dict[str, Any]:
-        """The names an instrumented module's code needs in its globals."""
-        with self._lock:
-            index = len(self.modules)
-            flags = [False] * len(units)
-            self.modules.append((filename, units, flags))
-        return {
-            HITS: flags,
-            HIT: functools.partial(self._hit, index),
-            SEEN: self.seen,
-            RECEIVER: self._receiver,
-            RETURNED: self._returned,
-            TYPE: type,
-            ID: id,
-        }
+        """Make the names an instrumented file's code needs visible to it, as builtins.
 
-    def _hit(self, index: int, slot: int) -> bool:
-        self.modules[index][2][slot] = True
-        self.touched.append((index, slot))
+        Returns the names a module's namespace needs (none): kept for callers
+        that update a namespace with it.
+        """
+        import builtins
+
+        key = key_of(filename)
+        with self._lock:
+            index = self.registered.get(filename)
+            if index is None or len(self.modules[index][1]) != len(units) or self.modules[index][1] != units:
+                index = len(self.modules)
+                self.modules.append((filename, units, [False] * len(units)))
+                self.registered[filename] = self._keys[key] = index
+            flags = self.modules[index][2]
+        names = {HITS.format(key): flags, HIT: self._hit, SEEN: self.seen, RECEIVER: self._receiver}
+        names.update({RETURNED: self._returned, TYPE: type, ID: id})
+        for name, value in names.items():
+            setattr(builtins, name, value)
+        return {}
+
+    def _hit(self, key: str, slot: int) -> bool:
+        try:  # never raises into the code under test
+            index = self._keys[key]
+            self.modules[index][2][slot] = True
+            self.touched.append((index, slot))
+        except Exception:
+            pass
         return True
 
     def _receiver(self, receiver: Any) -> None:
@@ -352,9 +379,8 @@ class _Loader(importlib.machinery.SourceFileLoader):
                 from pathlib import Path
 
                 names[module.__name__] = Path(self.path)
-        namespace = module.__dict__
-        namespace.update(self.owner.hits.register(self.path, units))
-        exec(code, namespace)
+        self.owner.hits.register(self.path, units)
+        exec(code, module.__dict__)
 
 
 class Instrumentation(importlib.abc.MetaPathFinder):
@@ -412,7 +438,7 @@ class Instrumentation(importlib.abc.MetaPathFinder):
         if cached is not None:
             return cached
         tree = ast.parse(source, filename=path)
-        units = instrument(tree, source)  # first: pytest leaves end positions of its own nodes unset
+        units = instrument(tree, source, path)  # first: pytest leaves end positions of its own nodes unset
         if rewriter is not None:
             from _pytest.assertion.rewrite import rewrite_asserts
 
@@ -483,7 +509,7 @@ def preloaded(finder: Instrumentation) -> list[Any]:
         filename = getattr(module, "__file__", None)
         if not isinstance(filename, str) or not filename.endswith(".py") or not finder.is_project(filename):
             continue
-        if HITS not in getattr(module, "__dict__", {}):
+        if filename not in finder.hits.registered:
             found.append(module)
     return found
 
@@ -500,21 +526,20 @@ def adopt(finder: Instrumentation, modules: list[Any]) -> int:
     """
     import gc
 
-    wanted: dict[tuple[str, str, int], tuple[Any, dict[str, Any]]] = {}
+    wanted: dict[tuple[str, str, int], Any] = {}
     for module in modules:
         path = module.__file__
         try:
             units, code = finder.compiled(path, None)
         except (OSError, SyntaxError, ValueError):
             continue
-        names = finder.hits.register(path, units)
-        module.__dict__.update(names)
+        finder.hits.register(path, units)
         pending = [code]
         while pending:
             current = pending.pop()
             for const in current.co_consts:
                 if isinstance(const, types.CodeType):
-                    wanted[(const.co_filename, const.co_qualname, const.co_firstlineno)] = (const, names)
+                    wanted[(const.co_filename, const.co_qualname, const.co_firstlineno)] = const
                     pending.append(const)
     if not wanted:
         return 0
@@ -526,12 +551,8 @@ def adopt(finder: Instrumentation, modules: list[Any]) -> int:
             if old.co_filename not in filenames:
                 continue
             found = wanted.get((old.co_filename, old.co_qualname, old.co_firstlineno))
-            if found is None or len(found[0].co_freevars) != len(old.co_freevars):
+            if found is None or len(found.co_freevars) != len(old.co_freevars):
                 continue
-            new, names = found
-            namespace = obj.__globals__  # not always the module's __dict__: a module may replace itself
-            if namespace.get(HITS) is not names[HITS]:
-                namespace.update(names)
-            obj.__code__ = new
+            obj.__code__ = found
             switched += 1
     return switched

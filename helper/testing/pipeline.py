@@ -54,6 +54,8 @@ class Context:
     cache: Any = None
     pytest_config: Any = None
     pytest_args: list[str] = field(default_factory=list)
+    collect_whole: str | None = None  # why pytest must collect from its own start paths (not named files)
+    collect_digest: str = ""  # of the conftest.py files whose rules could not be read
 
 
 # -- steps -----------------------------------------------------------------------
@@ -61,7 +63,11 @@ def load_environment(ctx: Context) -> int | None:
     from helper.testing import envhash
     from helper.testing.environment import ensure
 
-    ctx.python = ensure(ctx.project)
+    kept = _egg_info_snapshot(ctx.project.root)
+    try:
+        ctx.python = ensure(ctx.project)
+    finally:
+        _restore(kept)
     ctx.venv = ctx.python.parent.parent
     if not envhash.has_distribution(ctx.venv, "pytest"):
         raise HelpError(
@@ -110,12 +116,23 @@ def fingerprint(ctx: Context) -> int | None:
 
 
 def scope(ctx: Context) -> int | None:
-    from helper.testing import discovery, shard
+    from helper.testing import collection, discovery, shard
 
     root = ctx.project.root
     known = [rel for rel in ctx.state.files if (root / rel).is_file()]
     candidates = discovery.candidate_files(root, ctx.pytest_config, lambda: all_files(ctx))
-    ctx.test_files = sorted(set(discovery.test_files(candidates, ctx.pytest_config)) | set(known))
+    found = set(discovery.test_files(candidates, ctx.pytest_config)) | set(known)
+    rules = collection.Rules(root, ctx.pytest_config, args=ctx.pytest_args)
+    ctx.test_files = sorted(rel for rel in found if rules.keeps(rel))
+    if rules.dynamic:
+        # Not readable statically: trust the last real collection, and let pytest collect by its own rules.
+        ctx.collect_whole = rules.dynamic
+        console.verbose(f"collection: {rules.dynamic}; using the last collection's files")
+        left_out = ctx.state.data.get("left_out") or {}
+        if left_out.get("rules") == rules.digest():
+            skip = set(left_out.get("files") or [])
+            ctx.test_files = [rel for rel in ctx.test_files if rel not in skip]
+        ctx.collect_digest = rules.digest()
     if ctx.user_paths:
         cwd = Path.cwd()
         targets = [discovery.normalise_arg(a, root, cwd) for a in ctx.user_paths]
@@ -246,7 +263,9 @@ def run_tests(ctx: Context) -> int | None:
     }
     runner.write_control(run_dir / "control.json", control)
     args = list(ctx.pytest_args)
-    if not ctx.user_paths and not ctx.args.component and ctx.state.data.get("rootdir") is not None:
+    if ctx.collect_whole and not ctx.user_paths and not ctx.args.component:
+        pass  # pytest applies the rules that cannot be read here; the recorder deselects what need not run
+    elif not ctx.user_paths and not ctx.args.component and ctx.state.data.get("rootdir") is not None:
         wanted_files = sorted({d.file for d in plan.to_run} | set(plan.collect))
         if len(wanted_files) < len(ctx.test_files):
             # Collect only the files with something to run; node ids stay rooted where they were.
@@ -287,6 +306,10 @@ def store_results(ctx: Context) -> int | None:
     try:
         if ctx.records is not None:
             store(ctx)
+            if ctx.collect_whole and ctx.records.collected:
+                # Files the unreadable rules left out: not new next time, until those rules change.
+                left = sorted(rel for rel in ctx.test_files if rel not in ctx.state.files)
+                ctx.state.data["left_out"] = {"rules": ctx.collect_digest, "files": left}
         if ctx.records is not None or ctx.state.data.get("env") != ctx.env or ctx.env_changed:
             ctx.state.data["env"] = ctx.env
             ctx.state.save()
@@ -404,6 +427,37 @@ def execute(project: Any, args: argparse.Namespace) -> int:
 
 
 # -- helpers ---------------------------------------------------------------------
+def _egg_info_snapshot(root: Path) -> dict[Path, bytes]:
+    """The files of the project's existing *.egg-info folders (an sdist's are often tracked).
+
+    An editable install runs setuptools' egg_info in the source tree, which
+    rewrites them (SOURCES.txt); `help.py test` must leave tracked files as they were.
+    """
+    found: dict[Path, bytes] = {}
+    for folder in [*root.glob("*.egg-info"), *root.glob("src/*.egg-info")]:
+        if not folder.is_dir():
+            continue
+        for path in folder.rglob("*"):
+            if path.is_file():
+                try:
+                    found[path] = path.read_bytes()
+                except OSError:
+                    continue
+    return found
+
+
+def _restore(snapshot: dict[Path, bytes]) -> None:
+    from helper.fsutil import atomic_write
+
+    for path, data in snapshot.items():
+        try:
+            if path.read_bytes() == data:
+                continue
+        except OSError:
+            pass
+        atomic_write(path, data)
+
+
 def all_files(ctx: Context) -> list[str]:
     """Every project file (git's view when there is a repository); listed once, on demand."""
     if ctx.files_listed is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import HELP, clean_env, need_tool, run_help
+from tests.conftest import HELP, PYTEST_PROJECT, clean_env, need_tool, run_help
 
 # pip requirement -> the venv that holds it; made once, kept between runs under the temp dir.
 SDKS = {"v2": "mcp>=2.3,<3", "v1": "mcp>=1.28,<2"}
@@ -70,7 +70,8 @@ def cli_json(project: Path, *args: str) -> Any:
 @pytest.fixture
 def sample(make_project: Callable[..., Path]) -> Path:
     return make_project(
-        files={"sample/__init__.py": "VALUE = 1\n", "tests/test_value.py": "def test_one():\n    assert 1\n"}
+        PYTEST_PROJECT,
+        files={"sample/__init__.py": "VALUE = 1\n", "tests/test_value.py": "def test_one():\n    assert 1\n"},
     )
 
 

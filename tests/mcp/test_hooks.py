@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import ROOT, clean_env, git, need_tool, run_help
+from tests.conftest import PYTEST_PROJECT, ROOT, clean_env, git, need_tool, run_help
 
 FAILING = "def test_broken():\n    assert False\n"
 
@@ -23,7 +23,7 @@ def commit(repo: Path, message: str) -> subprocess.CompletedProcess[str]:
 
 def test_pre_commit_runs_the_hooks_manifest(git_repo: Callable[..., Path]) -> None:
     pre_commit = need_tool("pre-commit", "pip install pre-commit (listed in .ci/pip.d/mcp.txt)")
-    repo = git_repo(files={"tests/test_ok.py": "def test_ok():\n    assert True\n"})
+    repo = git_repo(pyproject=PYTEST_PROJECT, files={"tests/test_ok.py": "def test_ok():\n    assert True\n"})
 
     def try_repo() -> subprocess.CompletedProcess[str]:
         env = clean_env({"PRE_COMMIT_HOME": str(repo.parent / "pre-commit-home")})
@@ -47,7 +47,7 @@ def test_pre_commit_runs_the_hooks_manifest(git_repo: Callable[..., Path]) -> No
 
 
 def test_hooks_install_keeps_and_restores_the_previous_hook(git_repo: Callable[..., Path]) -> None:
-    repo = git_repo(files={"tests/test_ok.py": "def test_ok():\n    assert True\n"})
+    repo = git_repo(pyproject=PYTEST_PROJECT, files={"tests/test_ok.py": "def test_ok():\n    assert True\n"})
     hook = repo / ".git" / "hooks" / "pre-commit"
     previous = '#!/bin/sh\necho ran >> "$(git rev-parse --show-toplevel)/previous-hook-ran"\n'
     hook.write_text(previous)

@@ -75,3 +75,18 @@ def test_textfile_and_serve(sample: Path, parse: Callable[[str], dict[str, Any]]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_shipped_dashboard_and_alerts_name_only_metrics_help_py_exports(sample: Path) -> None:
+    import re
+
+    assert run_help("test", cwd=sample).returncode == 0
+    done = run_help("metrics", cwd=sample)
+    assert done.returncode == 0, done.stderr
+    exported = {line.split("{")[0].split(" ")[0] for line in done.stdout.splitlines() if line.startswith("helpy_")}
+    config = Path(HELP).parent / "config"
+    dashboard = json.loads((config / "grafana" / "helpy-dashboard.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    exprs += re.findall(r"expr:\s*(.+)", (config / "prometheus" / "helpy-alerts.yml").read_text())
+    named = {name for expr in exprs for name in re.findall(r"\bhelpy_[a-z_]+", expr)}
+    assert named and named <= exported, sorted(named - exported)

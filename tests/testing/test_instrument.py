@@ -113,6 +113,8 @@ def test_module_imported_before_pytest_loads_the_plugin(
     site = next((venv / "lib").glob("python3.*/site-packages"))
     shared_site = next((shared_venv / "lib").glob("python3.*/site-packages"))
     (site / "shared.pth").write_text(f"{shared_site}\n")
+    for dist in shared_site.glob("pytest-*.dist-info"):  # pytest counts as installed in this venv
+        (site / dist.name).symlink_to(dist)
     (site / "preload.pth").write_text(f"import sys; sys.path.insert(0, {str(project.root)!r}); import shop.prices\n")
     # help.py looks for pytest's dist-info in the venv itself: install it there (its dependencies come
     # through shared.pth), with uv or with the shared venv's pip, whichever made the shared venv.
@@ -150,3 +152,82 @@ def test_assertions_rewritten_and_nothing_instrumented_left_in_pycache(
         env={"PATH": "/usr/bin:/bin"},
     )
     assert "1 failed, 3 passed" in plain.stdout, plain.stdout + plain.stderr
+
+
+NAMESPACE_FILES = {
+    "pkg/__init__.py": "",
+    "pkg/small.py": """
+        import pickle
+
+        __all__ = ["f", "Point"]
+
+
+        def f(x):
+            return x
+
+
+        class Point:
+            def __init__(self, x):
+                self.x = x
+        """,
+    # As toolz.curried.operator does: a module takes over another's namespace, dunders included,
+    # after its own code was set up; its functions must still record (and never raise).
+    "pkg/copied.py": """
+        from pkg import small
+
+        globals().update({k: v for k, v in vars(small).items() if k not in ("__name__", "__file__")})
+
+
+        def g():
+            return 1
+
+
+        def h():
+            return 2
+
+
+        def k():
+            return 3
+
+
+        def m():
+            return g() + h() + k() - 2
+        """,
+    "tests/test_ns.py": """
+        import inspect
+        import pickle
+
+        import pkg.copied as copied
+        import pkg.small as small
+
+
+        def test_namespace():
+            assert [n for n in dir(small) if "help" in n] == []
+            assert [n for n in vars(small) if "help" in n] == []
+            assert {n for n in dir(small) if not n.startswith("_")} == {"f", "Point", "pickle"}
+            assert inspect.getmembers(small, inspect.isfunction) == [("f", small.f)]
+            assert pickle.loads(pickle.dumps(small.Point(1))).x == 1
+
+
+        def test_copied_namespace():
+            assert copied.m() == 4
+            assert [n for n in vars(copied) if "help" in n] == []
+        """,
+}
+
+
+@pytest.mark.parametrize("tracer", ["instrument", None])
+def test_instrumented_modules_look_unchanged(sample: Callable[[dict[str, str]], Sample], tracer: str | None) -> None:
+    if tracer == "instrument" and hasattr(sys, "monitoring"):
+        pytest.skip("Python 3.12+ records with sys.monitoring, never by instrumenting")
+    import textwrap
+
+    project = sample({rel: textwrap.dedent(text) for rel, text in NAMESPACE_FILES.items()})
+    env = {"HELPY_TEST_TRACER": tracer} if tracer else None
+    report = project.test(env=env)
+    assert report["returncode"] == 0 and failing(report) == set(), report["stderr"]
+    assert ran(report) == {"tests/test_ns.py::test_namespace", "tests/test_ns.py::test_copied_namespace"}
+    project.replace("pkg/copied.py", "return 3", "return 30")  # recorded through the copied namespace too
+    report = project.test(env=env)
+    assert ran(report) == {"tests/test_ns.py::test_copied_namespace"}, report["stderr"]
+    assert failing(report) == {"tests/test_ns.py::test_copied_namespace"}

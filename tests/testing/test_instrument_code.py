@@ -90,7 +90,7 @@ def instrument() -> Any:
 
 def _load(instrument: Any, source: str) -> tuple[ModuleType, Any]:
     tree = ast.parse(source)
-    found = instrument.instrument(tree, source.encode())
+    found = instrument.instrument(tree, source.encode(), "/project/sample.py")
     code = compile(tree, "/project/sample.py", "exec", dont_inherit=True)
     hits = instrument.Hits()
     module = ModuleType("sample")

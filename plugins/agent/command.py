@@ -1,0 +1,270 @@
+"""`help.py agent`: let local-model agents make a change in a worktree; inspect, apply or discard it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from helper.errors import HelpError, UsageError
+from helper.ui import console
+
+ACTIONS = ("run", "resume", "status", "log", "diff", "apply", "discard", "models", "pull")
+
+EXAMPLES = """examples:
+  help.py agent "add a --since flag to history"   plan, code, review and test it on a branch
+  help.py agent status [ID]                       tasks and their sub-tasks' states
+  help.py agent log ID                            every step, tool call and sandbox result
+  help.py agent diff ID                           the change, against the task's base
+  help.py agent apply ID                          bring it into your tree (only if its tests pass)
+  help.py agent discard ID                        remove its worktree and branch
+  help.py agent resume ID                         continue a task that was stopped
+  help.py agent models                            models on the server; agent pull NAME fetches one
+config: agent.server, agent.api (auto|ollama|openai), agent.model, agent.fallback, agent.parallel"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        "agent", help="local-model coding agents", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("words", nargs="+", metavar="ACTION|TASK", help=f"one of {', '.join(ACTIONS)}, or the change")
+    parser.add_argument("--model", help="model to use for this task (overrides agent.model)")
+    return parser
+
+
+def run(args: argparse.Namespace, project: Any) -> int:
+    words = list(args.words)
+    action = words[0] if words[0] in ACTIONS else "run"
+    rest = words[1:] if words[0] in ACTIONS else words
+    root: Path = project.root
+    if action in ("models", "pull"):
+        return _models(project, rest) if action == "models" else _pull(project, rest)
+    from plugins.agent.store import Store
+
+    project.ensure_state_dir()
+    store = Store(root / ".help" / "agent.sqlite")
+    try:
+        if action == "run":
+            if not rest:
+                raise UsageError("say what to change", 'help.py agent "add a --since flag to history"')
+            return _run(project, store, " ".join(rest), args.model)
+        if action == "status":
+            return _status(store, rest)
+        task_id = _one(rest, action)
+        if action == "resume":
+            return _resume(project, store, task_id, args.model)
+        if action == "log":
+            return _log(store, task_id)
+        return _workspace(project, store, action, task_id)
+    finally:
+        store.close()
+
+
+def _one(rest: list[str], action: str) -> str:
+    if len(rest) != 1:
+        raise UsageError(f"agent {action} takes one task ID", f"help.py agent {action} ID (see `help.py agent status`)")
+    return rest[0]
+
+
+def _client(project: Any) -> Any:
+    from plugins.agent.client import connect
+
+    return connect(
+        str(project.get("agent.server")),
+        str(project.get("agent.api")),
+        timeout=float(project.get("agent.timeout")),
+        attempts=int(project.get("agent.attempts")),
+    )
+
+
+def _engine(project: Any, store: Any, model: str | None, prompt: str) -> tuple[Any, str]:
+    from plugins.agent import engine, models
+
+    client = _client(project)
+    installed = [] if (model or project.get("agent.model")) else client.models()
+    free, where = models.free_memory()
+    level = models.complexity(prompt)
+    chain, reason = models.choose(
+        installed, model or project.get("agent.model"), list(project.get("agent.fallback") or []), level, free, where
+    )
+    settings = engine.Settings(
+        parallel=int(project.get("agent.parallel")),
+        max_rounds=int(project.get("agent.max_rounds")),
+        test_command=list(project.get("agent.test_command") or []),
+        venv=_venv(project),
+    )
+    say = console.info if not console.json else (lambda text: None)
+    return engine.Engine(project.root, store, client, chain, settings, say), reason
+
+
+def _venv(project: Any) -> Path | None:
+    venv = (project.root / str(project.get("test.venv"))).resolve()
+    return venv if venv.is_dir() else None
+
+
+def _finish(store: Any, task_id: str, state: str) -> int:
+    from plugins.agent.engine import summary
+
+    data = summary(store, task_id)
+
+    def render(d: dict[str, Any]) -> None:
+        if state == "done":
+            console.success(f"task {task_id} done on branch {d['branch']}: `help.py agent diff {task_id}`, then apply")
+        else:
+            console.error(f"task {task_id} {state}: {d.get('error') or ''}", f"help.py agent log {task_id}")
+
+    console.result(data, render)
+    return 0 if state == "done" else 1
+
+
+def _run(project: Any, store: Any, prompt: str, model: str | None) -> int:
+    engine, reason = _engine(project, store, model, prompt)
+    task_id = engine.start(prompt, reason)
+    return _finish(store, task_id, engine.run(task_id))
+
+
+def _resume(project: Any, store: Any, task_id: str, model: str | None) -> int:
+    task = store.task(task_id)
+    if task is None:
+        raise HelpError(f"no task {task_id}", "`help.py agent status` lists the tasks")
+    engine, _ = _engine(project, store, model or task["model"], task["prompt"])
+    store.note(task_id, None, "resumed", f"from state {task['state']}")
+    return _finish(store, task_id, engine.resume(task_id))
+
+
+def _status(store: Any, rest: list[str]) -> int:
+    from plugins.agent.engine import summary
+
+    if rest:
+        data: Any = summary(store, _one(rest, "status"))
+
+        def render(d: dict[str, Any]) -> None:
+            console.echo(f"{d['id']}  {d['state']}  model {d['model']}  branch {d['branch']}")
+            console.echo(f"  {d['prompt']}")
+            for s in d["subtasks"]:
+                after = f" after {', '.join(s['depends'])}" if s["depends"] else ""
+                console.echo(f"  {s['seq'] + 1}. [{s['state']}] {s['title']}{after}")
+            for v in d["violations"]:
+                console.echo(f"  violation: {v}")
+
+        console.result(data, render)
+        return 0
+    data = [{k: t[k] for k in ("id", "state", "model", "branch", "prompt")} for t in store.tasks()]
+    console.result(
+        data,
+        lambda d: console.table(
+            [[t["id"], t["state"], t["model"], t["prompt"][:50]] for t in d], ["id", "state", "model", "task"]
+        ),
+    )
+    return 0
+
+
+def _log(store: Any, task_id: str) -> int:
+    if store.task(task_id) is None:
+        raise HelpError(f"no task {task_id}", "`help.py agent status` lists the tasks")
+    events = store.events(task_id)
+    data = {"events": events, "tool_calls": store.tool_calls(task_id), "results": store.results(task_id)}
+
+    def render(d: dict[str, Any]) -> None:
+        for e in d["events"]:
+            where = f"sub-task {e['subtask_id']}" if e["subtask_id"] else "task"
+            move = f"{e['old']} -> {e['new']}" if e["kind"] != "note" else "note"
+            console.echo(f"{where}: {move} [{e['outcome']}] {e['note'][:200]}")
+        for c in d["tool_calls"]:
+            console.echo(f"tool {c['name']} {'ok' if c['ok'] else 'REFUSED'}: {c['result'][:120]}")
+
+    console.result(data, render)
+    return 0
+
+
+def _workspace(project: Any, store: Any, action: str, task_id: str) -> int:
+    from plugins.agent import workspace
+
+    task = store.task(task_id)
+    if task is None:
+        raise HelpError(f"no task {task_id}", "`help.py agent status` lists the tasks")
+    worktree = Path(task["worktree"])
+    if action == "discard":
+        workspace.discard(project.root, worktree, task["branch"])
+        if task["state"] in ("done", "failed"):
+            store.move_task(task_id, "discarded")
+        console.result({"id": task_id, "discarded": True}, lambda d: console.success(f"task {task_id} discarded"))
+        return 0
+    if not worktree.exists():
+        raise HelpError(f"task {task_id}'s worktree is gone", "it was discarded or applied")
+    if action == "diff":
+        change = workspace.diff(worktree, task["base"])
+        console.result({"id": task_id, "diff": change}, lambda d: print(d["diff"], end=""))
+        return 0
+    # apply: only a finished task whose tests pass (in the sandbox) right now
+    if task["state"] != "done":
+        raise HelpError(f"task {task_id} is {task['state']}, not done", f"help.py agent resume {task_id}")
+    engine, _ = _engine_for_checks(project, store)
+    result = engine.sandboxed(task, None, "apply-check", engine.settings.tests())
+    if not result.ok:
+        raise HelpError(f"task {task_id}'s tests fail: not applied", f"help.py agent log {task_id}")
+    files = workspace.apply(project.root, worktree, task["base"])
+    store.move_task(task_id, "applied", ", ".join(files))
+    console.result({"id": task_id, "applied": files}, lambda d: console.success(f"applied: {', '.join(files)}"))
+    return 0
+
+
+def _engine_for_checks(project: Any, store: Any) -> tuple[Any, None]:
+    from plugins.agent import engine
+
+    settings = engine.Settings(test_command=list(project.get("agent.test_command") or []), venv=_venv(project))
+    return engine.Engine(project.root, store, None, [], settings), None  # type: ignore[arg-type]
+
+
+def _models(project: Any, rest: list[str]) -> int:
+    client = _client(project)
+    found = client.models()
+    rows = []
+    for m in found:
+        if hasattr(client, "context_length"):
+            try:
+                m.context = client.context_length(m.name)
+            except HelpError:
+                m.context = None
+        rows.append(
+            {
+                "name": m.name,
+                "size": m.size,
+                "family": m.family,
+                "parameters": m.parameters,
+                "context": m.context,
+                "loaded": m.loaded,
+            }
+        )
+    console.result(
+        rows,
+        lambda d: console.table(
+            [
+                [
+                    r["name"],
+                    f"{r['size'] / 2**30:.1f} GiB",
+                    r["family"],
+                    r["context"] or "-",
+                    "yes" if r["loaded"] else "",
+                ]
+                for r in d
+            ],
+            ["model", "size", "family", "context", "loaded"],
+        ),
+    )
+    return 0
+
+
+def _pull(project: Any, rest: list[str]) -> int:
+    name = _one(rest, "pull")
+    client = _client(project)
+    if not hasattr(client, "pull"):
+        raise HelpError("this server's protocol has no pull", "pull the model with the server's own tool")
+    with console.progress(f"pulling {name}", delay=0.0) as bar:
+
+        def progress(status: str, done: int, total: int) -> None:
+            bar.update(done=done if total else None, total=total or None, note=status)
+
+        status = client.pull(name, progress)
+    console.result({"model": name, "status": status}, lambda d: console.success(f"pulled {name}"))
+    return 0

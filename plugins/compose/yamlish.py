@@ -1,0 +1,272 @@
+"""A small YAML reader for compose files: block maps and lists, flow [..]/{..}, quotes, `|`/`>`.
+
+The core is stdlib-only and PyYAML is not always installed, so compose files are read
+with this subset (what compose files use; anchors, tags and multi-document streams are
+refused with file:line). Every mapping remembers the line of each key, so a later
+validation error can name file:line and key.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from helper.errors import ConfigError
+
+
+class YMap(dict[str, Any]):
+    """A mapping that knows the line of each of its keys."""
+
+    lines: dict[str, int]
+    line: int
+
+    def __init__(self, line: int = 0) -> None:
+        super().__init__()
+        self.lines = {}
+        self.line = line
+
+
+_KEY = re.compile(r"""^(?:"([^"]*)"|'([^']*)'|([^\s'"#\[\]{}][^:#]*?|[^\s'"#\[\]{}]))\s*:(?:\s+|$)(.*)$""")
+_INT = re.compile(r"^[-+]?[0-9]+$")
+_FLOAT = re.compile(r"^[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
+
+
+def _strip_comment(text: str) -> str:
+    quote = ""
+    for i, char in enumerate(text):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"" and (i == 0 or text[i - 1] in " \t[{,:-"):
+            quote = char
+        elif char == "#" and (i == 0 or text[i - 1] in " \t"):
+            return text[:i].rstrip()
+    return text.rstrip()
+
+
+class _Reader:
+    def __init__(self, text: str, source: str) -> None:
+        self.source = source
+        self.raw = text.splitlines()
+        # (line number, indent, content) of every meaningful line
+        self.lines: list[tuple[int, int, str]] = []
+        for number, line in enumerate(self.raw, start=1):
+            if "\t" in line[: len(line) - len(line.lstrip())]:
+                self.fail(number, "tab in indentation")
+            content = _strip_comment(line)
+            if not content.strip():
+                continue
+            stripped = content.strip()
+            if stripped in ("---", "..."):
+                if self.lines:
+                    self.fail(number, "more than one YAML document")
+                continue
+            if stripped.startswith(("&", "*", "!")) or re.search(r":\s+[&*!]", stripped):
+                self.fail(number, "anchors, aliases and tags are not supported in compose files here")
+            self.lines.append((number, len(content) - len(content.lstrip()), stripped))
+        self.pos = 0
+
+    def fail(self, line: int, message: str) -> None:
+        raise ConfigError(f"{message}", "fix the compose file's syntax", where=f"{self.source}:{line}")
+
+    def parse(self) -> Any:
+        if not self.lines:
+            return YMap(1)
+        value = self.block(self.lines[0][1])
+        if self.pos < len(self.lines):
+            self.fail(self.lines[self.pos][0], "unexpected indentation")
+        return value
+
+    def block(self, indent: int) -> Any:
+        _number, _, content = self.lines[self.pos]
+        if content == "-" or content.startswith("- "):
+            return self.sequence(indent)
+        return self.mapping(indent)
+
+    def mapping(self, indent: int) -> YMap:
+        result = YMap(self.lines[self.pos][0])
+        while self.pos < len(self.lines):
+            number, ind, content = self.lines[self.pos]
+            if ind < indent:
+                break
+            if ind > indent:
+                self.fail(number, "unexpected indentation")
+            match = _KEY.match(content)
+            if not match or content.startswith("- "):
+                self.fail(number, f"expected `key: value`, found {content!r}")
+                raise AssertionError
+            key = next(g for g in match.groups()[:3] if g is not None).strip()
+            if key in result:
+                self.fail(number, f"key {key!r} appears twice")
+            self.pos += 1
+            result[key] = self.value(match.group(4), number, indent, in_map=True)
+            result.lines[key] = number
+        return result
+
+    def sequence(self, indent: int) -> list[Any]:
+        result: list[Any] = []
+        while self.pos < len(self.lines):
+            number, ind, content = self.lines[self.pos]
+            if ind < indent or not (content == "-" or content.startswith("- ")):
+                if ind > indent:
+                    self.fail(number, "unexpected indentation")
+                break
+            if ind > indent:
+                self.fail(number, "unexpected indentation")
+            rest = content[1:].strip()
+            if (rest and _KEY.match(rest) and not rest.startswith(("[", "{", '"', "'"))) or (
+                rest[:1] in "\"'" and _KEY.match(rest) and not _is_closed_quote(rest)
+            ):
+                # "- key: value" starts a mapping indented at the item's content
+                inner = ind + (len(content) - len(content[1:].lstrip()))
+                self.lines[self.pos] = (number, inner, rest)
+                result.append(self.mapping(inner))
+            else:
+                self.pos += 1
+                result.append(self.value(rest, number, indent, in_map=False))
+        return result
+
+    def value(self, text: str, number: int, indent: int, *, in_map: bool) -> Any:
+        if text in ("|", "|-", ">", ">-", "|+", ">+"):
+            return self.block_scalar(text, indent)
+        if text:
+            return self.scalar_or_flow(text, number)
+        if self.pos < len(self.lines):
+            _nxt_number, nxt_indent, nxt = self.lines[self.pos]
+            if nxt_indent > indent or (in_map and nxt_indent == indent and (nxt == "-" or nxt.startswith("- "))):
+                return self.block(nxt_indent)
+        return None
+
+    def block_scalar(self, style: str, indent: int) -> str:
+        # Read raw lines (comments inside are text) until indentation drops back.
+        if self.pos >= len(self.lines):
+            return ""
+        first_number = self.lines[self.pos][0]
+        start = first_number - 1
+        body: list[str] = []
+        block_indent = None
+        index = start
+        while index < len(self.raw):
+            line = self.raw[index]
+            if line.strip():
+                ind = len(line) - len(line.lstrip())
+                if ind <= indent:
+                    break
+                if block_indent is None:
+                    block_indent = ind
+                body.append(line[block_indent:])
+            else:
+                body.append("")
+            index += 1
+        while self.pos < len(self.lines) and self.lines[self.pos][0] <= index:
+            self.pos += 1
+        while body and not body[-1]:
+            body.pop()
+        text = "\n".join(body) if style[0] == "|" else " ".join(b for b in body if b)
+        return text if style.endswith("-") else text + "\n"
+
+    def scalar_or_flow(self, text: str, number: int) -> Any:
+        if text[0] in "[{":
+            value, end = self.flow(text, 0, number)
+            if text[end:].strip():
+                self.fail(number, f"unexpected text after {text[:end]!r}")
+            return value
+        return self.scalar(text, number)
+
+    def flow(self, text: str, i: int, number: int) -> tuple[Any, int]:
+        opening = text[i]
+        closing = "]" if opening == "[" else "}"
+        items: list[Any] = []
+        mapping = YMap(number)
+        i += 1
+        while True:
+            while i < len(text) and text[i] in " ,":
+                i += 1
+            if i >= len(text):
+                self.fail(number, f"unclosed {opening!r} (flow values must fit on one line)")
+            if text[i] == closing:
+                return (items if opening == "[" else mapping), i + 1
+            if text[i] in "[{":
+                item, i = self.flow(text, i, number)
+            elif text[i] in "'\"":
+                end = text.find(text[i], i + 1)
+                if end < 0:
+                    self.fail(number, "unclosed quote")
+                item, i = text[i + 1 : end], end + 1
+            else:
+                end = i
+                while (
+                    end < len(text)
+                    and text[end] not in ",]}"
+                    and not (opening == "{" and text[end] == ":" and (end + 1 >= len(text) or text[end + 1] == " "))
+                ):
+                    end += 1
+                item, i = self.scalar(text[i:end].strip(), number), end
+            while i < len(text) and text[i] == " ":
+                i += 1
+            if opening == "{":
+                if i < len(text) and text[i] == ":":
+                    value, i = self.flow_item(text, i + 1, number, closing)
+                    mapping[str(item)] = value
+                else:
+                    mapping[str(item)] = None
+                mapping.lines[str(item)] = number
+            else:
+                items.append(item)
+
+    def flow_item(self, text: str, i: int, number: int, closing: str) -> tuple[Any, int]:
+        while i < len(text) and text[i] == " ":
+            i += 1
+        if i < len(text) and text[i] in "[{":
+            return self.flow(text, i, number)
+        if i < len(text) and text[i] in "'\"":
+            end = text.find(text[i], i + 1)
+            if end < 0:
+                self.fail(number, "unclosed quote")
+            return text[i + 1 : end], end + 1
+        end = i
+        while end < len(text) and text[end] not in "," + closing:
+            end += 1
+        return self.scalar(text[i:end].strip(), number), end
+
+    def scalar(self, text: str, number: int) -> Any:
+        if text[:1] == '"':
+            if not _is_closed_quote(text):
+                self.fail(number, "unclosed or trailing text after a quoted string")
+            return text[1:-1].replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+        if text[:1] == "'":
+            if not _is_closed_quote(text):
+                self.fail(number, "unclosed or trailing text after a quoted string")
+            return text[1:-1].replace("''", "'")
+        if text in ("null", "Null", "NULL", "~", ""):
+            return None
+        if text in ("true", "True", "TRUE"):
+            return True
+        if text in ("false", "False", "FALSE"):
+            return False
+        if _INT.match(text):
+            return int(text)
+        if _FLOAT.match(text):
+            return float(text)
+        return text
+
+
+def _is_closed_quote(text: str) -> bool:
+    quote = text[0]
+    i = 1
+    while i < len(text):
+        if quote == '"' and text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == quote:
+            if quote == "'" and i + 1 < len(text) and text[i + 1] == "'":
+                i += 2
+                continue
+            return i == len(text) - 1
+        i += 1
+    return False
+
+
+def loads(text: str, source: str) -> Any:
+    """The document in `text`; a syntax error is a ConfigError naming source:line."""
+    return _Reader(text, source).parse()
