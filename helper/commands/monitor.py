@@ -38,7 +38,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def checks(offline: bool) -> dict[str, list[str]]:
+# The file names the Compose specification looks for: a project with none has no services to watch.
+COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+
+
+def checks(offline: bool, root: Path) -> dict[str, list[str]]:
     """check name -> help.py command line (run with --json)."""
     found = {"doctor": ["doctor"], "env": ["env", "check", "--offline"]}
     if not offline:
@@ -46,7 +50,7 @@ def checks(offline: bool) -> dict[str, list[str]]:
     try:
         from helper.plugins import command_index
 
-        if "compose" in command_index():
+        if "compose" in command_index() and any((root / name).is_file() for name in COMPOSE_FILES):
             found["compose"] = ["compose", "ps"]
     except Exception:
         pass
@@ -81,7 +85,7 @@ def one_round(project: Any, offline: bool) -> list[dict[str, Any]]:
     from helper.mcp.tools import Call
 
     results = []
-    for name, words in checks(offline).items():
+    for name, words in checks(offline, project.root).items():
         started = time.monotonic()
         outcome = Call().execute(project.root, words, timeout=300)
         status = "ok" if outcome.exit_code == 0 else "failed"

@@ -83,7 +83,7 @@ def test_shipped_dashboard_and_alerts_name_only_metrics_help_py_exports(sample: 
     assert run_help("test", cwd=sample).returncode == 0
     done = run_help("metrics", cwd=sample)
     assert done.returncode == 0, done.stderr
-    exported = {line.split("{")[0].split(" ")[0] for line in done.stdout.splitlines() if line.startswith("helpy_")}
+    exported = {line.split()[2] for line in done.stdout.splitlines() if line.startswith("# TYPE helpy_")}
     config = Path(HELP).parent / "config"
     dashboard = json.loads((config / "grafana" / "helpy-dashboard.json").read_text())
     exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import PYTEST_PROJECT
 from tests.mcp.conftest import RawClient, cli_json
 
 MODERN = {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}
@@ -97,9 +98,10 @@ def test_bad_input_gets_errors_and_the_server_keeps_serving(raw: Callable[..., R
 def slow_project(make_project: Callable[..., Path]) -> Path:
     """The sample project (same directory) plus a slow test."""
     return make_project(
+        PYTEST_PROJECT,
         files={
             "tests/test_slow.py": "import time\n\ndef test_slow():\n    time.sleep(3)\n\ndef test_fast():\n    pass\n"
-        }
+        },
     )
 
 

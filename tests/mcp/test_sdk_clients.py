@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -11,10 +12,19 @@ from typing import Any
 import pytest
 
 from helper.cli import COMMANDS
-from tests.conftest import HELP
+from helper.plugins import command_index
+from tests.conftest import HELP, run_help
 from tests.mcp.conftest import cli_json, run_client
 
 TOOLS = {"env", "env_check", "install", "test", "test_explain", "build", "run_status", "history", "doctor", "config"}
+
+
+def plugin_available(name: str, project: Path) -> bool:
+    listed = json.loads(run_help("--json", "plugins", cwd=project).stdout)
+    rows = listed if isinstance(listed, list) else listed.get("plugins", [])
+    return any(row.get("name") == name and row.get("available") for row in rows)
+
+
 PROTOCOL = {"v1": "2025-11-25", "v2": "2026-07-28"}
 
 
@@ -22,11 +32,12 @@ def check(seen: dict[str, Any], era: str, project: Path) -> None:
     assert seen["sdk"].startswith("2." if era == "v2" else "1.")
     assert seen["protocol"] == PROTOCOL[era]
     tools = {t["name"]: t for t in seen["tools"]}
-    assert set(tools) == TOOLS
+    # compose_ps is listed exactly when the compose plugin is available here (podman or docker)
+    assert set(tools) == TOOLS | ({"compose_ps"} if plugin_available("compose", project) else set())
     for tool in tools.values():
         # every tool names the CLI command it runs, and that command exists
         command = re.search(r"`help\.py ([a-z_-]+)[^`]*--json`", tool["description"])
-        assert command and command.group(1) in COMMANDS, tool["description"]
+        assert command and command.group(1) in {*COMMANDS, *command_index()}, tool["description"]
         assert tool["title"] and tool["outputSchema"]
     assert tools["install"]["destructive"] is True and tools["install"]["readOnly"] is False
     assert tools["env"]["readOnly"] is True and tools["env"]["destructive"] is False
