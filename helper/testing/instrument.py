@@ -5,7 +5,7 @@ hook (even cProfile's C one) costs on every call of every function, about 2x
 on call-heavy suites. Here each function, lambda and module body of a project
 file gets a first statement
 
-    if not __help_hits_<key>__[3]: __help_hit__("<key>", 3)
+    if not __help_hits_<key>__[3]: __help_hit_<key>__("<key>", 3)
 
 (<key> derived from the file's path) so a call costs a list lookup once its unit has been seen in the current
 test, and only the first call per test reaches Python code. Slots are per
@@ -16,12 +16,12 @@ It also records which classes a test used, whose class bodies a test depends
 on even when none of their own methods ran (a lexer subclass made of class
 attributes, run by its base class's methods):
 
-- a method also starts with `if id(type(self)) not in __help_seen__ and
-  id(self) not in __help_seen__: __help_receiver__(self)`, so each receiver
+- a method also starts with `if id(type(self)) not in __help_seen_<key>__ and
+  id(self) not in __help_seen_<key>__: __help_receiver_<key>__(self)`, so each receiver
   type (or class, for a class method) costs a set lookup or two per call and
   one Python call per test;
 - in a loader (a unit importing by computed name, or calling one), every
-  returned or yielded value passes through `__help_returned__`, which notes
+  returned or yielded value passes through `__help_returned_<key>__`, which notes
   the module, class or instance's class it is.
 
 The names the inserted code uses live in `builtins`, never in the module's
@@ -58,14 +58,17 @@ except ImportError:  # imported from the repository itself (its tests, tools)
     from helper.testing.units import loaders
 
 HITS = "__help_hits_{}__"  # formatted with key_of(path): one list of flags per file
-HIT = "__help_hit__"
-SEEN = "__help_seen__"  # ids of the receiver types already recorded in this test (a type may be unhashable)
-RECEIVER = "__help_receiver__"
-RETURNED = "__help_returned__"
+# The hooks too are named per file: a file's code calls the Hits that registered that file, so a
+# test building a Hits of its own (help.py testing itself) never redirects the recorder's hooks,
+# and instrumented Hits code never calls itself.
+HIT = "__help_hit_{}__"
+SEEN = "__help_seen_{}__"  # ids of the receiver types already recorded in this test (a type may be unhashable)
+RECEIVER = "__help_receiver_{}__"
+RETURNED = "__help_returned_{}__"
 TYPE = "__help_type__"  # `type` itself: a method's parameter named "type" must not shadow it
 ID = "__help_id__"
 MODULE = "<module>"
-VERSION = 4
+VERSION = 5
 PRUNE_AFTER = 14 * 86400  # cached code unused this long is removed
 
 
@@ -164,11 +167,11 @@ class _Instrumenter(ast.NodeTransformer):
             test = ast.BoolOp(
                 op=ast.And(),
                 values=[
-                    ast.Compare(left=seen_kind, ops=[ast.NotIn()], comparators=[_load(SEEN)]),
-                    ast.Compare(left=seen_self, ops=[ast.NotIn()], comparators=[_load(SEEN)]),
+                    ast.Compare(left=seen_kind, ops=[ast.NotIn()], comparators=[_load(SEEN.format(self.key))]),
+                    ast.Compare(left=seen_self, ops=[ast.NotIn()], comparators=[_load(SEEN.format(self.key))]),
                 ],
             )
-            record = ast.Call(func=_load(RECEIVER), args=[_load(receiver)], keywords=[])
+            record = ast.Call(func=_load(RECEIVER.format(self.key)), args=[_load(receiver)], keywords=[])
             guards.append(ast.If(test=test, body=[ast.Expr(record)], orelse=[]))
         location = body[at] if at < len(body) else node
         body[at:at] = [_placed(g, location) for g in guards]
@@ -179,7 +182,7 @@ class _Instrumenter(ast.NodeTransformer):
         self.generic_visit(node)
         if node.value is not None and self._unit in self.loaders:
             value = node.value
-            call = _placed(ast.Call(func=_load(RETURNED), args=[], keywords=[]), value)
+            call = _placed(ast.Call(func=_load(RETURNED.format(self.key)), args=[], keywords=[]), value)
             call.args.append(value)  # after placing: the value keeps its own positions
             node.value = call
         return node
@@ -235,7 +238,9 @@ def _flag(key: str, slot: int) -> ast.expr:
 
 
 def _call(key: str, slot: int) -> ast.expr:
-    return ast.Call(func=ast.Name(id=HIT, ctx=ast.Load()), args=[ast.Constant(key), ast.Constant(slot)], keywords=[])
+    return ast.Call(
+        func=ast.Name(id=HIT.format(key), ctx=ast.Load()), args=[ast.Constant(key), ast.Constant(slot)], keywords=[]
+    )
 
 
 def _after_preamble(body: list[ast.stmt], *, module: bool) -> int:
@@ -294,8 +299,8 @@ class Hits:
                 self.modules.append((filename, units, [False] * len(units)))
                 self.registered[filename] = self._keys[key] = index
             flags = self.modules[index][2]
-        names = {HITS.format(key): flags, HIT: self._hit, SEEN: self.seen, RECEIVER: self._receiver}
-        names.update({RETURNED: self._returned, TYPE: type, ID: id})
+        names = {HITS.format(key): flags, HIT.format(key): self._hit, SEEN.format(key): self.seen}
+        names.update({RECEIVER.format(key): self._receiver, RETURNED.format(key): self._returned, TYPE: type, ID: id})
         for name, value in names.items():
             setattr(builtins, name, value)
         return {}
