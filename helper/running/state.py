@@ -19,6 +19,7 @@ from helper.proc import signal_group
 
 TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 SUPERVISOR = "supervisor.json"
@@ -55,7 +56,11 @@ def alive(pid: int, ticks: int | None = None) -> bool:
 
 def group_members(pgid: int) -> list[int]:
     """Pids whose process group is `pgid` (Linux /proc), for checks and clean-up."""
-    members = []
+    return [pid for pid, fields in _proc_stats() if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z"]
+
+
+def _proc_stats() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/PID/stat after the command name) of every process (none off Linux)."""
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
         if not entry.name.isdigit():
             continue
@@ -63,10 +68,7 @@ def group_members(pgid: int) -> list[int]:
             text = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = text[text.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
+        yield int(entry.name), text[text.rfind(")") + 2 :].split()
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -187,17 +189,10 @@ def stop_group(pgid: int, grace: float) -> bool:
 def process_table() -> dict[int, tuple[int, int]]:
     """Every live process: pid -> (parent pid, start ticks), from /proc (empty elsewhere)."""
     table: dict[int, tuple[int, int]] = {}
-    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = text[text.rfind(")") + 2 :].split()
+    for pid, fields in _proc_stats():
         with contextlib.suppress(IndexError, ValueError):
             if fields[0] != "Z":
-                table[int(entry.name)] = (int(fields[1]), int(fields[19]))
+                table[pid] = (int(fields[1]), int(fields[19]))
     return table
 
 
