@@ -9,7 +9,7 @@ from typing import Any
 from helper.errors import HelpError, UsageError
 from helper.ui import console
 
-ACTIONS = ("run", "resume", "status", "log", "diff", "apply", "discard", "models", "pull")
+ACTIONS = ("run", "resume", "status", "log", "diff", "apply", "discard", "models", "pull", "queue", "serve")
 
 EXAMPLES = """examples:
   help.py agent "add a --since flag to history"   plan, code, review and test it on a branch
@@ -20,7 +20,10 @@ EXAMPLES = """examples:
   help.py agent discard ID                        remove its worktree and branch
   help.py agent resume ID                         continue a task that was stopped
   help.py agent models                            models on the server; agent pull NAME fetches one
-config: agent.server, agent.api (auto|ollama|openai), agent.model, agent.fallback, agent.parallel"""
+  help.py agent queue "add a --since flag"        put a task on the queue (no words: the queue's state)
+  help.py agent serve [--workers N]               work queued tasks until stopped (SIGTERM / Ctrl-C)
+config: agent.server, agent.api (auto|ollama|openai), agent.model, agent.fallback, agent.parallel,
+        agent.redis (queue in Redis), agent.lease, agent.archive_days, agent.log_max_bytes"""
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -29,6 +32,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("words", nargs="+", metavar="ACTION|TASK", help=f"one of {', '.join(ACTIONS)}, or the change")
     parser.add_argument("--model", help="model to use for this task (overrides agent.model)")
+    parser.add_argument("--workers", type=int, help="serve: tasks worked on at once by this process (default 1)")
+    parser.add_argument("--drain", action="store_true", help="serve: stop once the queue is empty")
     return parser
 
 
@@ -39,6 +44,10 @@ def run(args: argparse.Namespace, project: Any) -> int:
     root: Path = project.root
     if action in ("models", "pull"):
         return _models(project, rest) if action == "models" else _pull(project, rest)
+    if action in ("queue", "serve"):
+        from plugins.agent import serve
+
+        return serve.queue_command(project, rest, args) if action == "queue" else serve.serve_command(project, args)
     from plugins.agent.store import Store
 
     project.ensure_state_dir()
