@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from helper.errors import HelpError
 from plugins.agent.queue import Claim, Unavailable, missing_redis
 
 PREFIX = "helpy:agent:"
@@ -98,9 +99,12 @@ class RedisQueue:
             redis.exceptions.TimeoutError,
             redis.exceptions.BusyLoadingError,
         )
-        self.r = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=min(timeout, 2.0)
-        )
+        try:
+            self.r = redis.Redis.from_url(
+                url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=min(timeout, 2.0)
+            )
+        except ValueError as exc:
+            raise HelpError(f"agent.redis = {url!r}: {exc}", "e.g. redis://127.0.0.1:6379/0") from None
         self._claim = self.r.register_script(CLAIM)
         self._renew = self.r.register_script(RENEW)
         self._finish = self.r.register_script(FINISH)

@@ -472,6 +472,7 @@ def serve_command(project: Any, args: Any) -> int:
     workers = args.workers if args.workers is not None else 1
     if workers < 1:
         raise UsageError("--workers takes a positive number", "help.py agent serve --workers 2")
+    open_queue(project).close()  # a missing redis package or a bad URL: one error now, not crashes forever
     service = Service(project, Options.from_project(project, workers=workers, drain=args.drain or None))
     if not console.json:
         console.info(f"agent worker {service.name}: {workers} worker(s); log in {service.log.path}; Ctrl-C stops")
