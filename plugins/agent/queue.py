@@ -73,6 +73,22 @@ def open_queue(project: Any) -> TaskQueue:
     return SqliteQueue(project.state_dir / "agent.sqlite")
 
 
+def _busy(fn: Any) -> Any:
+    """sqlite3.OperationalError (the database locked beyond its busy timeout) becomes Unavailable: retried."""
+    import functools
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        import sqlite3
+
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise Unavailable(f"agent database busy: {exc}") from exc
+
+    return call
+
+
 class SqliteQueue:
     """The queue in the agent's SQLite file: BEGIN IMMEDIATE makes claiming atomic across processes."""
 
@@ -104,12 +120,14 @@ class SqliteQueue:
                 self.db.execute("ROLLBACK")
                 raise
 
+    @_busy
     def put(self, task_id: str, prompt: str, model: str | None = None) -> None:
         self.store._write(
             "INSERT OR IGNORE INTO queue (task_id, prompt, model, state, claims, enqueued) VALUES (?,?,?,?,0,?)",
             (task_id, prompt, model, "queued", time.time()),
         )
 
+    @_busy
     def claim(self, worker: str, lease: float) -> Claim | None:
         def take() -> Claim | None:
             now = time.time()
@@ -131,6 +149,7 @@ class SqliteQueue:
         claim: Claim | None = self._tx(take)
         return claim
 
+    @_busy
     def renew(self, claim: Claim, lease: float) -> bool:
         with self.lock_:
             cursor = self.db.execute(
@@ -139,6 +158,7 @@ class SqliteQueue:
             )
             return cursor.rowcount == 1
 
+    @_busy
     def finish(self, claim: Claim, state: str, keep: float) -> bool:
         with self.lock_:
             cursor = self.db.execute(
@@ -148,6 +168,7 @@ class SqliteQueue:
             )
             return cursor.rowcount == 1
 
+    @_busy
     def release(self, claim: Claim) -> None:
         """Give the task back at once (a worker stopping): the next worker takes it over."""
         with self.lock_:
@@ -156,12 +177,14 @@ class SqliteQueue:
                 (claim.task_id, claim.token),
             )
 
+    @_busy
     def counts(self) -> dict[str, int]:
         out = {"queued": 0, "running": 0, "done": 0, "failed": 0}
         for row in self.db.execute("SELECT state, COUNT(*) FROM queue GROUP BY state"):
             out[row[0]] = int(row[1])
         return out
 
+    @_busy
     def progress(self, task_id: str, fields: dict[str, Any], ttl: float = 86400.0) -> None:
         self.store._write("UPDATE queue SET progress = ? WHERE task_id = ?", (json.dumps(fields), task_id))
 
@@ -169,6 +192,7 @@ class SqliteQueue:
         row = self.db.execute("SELECT progress FROM queue WHERE task_id = ?", (task_id,)).fetchone()
         return json.loads(row[0]) if row and row[0] else {}
 
+    @_busy
     def beat(self, worker: str, info: dict[str, Any], ttl: float) -> None:
         self.store._write(
             "INSERT INTO workers (name, info, seen) VALUES (?,?,?)"
@@ -176,6 +200,7 @@ class SqliteQueue:
             (worker, json.dumps(info), time.time()),
         )
 
+    @_busy
     def leave(self, worker: str) -> None:
         self.store._write("DELETE FROM workers WHERE name = ?", (worker,))
 
@@ -183,6 +208,7 @@ class SqliteQueue:
         rows = self.db.execute("SELECT name, info, seen FROM workers ORDER BY name").fetchall()
         return [{**json.loads(r["info"]), "name": r["name"], "seen": r["seen"]} for r in rows]
 
+    @_busy
     def remember(self, key: str, value: str, ttl: float) -> None:
         now = time.time()
         with self.lock_:
@@ -195,6 +221,7 @@ class SqliteQueue:
         row = self.db.execute("SELECT value FROM memory WHERE key = ? AND expires >= ?", (key, time.time())).fetchone()
         return str(row[0]) if row else None
 
+    @_busy
     def lock(self, name: str, ttl: float) -> str | None:
         token = secrets.token_hex(8)
 
@@ -209,6 +236,7 @@ class SqliteQueue:
         got: str | None = self._tx(take)
         return got
 
+    @_busy
     def unlock(self, name: str, token: str) -> None:
         self.store._write("DELETE FROM locks WHERE name = ? AND token = ?", (name, token))
 

@@ -83,7 +83,7 @@ class Service:
         self.restarts: dict[str, int] = {}
         self.started = time.time()
         self.lock = threading.Lock()
-        self.outage: dict[str, float] = {}
+        self.abandoned = 0  # tasks given back while their step still ran
 
     def say(self, text: str) -> None:
         self.log.write(f"{self.name} {text}")
@@ -401,6 +401,7 @@ class Service:
             held = list(self.busy.values())
         if not held:
             return
+        self.abandoned = len(held)
         with contextlib.suppress(Unavailable, Stop):
             queue = open_queue(self.project)
             try:
@@ -481,4 +482,12 @@ def serve_command(project: Any, args: Any) -> int:
         {"worker": service.name, "done": service.done, "failed": service.failed, "restarts": service.restarts},
         lambda d: console.info(f"stopped: {d['done']} done, {d['failed']} failed"),
     )
+    if service.abandoned:
+        # a step still hangs (a model call) in a thread the interpreter would wait for at exit; its task was
+        # given back, so nothing is lost by not waiting
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code

@@ -123,3 +123,23 @@ def _host() -> str:
     import socket
 
     return socket.gethostname()
+
+
+def test_sigterm_mid_task_gives_the_task_back_at_once(tmp_path, model, workers):
+    repo = make_repo(tmp_path / "repo", model.url, lease=60.0)  # without the give-back the heir would wait 60 s
+    model.faults.append(Fault("delay", role="coder", times=1, seconds=60))
+    [task_id] = enqueue(repo, ["make add add"])
+    first = workers(repo)
+    wait_for(
+        lambda: any("[role:coder]" in json.dumps(r.get("messages", "")) for r in model.requests), 30, "the coder call"
+    )
+    asked = time.monotonic()
+    assert first.stop(timeout=30) == 0  # stops though its model call hangs: a bounded grace, then gives back
+    assert time.monotonic() - asked < 20
+    heir = workers(repo)
+    wait_for(lambda: finished(repo) == 1, 30, "the task finished by the next worker")
+    assert heir.stop() == 0
+    claims = done_once(repo, [task_id])[task_id]
+    assert len(claims) == 2
+    log = (repo / ".help" / "logs" / "agent.log").read_text()
+    assert f"gave task {task_id} back" in log
