@@ -50,6 +50,12 @@ def archive(root: Path, store: Store, days: float, now: float | None = None) -> 
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{ids[0]}.jsonl.gz"
     atomic_write(target, gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=6))
+    # worktrees first, rows last: stopped in between, the next pass archives the task again (a repeated
+    # record) rather than leaving a worktree no row points to
+    for line in lines:
+        task = json.loads(line)["task"]
+        if task.get("worktree"):
+            _drop_worktree(root, Path(task["worktree"]), task.get("branch"), keep_branch=task["state"] == "done")
     with store.lock:
         store.db.execute("BEGIN IMMEDIATE")
         try:
@@ -62,10 +68,6 @@ def archive(root: Path, store: Store, days: float, now: float | None = None) -> 
             store.db.execute("ROLLBACK")
             raise
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    for line in lines:
-        task = json.loads(line)["task"]
-        if task.get("worktree"):
-            _drop_worktree(root, Path(task["worktree"]), task.get("branch"), keep_branch=task["state"] == "done")
     return {"archived": len(ids), "file": str(target)}
 
 

@@ -33,7 +33,12 @@ def test_a_long_running_worker_archives_rotates_and_reports_its_health(tmp_path,
     )  # archived ~1 s after finishing
     ids = enqueue(repo, [f"make add add ({n})" for n in range(8)])
     worker = workers(repo)
-    wait_for(lambda: len(archive.read(repo)) == 8, 60, "8 tasks archived")
+
+    def archived() -> bool:
+        with db(repo) as con:
+            return con.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 0 and len(archive.read(repo)) == 8
+
+    wait_for(archived, 60, "8 tasks archived")
 
     with db(repo) as con:
         left = {t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("tasks", "events", "queue")}
