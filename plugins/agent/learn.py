@@ -57,7 +57,7 @@ class Learner:
     def call(
         self, task_id: str, sub: int | None, role: str, model: str, ok: bool, tokens: int, seconds: float, busy: float
     ) -> None:
-        """One model call; `busy` is the server's own compute time, counted as GPU-seconds when the model is on a GPU."""
+        """One model call; `busy` (the reply's streaming time) counts as GPU-seconds when the model is on a GPU."""
         gpu = busy if ok and busy > 0 and self.gpu(model) else None
         self.store._write(
             "INSERT INTO calls (task_id, subtask_id, agent, model, ok, tokens, seconds, gpu_seconds, created)"
