@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from pathlib import Path
@@ -61,7 +62,7 @@ def engine_for(repo: Path, url: str, models: list[str], seed: int | None = 7, **
     return Engine(repo, store, client, models, Settings(venv=VENV, seed=seed, **options)), store
 
 
-FAST_CONFIG = f"test_command = {TESTS!r}\nmax_rounds = 0\n".replace("'", '"')
+FAST_CONFIG = f"test_command = {json.dumps(TESTS)}\nmax_rounds = 0\n"
 
 
 @pytest.fixture

@@ -1,0 +1,91 @@
+"""Scores, `agent stats` and its suggestions from real recorded tasks; rate, cancel and retry from the CLI."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from plugins.agent import scoring, stats
+from tests.agent.fakeserver import FakeModelServer, Fault
+from tests.agent_learn.conftest import engine_for, script
+from tests.conftest import run_help
+
+
+def test_stats_and_suggestions_come_from_the_recorded_tasks(fast_repo):
+    with FakeModelServer(script(approve=False)) as server:
+        repo = fast_repo(server.url)
+        engine, store = engine_for(repo, server.url, ["coder:1b"], max_rounds=1)
+        rejected = [engine.run(engine.start(f"make add add ({n})", "given")) for n in range(3)]
+        server.script = script(approve=True)
+        engine, store = engine_for(repo, server.url, ["coder:14b"], max_rounds=1)
+        approved = [engine.run(engine.start(f"make add add ({n})", "given")) for n in range(2)]
+    assert rejected == ["failed"] * 3 and approved == ["done"] * 2
+
+    data = stats.collect(store)
+    rows = {(r["model"], r["role"]): r for r in data["models"]}
+    small, big = rows[("coder:1b", "reviewer")], rows[("coder:14b", "reviewer")]
+    assert (small["ok"], small["steps"]) == (0, 6)  # two rejected reviews per task (max_rounds 1)
+    assert (big["ok"], big["steps"], big["success_rate"]) == (2, 2, 1.0)
+    assert rows[("coder:1b", "coder")]["success_rate"] == 1.0  # the patches were written
+    assert rows[("coder:14b", "tester")]["steps"] == 2
+    # tokens and time summed from the recorded calls; the fake server reports its models in GPU memory
+    calls = store.db.execute("SELECT SUM(tokens), COUNT(*) FROM calls WHERE model = 'coder:1b' AND agent = 'reviewer'")
+    tokens, count = calls.fetchone()
+    assert small["tokens"] == tokens > 0 and small["calls"] == count == 6
+    assert small["seconds"] > 0 and small["gpu_seconds"] is not None
+    assert any(
+        s.startswith("model coder:1b fails role reviewer 100% of the time (6/6 steps): try coder:14b")
+        for s in data["suggestions"]
+    ), data["suggestions"]
+    assert data["tasks"] == {"failed": 3, "done": 2}
+
+    shown = run_help("--json", "agent", "stats", cwd=repo)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["suggestions"] == data["suggestions"]
+    human = run_help("agent", "stats", cwd=repo)
+    assert "coder:1b" in human.stdout and "suggestion: model coder:1b fails role reviewer" in human.stdout
+
+    # the user's verdict moves the score; a bad rating is a usage error
+    done_id = next(t["id"] for t in store.tasks() if t["state"] == "done")
+    before = scoring.score_row(store, done_id)["score"]
+    rated = run_help("--json", "agent", "rate", done_id, "5", cwd=repo)
+    assert rated.returncode == 0, rated.stderr
+    after = json.loads(rated.stdout)
+    assert after["rating"] == 5 and after["parts"]["user"] == 1.0 and after["score"] > before
+    assert run_help("agent", "rate", done_id, "9", cwd=repo).returncode == 2
+    applied = run_help("--json", "agent", "apply", done_id, cwd=repo)
+    assert applied.returncode == 0, applied.stderr
+    row = scoring.score_row(store, done_id)
+    assert row["rating"] == 5 and row["parts"]["tests"] == 1.0 and row["diff_lines"] == 2
+
+
+def test_cancel_stops_a_working_task_and_retry_finishes_it(fast_repo):
+    with FakeModelServer(script()) as server:
+        repo = fast_repo(server.url)
+        server.faults.append(Fault("delay", role="coder", seconds=1.5))
+        engine, store = engine_for(repo, server.url, ["coder:1b"])
+        task_id = engine.start("make add add", "given")
+        result: list[str] = []
+        worker = threading.Thread(target=lambda: result.append(engine.run(task_id)))
+        worker.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(
+            "[role:coder]" in str(r.get("messages")) for r in server.requests
+        ):
+            time.sleep(0.05)
+        cancelled = run_help("--json", "agent", "cancel", task_id, cwd=repo)
+        assert cancelled.returncode == 0, cancelled.stderr
+        worker.join(30)
+        assert result == ["cancelled"]
+        assert store.task(task_id)["state"] == "cancelled"
+        # it stopped before the review: the reviewer was never asked
+        assert not any("[role:reviewer]" in str(r.get("messages")) for r in server.requests)
+        again = run_help("agent", "cancel", task_id, cwd=repo)
+        assert again.returncode == 1 and "nothing to cancel" in again.stderr
+
+        retried = run_help("--json", "agent", "retry", task_id, cwd=repo, timeout=120)
+        assert retried.returncode == 0, retried.stdout + retried.stderr
+        assert json.loads(retried.stdout)["state"] == "done"
+        outcomes = [e["outcome"] for e in store.events(task_id) if e["kind"] == "task"]
+        assert outcomes[-4:] == ["cancelled", "resumed", "all_passed", "tests_pass"]
