@@ -134,6 +134,8 @@ class Dashboard(App[None]):
         table = self.query_one("#tasks", DataTable)
         tasks = self.store.tasks()
         keep = self.selected
+        if table.row_count:  # the row under the cursor now: a key pressed since the last refresh counts
+            keep = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         table.clear()
         for task in tasks:
             score = scoring.score_row(self.store, task["id"])

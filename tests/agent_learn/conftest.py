@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,25 @@ def fast_repo(tmp_path: Path):
         return make_repo(tmp_path / "repo", url, extra=FAST_CONFIG)
 
     return make
+
+
+class GateServer(FakeModelServer):
+    """The first coder request waits until `release()`: a task held mid-step for as long as a test needs."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(script(), **kw)
+        self.gate = threading.Event()
+        self.held = threading.Event()  # set once the coder's request has arrived and is waiting
+        self.once = True
+
+    def turn_for(self, messages: list[dict[str, Any]]) -> tuple[str, Turn]:
+        role, turn = super().turn_for(messages)
+        with self.lock:
+            hold, self.once = (self.once and role == "coder"), (self.once and role != "coder")
+        if hold:
+            self.held.set()
+            self.gate.wait(60)
+        return role, turn
+
+    def release(self) -> None:
+        self.gate.set()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 from plugins.agent import scoring, stats
-from tests.agent.fakeserver import FakeModelServer, Fault
-from tests.agent_learn.conftest import engine_for, script
+from tests.agent.fakeserver import FakeModelServer
+from tests.agent_learn.conftest import GateServer, engine_for, script
 from tests.conftest import run_help
 
 
@@ -61,21 +60,17 @@ def test_stats_and_suggestions_come_from_the_recorded_tasks(fast_repo):
 
 
 def test_cancel_stops_a_working_task_and_retry_finishes_it(fast_repo):
-    with FakeModelServer(script()) as server:
+    with GateServer() as server:
         repo = fast_repo(server.url)
-        server.faults.append(Fault("delay", role="coder", seconds=1.5))
         engine, store = engine_for(repo, server.url, ["coder:1b"])
         task_id = engine.start("make add add", "given")
         result: list[str] = []
         worker = threading.Thread(target=lambda: result.append(engine.run(task_id)))
         worker.start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any(
-            "[role:coder]" in str(r.get("messages")) for r in server.requests
-        ):
-            time.sleep(0.05)
+        assert server.held.wait(30)  # the coder's call is in flight
         cancelled = run_help("--json", "agent", "cancel", task_id, cwd=repo)
         assert cancelled.returncode == 0, cancelled.stderr
+        server.release()
         worker.join(30)
         assert result == ["cancelled"]
         assert store.task(task_id)["state"] == "cancelled"
