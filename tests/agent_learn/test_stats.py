@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
+
 from plugins.agent import scoring, stats
 from tests.agent.fakeserver import FakeModelServer
 from tests.agent_learn.conftest import GateServer, engine_for, script
@@ -84,3 +86,32 @@ def test_cancel_stops_a_working_task_and_retry_finishes_it(fast_repo):
         assert json.loads(retried.stdout)["state"] == "done"
         outcomes = [e["outcome"] for e in store.events(task_id) if e["kind"] == "task"]
         assert outcomes[-4:] == ["cancelled", "resumed", "all_passed", "tests_pass"]
+
+
+def test_a_task_cancelled_before_its_plan_is_retried_from_the_start(tmp_path):
+    from helper.errors import HelpError
+    from plugins.agent import control
+    from plugins.agent.store import Store
+
+    store = Store(tmp_path / "agent.sqlite")
+    task_id = store.new_task("anything")
+    assert control.cancel(store, task_id) == "cancelled"
+    assert scoring.score_row(store, task_id)["score"] == scoring.total(
+        {"tests": 0.0, "review": 0.0, "retries": 1.0, "diff": 1.0, "user": 0.5}, finished=False
+    )
+    assert control.retry(store, task_id) == "new"
+    with pytest.raises(HelpError, match="not failed or cancelled"):
+        control.retry(store, task_id)
+    store.move_task(task_id, "error", "the planner failed")
+    assert control.retry(store, task_id) == "new"
+
+
+def test_stats_on_an_empty_history_says_there_is_nothing_yet(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    shown = run_help("agent", "stats", cwd=repo)
+    assert shown.returncode == 0, shown.stderr
+    assert "no suggestion yet" in shown.stdout
+    data = json.loads(run_help("--json", "agent", "stats", cwd=repo).stdout)
+    assert data["models"] == [] and data["suggestions"] == [] and data["scored"]["tasks"] == 0
