@@ -9,22 +9,8 @@ from typing import Any
 from helper.errors import HelpError, UsageError
 from helper.ui import console
 
-ACTIONS = (
-    "run",
-    "resume",
-    "status",
-    "log",
-    "diff",
-    "apply",
-    "discard",
-    "models",
-    "pull",
-    "cancel",
-    "retry",
-    "rate",
-    "stats",
-    "ui",
-)
+ACTIONS: tuple[str, ...] = ("run", "resume", "status", "log", "diff", "apply", "discard", "models", "pull")
+ACTIONS += ("cancel", "retry", "rate", "stats", "ui")
 
 EXAMPLES = """examples:
   help.py agent "add a --since flag to history"   plan, code, review and test it on a branch
@@ -327,8 +313,8 @@ def _retry(project: Any, store: Any, task_id: str, model: str | None) -> int:
     task = store.task(task_id)
     if task is None:
         raise HelpError(f"no task {task_id}", "`help.py agent status` lists the tasks")
+    engine, _ = _engine(project, store, model or task["model"], task["prompt"])  # the server first: it may be down
     control.retry(store, task_id)
-    engine, _ = _engine(project, store, model or task["model"], task["prompt"])
     return _finish(store, task_id, engine.run(task_id))
 
 
