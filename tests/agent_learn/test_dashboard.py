@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.agent_learn.conftest import GateServer, engine_for
+from tests.agent_learn.conftest import PYTHON, GateServer, engine_for
 from tests.conftest import ROOT, clean_env
 
 if os.environ.get("CI") != "true":  # in CI textual is installed (.ci/pip.d/agent.txt): missing fails there
@@ -35,7 +35,12 @@ def test_the_dashboard_shows_tasks_and_cancels_and_retries_from_the_screen(fast_
     with GateServer() as server:
         repo = fast_repo(server.url)
         engine, store = engine_for(repo, server.url, ["coder:1b"])
-        server.release()  # the first task runs straight through
+        server.release()  # the first tasks run straight through
+        # one whose static check tries to write outside the worktree: the sandbox stops it, a violation
+        escape = [PYTHON, "-c", f"open({str(repo / 'escaped')!r}, 'w')"]
+        breaker, _ = engine_for(repo, server.url, ["coder:1b"], review_command=escape)
+        violating = breaker.start("make add add, noisily", "given")
+        assert breaker.run(violating) == "failed"
         finished = engine.start("make add add", "given")
         assert engine.run(finished) == "done"
         server.gate.clear()
@@ -50,14 +55,16 @@ def test_the_dashboard_shows_tasks_and_cancels_and_retries_from_the_screen(fast_
             async with app.run_test(size=(160, 40)) as pilot:
                 await until(pilot, lambda: bool(app.query("#tasks")))
                 table = app.query_one("#tasks")
-                await until(pilot, lambda: server.held.is_set() and table.row_count == 2)
+                await until(pilot, lambda: server.held.is_set() and table.row_count == 3)
                 await until(pilot, lambda: "coder: fix add" in cell(app, working, "step"))
                 assert cell(app, finished, "state") == "done" and cell(app, finished, "score") != "-"
                 assert cell(app, working, "state") == "working"
                 assert app.selected == working  # the newest task first, selected
                 assert "<- coder" in str(app.query_one("#detail").render())
                 await until(pilot, lambda: "up, loaded: coder:1b" in str(app.query_one("#system").render()))
-                assert "sandbox violations: none" in str(app.query_one("#violations").render())
+                shown = str(app.query_one("#violations").render())
+                assert f"violation in {violating}: quality: write outside the worktree denied" in shown
+                assert cell(app, violating, "state") == "failed"
                 # keyboard: down selects the finished task (its log shown), up comes back
                 await pilot.press("j")
                 await until(pilot, lambda: app.selected == finished)
