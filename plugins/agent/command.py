@@ -343,8 +343,8 @@ def _stats(store: Any) -> int:
                 f"{r['ok']}/{r['steps']}" + (f" ({r['success_rate']:.0%})" if r["success_rate"] is not None else ""),
                 r["calls"],
                 r["tokens"],
-                f"{r['seconds']:.1f}",
-                "-" if r["gpu_seconds"] is None else f"{r['gpu_seconds']:.1f}",
+                f"{r['seconds']:.2f}",
+                "-" if r["gpu_seconds"] is None else f"{r['gpu_seconds']:.2f}",
             ]
             for r in d["models"]
         ]
