@@ -159,6 +159,14 @@ def execute(project: Any, args: argparse.Namespace) -> int:
     info = reports.summary(outcome.rows, Plan(), code, elapsed)
     info["pytest_started"] = False
     info["components"] = outcome.info
+    quality = None
+    if getattr(args, "quality", False):
+        from helper.testing import quality as quality_checks
+
+        quality = quality_checks.run_quality(project)
+        info["quality"] = quality
+        if quality_checks.failed(quality):
+            code = info["exit_code"] = 1
     if args.junit:
         reports.junit(Path(args.junit), outcome.rows, elapsed)
     if reports.in_github_actions():
@@ -168,6 +176,10 @@ def execute(project: Any, args: argparse.Namespace) -> int:
         console.result({**info, "tests": outcome.rows})
     else:
         reports.render_summary(info)
+        if quality is not None:
+            from helper.testing import quality as quality_checks
+
+            quality_checks.render(quality)
     return code
 
 
