@@ -158,10 +158,19 @@ def test_npm_test_per_test_from_tap_or_one_result(js: Callable[[dict[str, str]],
     need_tool("npm")
     package = '{"name": "client", "version": "1.0.0", "scripts": {"test": "node --test"}}\n'
     config = CONFIG.replace("node --test", "npm test")
-    project = js({"pyproject.toml": config, "client/package.json": package, "client/test/calc.test.js": FAILING})
+    project = js(
+        {
+            "pyproject.toml": config,
+            "client/package.json": package,
+            "client/test/calc.test.js": FAILING,
+            "client/lib.js": LIB,
+            "client/test/lib.test.js": TESTS,
+        }
+    )
     result = project.test("--component", "js-client")
     assert result["returncode"] == 1, result["stderr"]
-    assert failing(result) == {"js-client::broken"} and ran(result) == {"js-client::fine", "js-client::broken"}
+    assert failing(result) == {"js-client::broken"}  # read from the TAP npm's script printed, suites included
+    assert ran(result) == {"js-client::fine", "js-client::broken", *PASSED}
     assert set(result["components"][0]["runner_version"]) == {"npm", "node"}
 
     (project.root / "client/package.json").write_text(package.replace("node --test", "node check.js"))
@@ -222,5 +231,6 @@ def test_whole_run_has_python_and_component_results(sample: Callable[[dict[str, 
     assert failed["returncode"] == 1 and failing(failed) == {"js-client::broken"}
     assert "tests/test_calc.py::test_add" in cached(failed)
 
+    assert "components" not in project.test("--shard", "2/2", env=env)  # components run on shard 1 only
     only_python = project.test("tests/test_calc.py", env=env)  # narrowed to Python tests: no component
     assert "components" not in only_python and only_python["returncode"] == 0
