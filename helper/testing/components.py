@@ -444,7 +444,8 @@ def _rows(
     failed = any(r["outcome"] not in PASSLIKE for r in rows)
     if not rows or (code != 0 and not failed):
         runner = shlex.join(component.runner)
-        message = f"`{runner}` timed out" if code == 124 else f"`{runner}` exited with code {code}"
+        timed_out = f"`{runner}` timed out after {component.timeout:g}s (test.components.{component.name}.timeout)"
+        message = timed_out if code == 124 else f"`{runner}` exited with code {code}"
         rows.append(
             {
                 "id": component.name if not rows else f"{component.name}::({component.runner[0]})",

@@ -154,6 +154,15 @@ def test_bad_component_config_points_at_its_line(js: Callable[[dict[str, str]], 
     assert result.returncode == 2 and "js-client: runner is missing" in result.stderr
 
 
+def test_a_runner_past_its_timeout_is_stopped_and_failed(js: Callable[[dict[str, str]], JsProject]) -> None:
+    config = CONFIG.replace('"node --test"', "\"node -e 'setTimeout(() => {}, 60000)'\"\ntimeout = 1")
+    project = js({"pyproject.toml": config, "client/lib.js": LIB})
+    result = project.test("--component", "js-client")
+    assert result["returncode"] == 1 and failing(result) == {"js-client"}
+    assert "timed out after 1s (test.components.js-client.timeout)" in result["tests"][0]["message"]
+    assert result["seconds"] < 30
+
+
 def test_npm_test_per_test_from_tap_or_one_result(js: Callable[[dict[str, str]], JsProject]) -> None:
     need_tool("npm")
     package = '{"name": "client", "version": "1.0.0", "scripts": {"test": "node --test"}}\n'
