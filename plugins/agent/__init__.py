@@ -19,6 +19,13 @@ PLUGIN = Plugin(
         "parallel": Setting("int", 2, "independent sub-tasks worked on at once"),
         "test_command": Setting("list", [], "test command run in the sandbox (default: python help.py test)"),
         "max_rounds": Setting("int", 2, "review rounds before a sub-task fails"),
+        "bandit": Setting(
+            "choice",
+            "thompson",
+            "how each role's prompt variant is chosen from past scores",
+            choices=("thompson", "ucb1", "off"),
+        ),
+        "bandit_seed": Setting("int", None, "the bandit's random seed (unset: a fresh one each run)"),
         "redis": Setting("str", None, "Redis URL holding the task queue and workers' state (default: SQLite alone)"),
         "lease": Setting("float", 30.0, "seconds a worker's claim on a task lasts without a heartbeat"),
         "archive_days": Setting("float", 7.0, "days after which finished tasks move to .help/agent/archive/"),

@@ -20,7 +20,7 @@ from helper.fsutil import atomic_write
 from plugins.agent import workspace
 from plugins.agent.store import Store
 
-FINAL = ("done", "failed", "applied", "discarded")
+FINAL = ("done", "failed", "applied", "discarded", "cancelled")
 TABLES = ("subtasks", "events", "results", "tool_calls", "messages")  # rows keyed by task_id
 BATCH = 200
 
