@@ -44,8 +44,11 @@ def finished(repo: Path) -> int:
     path = repo / ".help" / "journal.sqlite"
     if not path.exists():
         return 0
-    with sqlite3.connect(path, timeout=30) as con:
-        return int(con.execute("SELECT COUNT(*) FROM runs WHERE command = 'agent.task'").fetchone()[0])
+    try:
+        with sqlite3.connect(path, timeout=30) as con:
+            return int(con.execute("SELECT COUNT(*) FROM runs WHERE command = 'agent.task'").fetchone()[0])
+    except sqlite3.OperationalError:  # the journal being created by the worker
+        return 0
 
 
 def main() -> int:
@@ -68,7 +71,7 @@ def main() -> int:
         enqueue(repo, [f"make add add ({n})" for n in range(args.tasks)])
         started = time.monotonic()
         worker = subprocess.Popen(
-            [sys.executable, str(HELP), "agent", "serve", "--drain"],
+            [sys.executable, str(HELP), "agent", "serve"],
             cwd=repo,
             env=clean_env(),
             stdout=subprocess.DEVNULL,
@@ -81,6 +84,8 @@ def main() -> int:
         try:
             while worker.poll() is None and time.monotonic() - started < args.limit:
                 done = finished(repo)
+                if done >= args.tasks and "end" in samples:
+                    break
                 size = db_bytes(repo)
                 peak_db = max(peak_db, size)
                 if not first_rss and done >= 1:
@@ -89,6 +94,7 @@ def main() -> int:
                     if name not in samples and done >= at:
                         samples[name] = (rss(worker.pid), size, time.monotonic() - started)
                 time.sleep(0.2)
+            worker.terminate()  # SIGTERM, as a service manager stops it
             code = worker.wait(60)
         finally:
             if worker.poll() is None:
