@@ -200,9 +200,10 @@ def _workspace(project: Any, store: Any, action: str, task_id: str) -> int:
     if task["state"] != "done":
         raise HelpError(f"task {task_id} is {task['state']}, not done", f"help.py agent resume {task_id}")
     engine, _ = _engine_for_checks(project, store)
-    result = engine.sandboxed(task, None, "apply-check", engine.settings.tests())
+    result, verdict = engine.test(task, None, "apply-check")
     if not result.ok:
-        raise HelpError(f"task {task_id}'s tests fail: not applied", f"help.py agent log {task_id}")
+        failing = ", ".join(t["id"] for t in verdict.failed[:5]) or f"exit {result.exit_code}"
+        raise HelpError(f"task {task_id}'s tests fail ({failing}): not applied", f"help.py agent log {task_id}")
     files = workspace.apply(project.root, worktree, task["base"])
     store.move_task(task_id, "applied", ", ".join(files))
     console.result({"id": task_id, "applied": files}, lambda d: console.success(f"applied: {', '.join(files)}"))

@@ -9,7 +9,6 @@ model is tried; a sub-task whose agent failed is reassigned.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from helper.errors import HelpError
-from plugins.agent import machine, prompts, sandboxing, tools, workspace
+from plugins.agent import machine, prompts, sandboxing, testrun, tools, workspace
 from plugins.agent.client import Client, ModelError, ModelNotFound, OutOfMemory, Reply, ServerTimeout
 from plugins.agent.store import Store
 
@@ -36,13 +35,6 @@ class Settings:
     review_command: list[str] = field(default_factory=list)
     sandbox_timeout: float = 300.0
     venv: Path | None = None  # the project's test environment, read-only inside the sandbox
-
-    def tests(self) -> list[str]:
-        # pytest in the project's own environment: `help.py test` in a fresh worktree would first
-        # (re)install that environment, which needs the network and write access the sandbox denies.
-        python = self.venv / "bin" / "python" if self.venv else None
-        interpreter = str(python) if python and python.exists() else sys.executable
-        return self.test_command or [interpreter, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 
     def quality(self) -> list[str]:
         if self.review_command:
@@ -311,40 +303,86 @@ class Engine:
         box = tools.Toolbox(Path(task["worktree"]))
         messages = prompts.tester(task["prompt"], sub, prompts.context(box.root))
         self.converse(task["id"], sub["id"], "tester", messages, tools.CODER, box)
-        result = self.sandboxed(task, sub["id"], "tests", self.settings.tests())
+        result, verdict = self.test(task, sub["id"], "tests")
         if result.ok:
             return "tests_pass", f"tests pass ({result.duration:.1f}s)", {"feedback": ""}
         rounds = sub["rounds"] + 1
-        output = (result.stdout + result.stderr)[-3000:]
+        output = verdict.describe() if verdict.parsed else (result.stdout + result.stderr)[-3000:]
         if result.violations:
             output = "sandbox violations: " + "; ".join(result.violations) + "\n" + output
         if rounds > self.settings.max_rounds:
-            return "rounds_exhausted", output[-500:], {"rounds": rounds}
+            error = f"the tests still fail after {rounds} round(s) (agent.max_rounds = {self.settings.max_rounds})"
+            return "rounds_exhausted", output[-500:], {"rounds": rounds, "error": f"{error}:\n{output[-1000:]}"}
         return "tests_fail", output[-500:], {"rounds": rounds, "feedback": f"the tests failed:\n{output}"}
 
     def integrate(self, task: dict[str, Any]) -> None:
         worktree = Path(task["worktree"])
         workspace.snapshot(worktree, f"agent task {task['id']}: {task['prompt'][:60]}")
-        result = self.sandboxed(task, None, "integration", self.settings.tests())
+        result, verdict = self.test(task, None, "integration")
         if result.ok:
             self.store.move_task(task["id"], "tests_pass", "branch committed, tests pass")
         else:
             self.store.update_task(task["id"], error="the tests fail on the integrated branch")
-            self.store.move_task(task["id"], "tests_fail", (result.stdout + result.stderr)[-500:])
+            self.store.move_task(task["id"], "tests_fail", verdict.describe()[-500:])
 
-    def sandboxed(self, task: dict[str, Any], sub: int | None, kind: str, command: list[str]) -> sandboxing.Outcome:
+    def test(self, task: dict[str, Any], sub: int | None, kind: str) -> tuple[sandboxing.Outcome, testrun.Verdict]:
+        """The worktree's tests in the sandbox: `help.py test` (environment prepared out here), or agent.test_command."""
+        if self.settings.test_command:
+            result = self.sandboxed(task, sub, kind, self.settings.test_command)
+            return result, testrun.Verdict(result.exit_code)
+        prepared = testrun.prepare(self.root, Path(task["worktree"]), self.root / ".help" / "agent" / "runs")
+        try:
+            result = self.sandboxed(
+                task,
+                sub,
+                kind,
+                prepared.command,
+                env=prepared.env,
+                readonly=prepared.readonly,
+                writable=[prepared.state],
+                summarise=lambda outcome: testrun.verdict(outcome.exit_code, outcome.stdout).describe(),
+            )
+        finally:
+            testrun.finish(prepared)
+        verdict = testrun.verdict(result.exit_code, result.stdout)
+        if not verdict.parsed and result.ok:  # no summary is no pass
+            result.exit_code = result.exit_code or 1
+        return result, verdict
+
+    def sandboxed(
+        self,
+        task: dict[str, Any],
+        sub: int | None,
+        kind: str,
+        command: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        readonly: list[Path] | None = None,
+        writable: list[Path] | None = None,
+        summarise: Callable[[sandboxing.Outcome], str] | None = None,
+    ) -> sandboxing.Outcome:
         """Run `command` in the task's worktree through the sandbox, recording the result and any violation."""
         worktree = Path(task["worktree"])
         # the user's tree read-only (its .git too), the worktree inside it the one writable path
-        readonly = [HELP_ROOT, self.root, *([self.settings.venv] if self.settings.venv else [])]
-        result = sandboxing.run(command, worktree, readonly=readonly, timeout=self.settings.sandbox_timeout)
+        shown = [HELP_ROOT, self.root, *([self.settings.venv] if self.settings.venv else []), *(readonly or [])]
+        result = sandboxing.run(
+            command,
+            worktree,
+            readonly=list(dict.fromkeys(shown)),
+            writable=writable,
+            timeout=self.settings.sandbox_timeout,
+            env=env,
+        )
+        output = result.stdout + result.stderr
+        if summarise is not None:
+            output = summarise(result) + "\n" + result.stderr
         self.store.add_result(
             task["id"],
             sub,
             kind,
             result.ok,
             result.exit_code,
-            result.stdout + result.stderr,
+            output,
             result.violations,
             result.duration,
         )
