@@ -238,7 +238,8 @@ class Engine:
             self.store.move_task(task_id, "all_passed")
         else:
             failed = [s["title"] for s in subs if s["state"] != "passed"]
-            self.store.update_task(task_id, error=f"sub-task(s) failed: {', '.join(failed)}")
+            why = "; ".join(f"{s['title']}: {s['error']}" for s in subs if s["state"] != "passed" and s["error"])
+            self.store.update_task(task_id, error=f"sub-task(s) failed: {why or ', '.join(failed)}")
             self.store.move_task(task_id, "subtask_failed", ", ".join(failed))
 
     def run_subtask(self, task: dict[str, Any], sub_id: int) -> None:
@@ -296,7 +297,8 @@ class Engine:
             return "approved", comments or "approved", {"feedback": ""}
         rounds = sub["rounds"] + 1
         if rounds > self.settings.max_rounds:
-            return "rounds_exhausted", comments, {"rounds": rounds}
+            error = f"the reviewer sent it back {rounds} time(s) (agent.max_rounds = {self.settings.max_rounds})"
+            return "rounds_exhausted", comments[:500], {"rounds": rounds, "error": f"{error}: {comments[:1000]}"}
         return "changes_requested", comments[:500], {"rounds": rounds, "feedback": comments}
 
     def tester(self, task: dict[str, Any], sub: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
