@@ -92,6 +92,7 @@ def _engine(project: Any, store: Any, model: str | None, prompt: str) -> tuple[A
         max_rounds=int(project.get("agent.max_rounds")),
         test_command=list(project.get("agent.test_command") or []),
         venv=_venv(project),
+        context_ttl=float(project.get("agent.context_ttl")),
     )
     say = console.info if not console.json else (lambda text: None)
     return engine.Engine(project.root, store, client, chain, settings, say), reason

@@ -20,6 +20,7 @@ from typing import Any
 from helper.errors import HelpError
 from plugins.agent import machine, prompts, sandboxing, testrun, tools, workspace
 from plugins.agent.client import Client, ModelError, ModelNotFound, OutOfMemory, Reply, ServerTimeout
+from plugins.agent.context import ContextCache
 from plugins.agent.store import Store
 
 HELP_ROOT = Path(__file__).resolve().parents[2]  # where help.py lives: read-only inside the sandbox
@@ -34,6 +35,7 @@ class Settings:
     test_command: list[str] = field(default_factory=list)
     review_command: list[str] = field(default_factory=list)
     sandbox_timeout: float = 300.0
+    context_ttl: float = 3600.0  # seconds a project context is reused while the project's files are unchanged
     venv: Path | None = None  # the project's test environment, read-only inside the sandbox
 
     def quality(self) -> list[str]:
@@ -65,6 +67,11 @@ class Engine:
         self.lock = threading.Lock()
         self.model_calls = 0
         self.model_time = 0.0
+        self.contexts = ContextCache(self.root / ".help" / "agent" / "context", self.settings.context_ttl)
+
+    def context(self, worktree: Path) -> str:
+        """The project's context for a prompt: layout, conventions, key files (cached by fingerprint)."""
+        return self.contexts.get(worktree).text()
 
     # -- model calls with fallback -------------------------------------------
     def chat(
@@ -197,7 +204,7 @@ class Engine:
 
     def plan(self, task: dict[str, Any]) -> None:
         worktree = Path(task["worktree"])
-        messages = prompts.planner(task["prompt"], prompts.context(worktree))
+        messages = prompts.planner(task["prompt"], self.context(worktree))
         try:
             reply, final = self.converse(
                 task["id"], None, "planner", messages, ("read_file", "search", "submit_plan"), tools.Toolbox(worktree)
@@ -270,7 +277,7 @@ class Engine:
     # -- roles ---------------------------------------------------------------------
     def coder(self, task: dict[str, Any], sub: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         box = tools.Toolbox(Path(task["worktree"]))
-        messages = prompts.coder(task["prompt"], sub, prompts.context(box.root))
+        messages = prompts.coder(task["prompt"], sub, self.context(box.root))
         _, final = self.converse(task["id"], sub["id"], "coder", messages, tools.CODER, box)
         summary = next((a.get("summary", "") for n, a in final if n == "finish"), "")
         return "patched", summary or f"wrote {', '.join(box.written) or 'nothing'}", {}
@@ -303,7 +310,7 @@ class Engine:
 
     def tester(self, task: dict[str, Any], sub: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         box = tools.Toolbox(Path(task["worktree"]))
-        messages = prompts.tester(task["prompt"], sub, prompts.context(box.root))
+        messages = prompts.tester(task["prompt"], sub, self.context(box.root))
         self.converse(task["id"], sub["id"], "tester", messages, tools.CODER, box)
         result, verdict = self.test(task, sub["id"], "tests")
         if result.ok:
