@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from helper.errors import HelpError
-from plugins.agent import machine, prompts, sandboxing, testrun, tools, workspace
+from plugins.agent import integrator, machine, prompts, sandboxing, testrun, tools, workspace
 from plugins.agent.client import Client, ModelError, ModelNotFound, OutOfMemory, Reply, ServerTimeout
 from plugins.agent.context import ContextCache
 from plugins.agent.store import Store
@@ -279,6 +279,9 @@ class Engine:
         box = tools.Toolbox(Path(task["worktree"]))
         messages = prompts.coder(task["prompt"], sub, self.context(box.root))
         _, final = self.converse(task["id"], sub["id"], "coder", messages, tools.CODER, box)
+        failed = self.integrate_files(task, sub["id"])
+        if failed:
+            return "gave_up", failed, {"error": failed}
         summary = next((a.get("summary", "") for n, a in final if n == "finish"), "")
         return "patched", summary or f"wrote {', '.join(box.written) or 'nothing'}", {}
 
@@ -311,7 +314,8 @@ class Engine:
     def tester(self, task: dict[str, Any], sub: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         box = tools.Toolbox(Path(task["worktree"]))
         messages = prompts.tester(task["prompt"], sub, self.context(box.root))
-        self.converse(task["id"], sub["id"], "tester", messages, tools.CODER, box)
+        self.converse(task["id"], sub["id"], "tester", messages, tools.TESTER, box)
+        self.integrate_files(task, sub["id"])
         result, verdict = self.test(task, sub["id"], "tests")
         if result.ok:
             return "tests_pass", f"tests pass ({result.duration:.1f}s)", {"feedback": ""}
@@ -324,7 +328,34 @@ class Engine:
             return "rounds_exhausted", output[-500:], {"rounds": rounds, "error": f"{error}:\n{output[-1000:]}"}
         return "tests_fail", output[-500:], {"rounds": rounds, "feedback": f"the tests failed:\n{output}"}
 
+    def integrate_files(self, task: dict[str, Any], sub: int | None) -> str | None:
+        """The integrator's part of a step: added files moved by the project's conventions, asked-for
+        dependencies added with `help.py install` (outside the sandbox); the error when an install failed."""
+        worktree = Path(task["worktree"])
+        conventions = self.contexts.get(worktree).conventions
+        for old, new in integrator.place(worktree, task["base"], conventions):
+            self.store.note(task["id"], sub, "placed", f"{old} -> {new} (the project's conventions)")
+            self.say(f"  [integrator] moved {old} -> {new}")
+        done = {e["note"].split(":", 1)[0] for e in self.store.events(task["id"]) if e["outcome"] == "dependency"}
+        for requirement, dev in integrator.requested(self.store.tool_calls(task["id"])):
+            if requirement in done:
+                continue
+            self.say(f"  [integrator] help.py install {requirement}{' --dev' if dev else ''}")
+            result = integrator.install(worktree, requirement, dev)
+            if not result.ok:
+                lines = result.stderr.strip().splitlines()
+                why = next((x[len("error: ") :] for x in lines if x.startswith("error: ")), None)
+                why = why or (lines or [f"exit {result.returncode}"])[-1]
+                return f"help.py install {requirement} failed: {why}"
+            self.store.note(task["id"], sub, "dependency", f"{requirement}: help.py install{' --dev' if dev else ''}")
+        return None
+
     def integrate(self, task: dict[str, Any]) -> None:
+        failed = self.integrate_files(task, None)
+        if failed:
+            self.store.update_task(task["id"], error=failed)
+            self.store.move_task(task["id"], "install_failed", failed)
+            return
         worktree = Path(task["worktree"])
         workspace.snapshot(worktree, f"agent task {task['id']}: {task['prompt'][:60]}")
         result, verdict = self.test(task, None, "integration")
@@ -349,11 +380,11 @@ class Engine:
                 env=prepared.env,
                 readonly=prepared.readonly,
                 writable=[prepared.state],
-                summarise=lambda outcome: testrun.verdict(outcome.exit_code, outcome.stdout).describe(),
+                summarise=lambda outcome: testrun.verdict(outcome.exit_code, outcome.stdout, outcome.stderr).describe(),
             )
         finally:
             testrun.finish(prepared)
-        verdict = testrun.verdict(result.exit_code, result.stdout)
+        verdict = testrun.verdict(result.exit_code, result.stdout, result.stderr)
         if not verdict.parsed and result.ok:  # no summary is no pass
             result.exit_code = result.exit_code or 1
         return result, verdict

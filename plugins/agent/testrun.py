@@ -41,6 +41,7 @@ class Verdict:
     tests: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     parsed: bool = False
+    errors: str = ""  # stderr's end when it failed with no failing test to name (a collection error)
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -52,7 +53,8 @@ class Verdict:
             return "help.py test gave no summary"
         lines = [f"{t['id']}: {t.get('outcome')} {str(t.get('message') or '').strip()[:300]}" for t in self.failed]
         counts = ", ".join(f"{n} {k}" for k, n in sorted((self.summary.get("outcomes") or {}).items()))
-        return "\n".join([f"help.py test: {counts or 'no test ran'} (exit {self.exit_code})", *lines])
+        tail = [self.errors] if self.errors and not lines else []
+        return "\n".join([f"help.py test: {counts or 'no test ran'} (exit {self.exit_code})", *lines, *tail])
 
 
 def environment(user_root: Path, worktree: Path) -> Path:
@@ -92,8 +94,15 @@ def finish(prepared: Prepared) -> None:
     shutil.rmtree(prepared.state, ignore_errors=True)
 
 
-def verdict(exit_code: int, stdout: str) -> Verdict:
-    """Read `help.py test --json`'s answer (the last JSON object on stdout)."""
+def verdict(exit_code: int, stdout: str, stderr: str = "") -> Verdict:
+    """Read `help.py test --json`'s answer (its JSON on stdout), with stderr's end for errors it names no test of."""
+    found = _parse(exit_code, stdout)
+    if exit_code and not found.failed:
+        found.errors = "\n".join(stderr.strip().splitlines()[-15:])[-1500:]
+    return found
+
+
+def _parse(exit_code: int, stdout: str) -> Verdict:
     for line in reversed([line for line in stdout.splitlines() if line.strip()]):
         try:
             data = json.loads(line)
