@@ -32,6 +32,9 @@ def named_venv(project: Any) -> Path | None:
 
 def location(project: Any) -> tuple[Path, str]:
     """(the test environment's interpreter, what chose it), without making anything."""
+    given = project.config.get("test.python")
+    if given:
+        return Path(project.root / str(given)), f"test.python = {given!r}"
     named = named_venv(project)
     if named is not None:
         return venv_python(named), f"test.venv = {project.config['test.venv']!r} (deprecated)"

@@ -38,12 +38,6 @@ class Settings:
     context_ttl: float = 3600.0  # seconds a project context is reused while the project's files are unchanged
     venv: Path | None = None  # the project's test environment, read-only inside the sandbox
 
-    def quality(self) -> list[str]:
-        if self.review_command:
-            return self.review_command
-        ruff = self.venv / "bin" / "ruff" if self.venv else None
-        return [str(ruff), "check", "--no-cache", "."] if ruff and ruff.exists() else []
-
 
 Say = Callable[[str], None]
 
@@ -287,12 +281,7 @@ class Engine:
 
     def reviewer(self, task: dict[str, Any], sub: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         worktree = Path(task["worktree"])
-        command = self.settings.quality()
-        check = (
-            self.sandboxed(task, sub["id"], "quality", command)
-            if command
-            else sandboxing.Outcome(0, "no linter in the project's environment\n", "", 0.0, "none")
-        )
+        check = self.static_checks(task, sub["id"])
         change = workspace.diff(worktree, task["base"])
         messages = prompts.reviewer(task["prompt"], sub, change, check)
         _, final = self.converse(
@@ -365,12 +354,29 @@ class Engine:
             self.store.update_task(task["id"], error="the tests fail on the integrated branch")
             self.store.move_task(task["id"], "tests_fail", verdict.describe()[-500:])
 
-    def test(self, task: dict[str, Any], sub: int | None, kind: str) -> tuple[sandboxing.Outcome, testrun.Verdict]:
+    def static_checks(self, task: dict[str, Any], sub: int) -> sandboxing.Outcome:
+        """ruff and mypy as `help.py test --quality` runs them, in the sandbox; ok when they find no problem."""
+        if self.settings.review_command:
+            return self.sandboxed(task, sub, "quality", self.settings.review_command)
+        result, verdict = self.test(task, sub, "quality", quality=True)
+        problems = verdict.problems()
+        ok = verdict.parsed and not problems and not result.violations and not result.limit_hit
+        text = "\n".join(problems) if problems else verdict.describe_quality()
+        if not verdict.parsed:
+            text = (result.stdout + result.stderr)[-3000:]
+        return sandboxing.Outcome(
+            0 if ok else 1, text + "\n", "", result.duration, result.backend, result.violations, result.limit_hit
+        )
+
+    def test(
+        self, task: dict[str, Any], sub: int | None, kind: str, quality: bool = False
+    ) -> tuple[sandboxing.Outcome, testrun.Verdict]:
         """The worktree's tests in the sandbox: `help.py test` (environment prepared out here), or agent.test_command."""
-        if self.settings.test_command:
+        if self.settings.test_command and not quality:
             result = self.sandboxed(task, sub, kind, self.settings.test_command)
             return result, testrun.Verdict(result.exit_code)
-        prepared = testrun.prepare(self.root, Path(task["worktree"]), self.root / ".help" / "agent" / "runs")
+        runs = self.root / ".help" / "agent" / "runs"
+        prepared = testrun.prepare(self.root, Path(task["worktree"]), runs, quality=quality)
         try:
             result = self.sandboxed(
                 task,
@@ -380,11 +386,15 @@ class Engine:
                 env=prepared.env,
                 readonly=prepared.readonly,
                 writable=[prepared.state],
-                summarise=lambda outcome: testrun.verdict(outcome.exit_code, outcome.stdout, outcome.stderr).describe(),
+                summarise=lambda outcome: _summary(
+                    testrun.verdict(outcome.exit_code, outcome.stdout, outcome.stderr), quality
+                ),
             )
         finally:
             testrun.finish(prepared)
         verdict = testrun.verdict(result.exit_code, result.stdout, result.stderr)
+        if quality:
+            return result, verdict
         if not verdict.parsed and result.ok:  # no summary is no pass
             result.exit_code = result.exit_code or 1
         return result, verdict
@@ -430,6 +440,13 @@ class Engine:
             self.store.note(task["id"], sub, "violation", f"{kind}: {violation}")
             self.say(f"  sandbox stopped: {violation}")
         return result
+
+
+def _summary(verdict: testrun.Verdict, quality: bool) -> str:
+    """What a sandboxed `help.py test` run is recorded as: the static checks' verdict, or the tests'."""
+    if quality and verdict.parsed:
+        return "\n".join([verdict.describe_quality(), *verdict.problems()])
+    return verdict.describe()
 
 
 def summary(store: Store, task_id: str) -> dict[str, Any]:

@@ -47,6 +47,24 @@ class Verdict:
     def failed(self) -> list[dict[str, Any]]:
         return [t for t in self.tests if t.get("outcome") in ("failed", "error")]
 
+    def problems(self) -> list[str]:
+        """What `--quality`'s tools found, each line named by its tool."""
+        found = []
+        for tool in self.summary.get("quality") or []:
+            found += [f"{tool.get('tool')}: {p}" for p in tool.get("problems") or []]
+        return found
+
+    def describe_quality(self) -> str:
+        parts = []
+        for tool in self.summary.get("quality") or []:
+            state = (
+                f"skipped ({tool['skipped']})"
+                if tool.get("skipped")
+                else f"{len(tool.get('problems') or [])} problem(s)"
+            )
+            parts.append(f"{tool.get('tool')}: {tool.get('files', 0)} file(s), {state}")
+        return "; ".join(parts) or "no static check ran"
+
     def describe(self) -> str:
         """One line per failing test (id and its message), or the summary's counts."""
         if not self.parsed:
@@ -73,12 +91,18 @@ def environment(user_root: Path, worktree: Path) -> Path:
     return envs.ensure(projects.load(user_root))  # the user's project environment, used read-only
 
 
-def prepare(user_root: Path, worktree: Path, runs: Path, pytest_args: tuple[str, ...] = PYTEST_ARGS) -> Prepared:
+def prepare(
+    user_root: Path, worktree: Path, runs: Path, pytest_args: tuple[str, ...] = PYTEST_ARGS, quality: bool = False
+) -> Prepared:
+    """The sandboxed command and its environment; with `quality`, ruff and mypy too (`test --quality`)."""
     python = environment(user_root, worktree)
     state = runs / secrets.token_hex(6)
     state.mkdir(parents=True)
-    command = [sys.executable, str(HELP_ROOT / "help.py"), "--json", "test", "--no-sync", "--all", "--", *pytest_args]
+    options = ["--no-sync", "--all", *(["--quality"] if quality else [])]
+    command = [sys.executable, str(HELP_ROOT / "help.py"), "--json", "test", *options, "--", *pytest_args]
     env = {
+        "MYPY_CACHE_DIR": str(state / "mypy"),  # not in the worktree, where it would join the change
+        "RUFF_CACHE_DIR": str(state / "ruff"),
         "HELP_STATE_DIR": str(state),
         "HELP_CACHE__DIR": str(state / "cache"),
         "HELP_TEST__SYNC": "false",

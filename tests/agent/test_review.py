@@ -72,3 +72,28 @@ def test_a_reviewer_that_always_rejects_ends_in_a_failed_task_not_a_loop(tmp_pat
     reviews = [r for r in server.requests if "[role:reviewer]" in str(r.get("messages", [{}])[0])]
     assert len(reviews) == 2
     assert not [r for r in server.requests if "[role:tester]" in str(r.get("messages", [{}])[0])]
+
+
+def test_static_checks_from_help_py_test_quality_send_it_back_until_ruff_is_clean(repo, server):
+    def lint_coder(messages: list[dict[str, Any]]) -> Turn:
+        if any(m["role"] == "tool" for m in messages):
+            return Turn("", [("finish", {"summary": "done"})])
+        told = "static checks failed" in str(messages[1]["content"])
+        content = CLEAN if told else "import os\n\n\n" + CLEAN  # an unused import: ruff's F401
+        return Turn("", [("write_file", {"path": "calc.py", "content": content})])
+
+    approve = Turn("", [("review", {"approve": True, "comments": ""})])  # the model would let it through
+    server.script.update({"planner": [Turn("", [("submit_plan", PLAN)])], "coder:fix add": lint_coder})
+    server.script["reviewer"] = [approve]
+    engine, store = make_engine(repo, server, ["coder:1b"], max_rounds=2)
+    task_id = engine.start("make add add", "given")
+    assert engine.run(task_id) == "done"
+
+    checks = [r for r in store.results(task_id) if r["kind"] == "quality"]
+    assert [c["ok"] for c in checks] == [False, True]
+    assert "ruff check: calc.py:1:" in checks[0]["output"] and "F401" in checks[0]["output"]
+    assert checks[1]["output"].startswith("ruff check: 2 file(s), 0 problem(s); ruff format: 2 file(s), 0 problem(s)")
+    outcomes = [e["outcome"] for e in store.events(task_id) if e["kind"] == "subtask"]
+    assert outcomes.count("changes_requested") == 1 and outcomes[-1] == "tests_pass"
+    second = coder_calls(server, fresh=True)[1]
+    assert "F401" in second["messages"][1]["content"]  # the coder was shown ruff's finding
