@@ -377,6 +377,7 @@ class Engine:
             return result, testrun.Verdict(result.exit_code)
         runs = self.root / ".help" / "agent" / "runs"
         prepared = testrun.prepare(self.root, Path(task["worktree"]), runs, quality=quality)
+        self.store.note(task["id"], sub, "environment", f"{kind}: help.py test with {prepared.python}")
         try:
             result = self.sandboxed(
                 task,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from tests.agent.conftest import VENV, make_engine, make_repo
+from tests.agent.conftest import VENV, git, make_engine, make_repo
 from tests.agent.fakeserver import Turn
 from tests.conftest import run_help
 
@@ -46,3 +47,48 @@ def test_the_testers_verdict_is_help_py_tests_summary_and_names_the_failing_test
     assert sub["state"] == "failed" and "tests/test_wrong.py::test_wrong" in sub["error"]
     assert "agent.max_rounds = 0" in sub["error"]
     assert not list((repo / ".help" / "agent" / "runs").iterdir())  # each run's state folder is removed
+
+
+def test_without_a_named_environment_the_users_own_is_used_read_only(tmp_path, server):
+    """No test.venv: the worktree has no environment, so the user's (prepared outside, never synced here) is used."""
+    import subprocess
+    import sysconfig
+
+    from tests.agent.conftest import tree_hash
+
+    repo = tmp_path / "repo"
+    make_repo(repo, server.url)
+    (repo / "pyproject.toml").write_text(
+        (repo / "pyproject.toml").read_text().replace(f'venv = "{VENV}"', "sync = false")
+    )
+    (repo / ".gitignore").write_text("__pycache__/\n.venv/\n")
+    git(repo, "commit", "-qam", "the project's own environment")
+    subprocess.run([str(VENV / "bin" / "python"), "-m", "venv", "--without-pip", str(repo / ".venv")], check=True)
+    site = next((repo / ".venv" / "lib").glob("python3*/site-packages"))
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():  # pytest and ruff: ours, linked in
+        if not (site / entry.name).exists():
+            (site / entry.name).symlink_to(entry)
+    for tool in ("ruff",):
+        (repo / ".venv" / "bin" / tool).symlink_to(VENV / "bin" / tool)
+    before = tree_hash(repo)
+    engine, store = make_engine(repo, server, ["coder:1b"])
+    task_id = engine.start("make add add", "given")
+    assert engine.run(task_id) == "done", store.task(task_id)["error"]
+    assert all(r["ok"] for r in store.results(task_id) if r["kind"] in ("tests", "integration"))
+    worktree = repo / store.task(task_id)["worktree"]
+    assert not (worktree / ".venv").exists()  # no second environment was made
+    used = {e["note"].split(" with ")[1] for e in store.events(task_id) if e["outcome"] == "environment"}
+    assert used == {str(repo / ".venv" / "bin" / "python")}
+    assert tree_hash(repo) == before  # the user's environment (inside the tree) untouched too
+
+
+def test_apply_refuses_when_help_py_test_fails_and_names_the_test(repo, server):
+    done = run_help("--json", "agent", "make add add", cwd=repo, timeout=180)
+    assert done.returncode == 0, done.stderr
+    task = json.loads(done.stdout)
+    (repo / task["worktree"] / "calc.py").write_text("def add(a, b):\n    return a * b\n")  # broken after review
+    before = (repo / "calc.py").read_text()
+    refused = run_help("agent", "apply", task["id"], cwd=repo, timeout=180)
+    assert refused.returncode == 1
+    assert "tests fail (tests/test_calc.py::test_add" in refused.stderr and "not applied" in refused.stderr
+    assert (repo / "calc.py").read_text() == before
