@@ -51,7 +51,8 @@ SPECS: dict[str, tuple[str, dict[str, tuple[str, str]], tuple[str, ...]]] = {
 TYPES = {"string": str, "array": list, "boolean": bool}
 CODER = ("read_file", "search", "write_file", "write_patch", "add_dependency", "finish")
 TESTER = ("read_file", "search", "write_file", "write_patch", "finish")
-# Dependency manifests and build files change only through `help.py install` (their code runs outside the sandbox).
+# Dependency manifests, build files and the settings help.py and the managers read outside the sandbox (where the
+# environment goes, which index) change only through `help.py install`, never through the file tools.
 MANIFESTS = (
     "pyproject.toml",
     "setup.py",
@@ -63,6 +64,12 @@ MANIFESTS = (
     "Pipfile.lock",
     "environment.yml",
     "environment.yaml",
+    "poetry.toml",  # the managers' own settings: where environments go, which interpreter, which index
+    "pdm.toml",
+    ".pdm-python",
+    "uv.toml",
+    "pip.conf",
+    ".python-version",
 )
 REQUIREMENT = re.compile(
     r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[A-Za-z0-9._,-]+\])?"  # name and extras
@@ -133,6 +140,9 @@ class Toolbox:
         name = path.name
         if name in MANIFESTS or (name.startswith("requirements") and name.endswith((".txt", ".in"))):
             raise ToolError(f"{raw} is a dependency manifest: call add_dependency instead of editing it")
+        relative = path.relative_to(self.root)
+        if relative.parts[:1] == ("config",) and name.startswith("help") and name.endswith(".toml"):
+            raise ToolError(f"{raw} is help.py's configuration, which agents may not change")
         return path
 
     def execute(self, name: str, args: dict[str, Any]) -> str:

@@ -52,6 +52,8 @@ def test_dependencies_go_through_help_py_install_and_files_land_by_convention(
             "",
             [
                 ("write_file", {"path": "requirements.txt", "content": "evil @ https://example.invalid/x.whl\n"}),
+                ("write_file", {"path": "config/help.toml", "content": '[install]\nvenv = "/tmp/elsewhere"\n'}),
+                ("write_file", {"path": "sub/../uv.toml", "content": 'index-url = "http://evil.invalid"\n'}),
                 ("add_dependency", {"requirement": "epsilon==1.0"}),
                 ("add_dependency", {"requirement": "-e git+https://example.invalid/x"}),
                 ("write_file", {"path": "discount.py", "content": "RATE = 0.1\n"}),  # beside the manifest
@@ -71,6 +73,9 @@ def test_dependencies_go_through_help_py_install_and_files_land_by_convention(
     refused = [c["result"] for c in store.tool_calls(task_id) if not c["ok"]]
     assert any("requirements.txt is a dependency manifest: call add_dependency" in r for r in refused)
     assert any("not a requirement help.py install takes" in r for r in refused)
+    assert any("config/help.toml is help.py's configuration" in r for r in refused)
+    assert any("sub/../uv.toml is a dependency manifest" in r for r in refused)
+    assert not (worktree / "config").exists() and not (worktree / "uv.toml").exists()
     # help.py install added it: the worktree's manifest names it and its environment has it
     assert "epsilon==1.0" in (worktree / "requirements.txt").read_text()
     assert "evil" not in (worktree / "requirements.txt").read_text()
