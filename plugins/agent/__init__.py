@@ -20,5 +20,12 @@ PLUGIN = Plugin(
         "test_command": Setting("list", [], "test command run in the sandbox (default: python help.py test)"),
         "max_rounds": Setting("int", 2, "review rounds before a sub-task fails"),
         "context_ttl": Setting("float", 3600.0, "seconds a project context is reused while no project file changes"),
+        "bandit": Setting(
+            "choice",
+            "thompson",
+            "how each role's prompt variant is chosen from past scores",
+            choices=("thompson", "ucb1", "off"),
+        ),
+        "bandit_seed": Setting("int", None, "the bandit's random seed (unset: a fresh one each run)"),
     },
 )
