@@ -117,6 +117,7 @@ def _engine(project: Any, store: Any, model: str | None, prompt: str) -> tuple[A
         parallel=int(project.get("agent.parallel")),
         max_rounds=int(project.get("agent.max_rounds")),
         test_command=list(project.get("agent.test_command") or []),
+        review_command=list(project.get("agent.review_command") or []),
         venv=_venv(project),
         context_ttl=float(project.get("agent.context_ttl")),
         bandit=str(project.get("agent.bandit")),

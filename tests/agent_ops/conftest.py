@@ -108,6 +108,7 @@ def make_repo(path: Path, server_url: str, **agent: Any) -> Path:
         "api": "ollama",
         "model": "coder:1b",
         "test_command": [sys.executable, "-c", CHECK],
+        "review_command": [sys.executable, "-c", "import calc"],  # fast, not help.py test --quality
         "lease": 3.0,
         "housekeeping": 3600.0,
         **agent,
