@@ -345,6 +345,9 @@ class Service:
             threads[name] = (thread, time.monotonic())
             thread.start()
 
+        from plugins.agent.store import Store
+
+        Store(self.db_path).close()  # made and migrated once, before the components race for it
         previous = self._signals()
         self.say(f"serving: {self.options.workers} worker(s), lease {self.options.lease:g}s")
         try:
