@@ -124,7 +124,8 @@ def _poetry_spec(spec: str) -> str:
 def check_presence(env: Env | None, found: Detection, manager: str | None) -> list[Finding]:
     create = "help.py env create"
     if env is None:
-        return [Finding("environment", "fail", "no Python environment found at all", create, "create")]
+        detail = "the project's environment does not exist yet (help.py install or env create makes it)"
+        return [Finding("environment", "warn", detail, create, "create")]
     if not env.exists:
         return [Finding("environment", "fail", env.reason, sync_fix(env.manager, create), "create")]
     if not env.project:

@@ -57,6 +57,10 @@ def ensure(project: Any) -> Path:
     from helper.managers import state
 
     env = project_environment(project)
+    if env.configured:  # the `python` setting names the interpreter: used as it is, like any other command
+        if not env.exists:
+            raise HelpError(f"{env.python} (the `python` setting) does not exist", "fix or remove the `python` setting")
+        return env.python
     state_dir = project.ensure_state_dir()
     with FileLock(state_dir / "test-env.lock", timeout=600):
         if not env.exists or not state.in_sync(project, env.owner):
