@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from helper.errors import HelpError
+from helper.statsig import signature, stat_signature  # noqa: F401 - the stat signature's home, re-exported
 
 _TEMP_COUNTER = iter(range(1 << 62))
 

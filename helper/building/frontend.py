@@ -17,6 +17,7 @@ from typing import Any
 from helper.building import artifacts, buildsystem, isolation
 from helper.errors import HelpError
 from helper.fsutil import FileLock, atomic_copy
+from helper.names import canonical
 from helper.ui import console
 
 
@@ -166,9 +167,8 @@ def _unpack(sdist: Path, into: Path) -> Path:
 
 
 def _consistent(metas: dict[str, dict[str, str]]) -> None:
-    from helper.building import verify
 
-    seen = {(verify.canonical_name(m["name"]), m["version"]) for m in metas.values()}
+    seen = {(canonical(m["name"]), m["version"]) for m in metas.values()}
     if len(seen) > 1:
         listing = ", ".join(f"{file}: {m['name']} {m['version']}" for file, m in metas.items())
         raise HelpError(

@@ -10,17 +10,13 @@ deprecated `test.venv` setting, when set, names an environment used as it is.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from helper.envs.layout import venv_python
 from helper.errors import HelpError
 from helper.fsutil import FileLock, atomic_write
 from helper.ui import console
-
-
-def venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
 def named_venv(project: Any) -> Path | None:
