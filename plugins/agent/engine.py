@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helper.envs.layout import BIN, venv_python
 from helper.errors import HelpError
 from plugins.agent import machine, prompts, sandboxing, tools, workspace
 from plugins.agent.client import Client, ModelError, ModelNotFound, OutOfMemory, Reply, ServerTimeout
@@ -40,14 +41,14 @@ class Settings:
     def tests(self) -> list[str]:
         # pytest in the project's own environment: `help.py test` in a fresh worktree would first
         # (re)install that environment, which needs the network and write access the sandbox denies.
-        python = self.venv / "bin" / "python" if self.venv else None
+        python = venv_python(self.venv) if self.venv else None
         interpreter = str(python) if python and python.exists() else sys.executable
         return self.test_command or [interpreter, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 
     def quality(self) -> list[str]:
         if self.review_command:
             return self.review_command
-        ruff = self.venv / "bin" / "ruff" if self.venv else None
+        ruff = self.venv / BIN / "ruff" if self.venv else None
         return [str(ruff), "check", "--no-cache", "."] if ruff and ruff.exists() else []
 
 
