@@ -90,16 +90,27 @@ def spawn(
 
 
 def stop(proc: subprocess.Popen[str], grace: float = 5.0) -> int:
-    """Stop `proc`'s whole process group: SIGTERM, wait `grace` seconds, SIGKILL."""
-    if proc.poll() is None:
-        signal_group(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            signal_group(proc.pid, signal.SIGKILL)
-            proc.wait()
-    # The leader may be gone while its group lives on: sweep stragglers.
-    signal_group(proc.pid, signal.SIGKILL)
+    """Stop `proc`'s whole process group: SIGTERM, wait `grace` seconds, SIGKILL.
+
+    A second Ctrl-C (or any exception) during the grace period ends it at once: the group
+    is killed before the interrupt goes on, so nothing is left behind and nobody waits.
+    """
+    try:
+        if proc.poll() is None:
+            signal_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                signal_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+    except BaseException:
+        signal_group(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=1)
+        raise
+    finally:
+        # The leader may be gone while its group lives on: sweep stragglers.
+        signal_group(proc.pid, signal.SIGKILL)
     return proc.returncode
 
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helper import statsig
 from helper.envs import layout
 from helper.managers import envcheck
@@ -44,3 +46,24 @@ def test_stat_signature_changes_with_every_rewrite(tmp_path: Path) -> None:
 def test_the_standalone_envcheck_names_as_the_core_does() -> None:
     for name in ("Foo_Bar", "foo.bar", "FOO--bar", "zope.interface", "a_-_.b"):
         assert envcheck.canonical(name) == canonical(name)
+
+
+def test_copy_all_puts_every_file_in_place_or_none(tmp_path: Path) -> None:
+    from helper.fsutil import atomic_copy_all
+
+    sources = tmp_path / "built"
+    sources.mkdir()
+    (sources / "a.whl").write_text("new a")
+    (sources / "b.tar.gz").write_text("new b")
+    dist = tmp_path / "dist"
+    missing = sources / "gone.whl"  # fails midway, as a Ctrl-C would
+    with pytest.raises(FileNotFoundError):
+        atomic_copy_all([(sources / "a.whl", dist / "a.whl"), (missing, dist / "gone.whl")])
+    assert not dist.exists(), "the folder made for them is gone again"
+    dist.mkdir()
+    (dist / "a.whl").write_text("old a")
+    with pytest.raises(FileNotFoundError):
+        atomic_copy_all([(sources / "a.whl", dist / "a.whl"), (missing, dist / "gone.whl")])
+    assert {p.name: p.read_text() for p in dist.iterdir()} == {"a.whl": "old a"}, "no temp file, old one kept"
+    atomic_copy_all([(sources / "a.whl", dist / "a.whl"), (sources / "b.tar.gz", dist / "b.tar.gz")])
+    assert {p.name: p.read_text() for p in dist.iterdir()} == {"a.whl": "new a", "b.tar.gz": "new b"}
