@@ -4,7 +4,7 @@ One answer for every command: the manager decided once (helper.managers.registry
 is asked where its environment lives (uv: UV_PROJECT_ENVIRONMENT or install.venv;
 poetry: an in-project .venv or `poetry env info -p`, cached; pdm: .venv; conda: its
 prefix; pip: install.venv, else an existing venv/). The `python` setting, when it names
-an interpreter by path, overrides that location: it is used as it is, never synced.
+an environment's interpreter by path, overrides that location: it is used as it is, never synced.
 """
 
 from __future__ import annotations
@@ -53,12 +53,21 @@ class ProjectEnvironment:
 
 
 def configured_python(project: Any) -> Path | None:
-    """The interpreter the `python` setting names by path (relative to the project root), if it does."""
+    """The environment's interpreter the `python` setting names by path (relative to the project root), if it does.
+
+    Only an interpreter inside an environment (a venv's pyvenv.cfg, a conda prefix's conda-meta/) names the
+    environment; a version ("3.12") or a base interpreter (/usr/bin/python3.12) is what the manager makes the
+    environment from, so the manager's environment stays the answer.
+    """
     wanted = str(project.config.get("python") or "")
     if "/" not in wanted and os.sep not in wanted:
-        return None  # a version ("3.12") steers the manager when it creates the environment
+        return None
     path = Path(wanted)
-    return path if path.is_absolute() else project.root / path
+    path = path if path.is_absolute() else project.root / path
+    prefix = path.parent.parent
+    if (prefix / "pyvenv.cfg").is_file() or (prefix / "conda-meta").is_dir():
+        return path
+    return None
 
 
 def project_environment(project: Any) -> ProjectEnvironment:
