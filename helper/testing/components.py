@@ -506,7 +506,6 @@ class _Versions(_Json):
 
     def of(self, executable: str) -> str:
         from helper import proc
-
         from helper.statsig import signature
 
         real = os.path.realpath(executable)
