@@ -129,10 +129,10 @@ def _journal_end(state: str, key: str, project: Any, fields: dict[str, Any]) -> 
         )
     finally:
         journal.close()
-    try:
+    import contextlib
+
+    with contextlib.suppress(OSError):
         os.unlink(os.path.join(state, runlog.PENDING_DIR, key + runlog.START))
-    except OSError:
-        pass
 
 
 def _cache_counts() -> tuple[int, int]:

@@ -95,8 +95,11 @@ class Journal:
                 "INSERT INTO runs (started, duration, command, argv, cwd, pid, version, exit_code, error,"
                 " cache_hits, cache_misses, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (*(r[f] for f in runlog.FIELDS[:3]), ARG_SEPARATOR.join(mask_argv(r["argv"])))
-                    + tuple(r[f] for f in runlog.FIELDS[4:])
+                    (
+                        *(r[f] for f in runlog.FIELDS[:3]),
+                        ARG_SEPARATOR.join(mask_argv(r["argv"])),
+                        *(r[f] for f in runlog.FIELDS[4:]),
+                    )
                     for r in records
                 ],
             )

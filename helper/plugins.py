@@ -88,9 +88,9 @@ class Status:
 
 
 def _which(name: str) -> str | None:
-    import shutil
+    from helper.which import which
 
-    return shutil.which(name)
+    return which(name)
 
 
 class Problem:
@@ -443,9 +443,11 @@ def status(plugin: Plugin, disabled: list[str] | None = None) -> Status:
     """Whether `plugin` can run here, and if not, why."""
     if disabled and plugin.name in disabled:
         return Status(plugin, False, "disabled by plugins.disabled in the configuration", disabled=True)
-    import importlib.util
+    missing = []
+    if plugin.modules:
+        import importlib.util
 
-    missing = [m for m in plugin.modules if importlib.util.find_spec(m) is None]
+        missing = [m for m in plugin.modules if importlib.util.find_spec(m) is None]
     if missing:
         return Status(plugin, False, f"Python module {', '.join(missing)} not installed")
     for choices in plugin.binaries:

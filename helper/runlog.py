@@ -135,7 +135,7 @@ def record(
         _write(folder, key + START, entry)
         return
     _write(folder, key + END, entry)
-    try:
+    try:  # noqa: SIM105 - contextlib is not imported on this path
         os.unlink(os.path.join(folder, key + START))
     except OSError:
         pass  # there was none, or a reader already took it

@@ -13,9 +13,9 @@ import select
 import signal as signals
 import subprocess
 import time
-from dataclasses import dataclass, field
 
 from helper.errors import HelpError
+from helper.records import Factory, Record
 from plugins.sandbox import backends, limits
 from plugins.sandbox.policy import Policy, sandbox_env
 
@@ -30,8 +30,7 @@ CAPTURE = 1024 * 1024  # bytes of stdout / stderr kept in the Result (the rest i
 UNSAFE = "none"
 
 
-@dataclass
-class Result:
+class Result(Record):
     command: list[str]
     backend: str
     exit_code: int  # 128 + signal number when killed by a signal
@@ -42,7 +41,7 @@ class Result:
     stdout: str = ""
     stderr: str = ""
     truncated: bool = False
-    violations: list[str] = field(default_factory=list)
+    violations: list[str] = Factory(list)
 
     @property
     def ok(self) -> bool:
@@ -111,11 +110,11 @@ def _with_program(policy: Policy, program: str) -> Policy:
     A program at PREFIX/bin/NAME brings PREFIX (an interpreter needs its lib/ next to bin/), anything else
     only the file itself: e.g. /root/.pyenv/versions/3.11.7/bin/python3 shows that version, not /root.
     """
-    import shutil
-    from dataclasses import replace
     from pathlib import Path
 
-    found = shutil.which(program) if "/" not in program else program
+    from helper.which import which
+
+    found = which(program) if "/" not in program else program
     if not found or not os.path.exists(found):
         return policy
     real = Path(os.path.realpath(found))
@@ -125,7 +124,7 @@ def _with_program(policy: Policy, program: str) -> Policy:
     inside = [policy.workdir, *policy.readonly, *policy.writable]
     if any(given == p or p in given.parents for p in inside):
         return policy
-    return replace(policy, readonly=[*policy.readonly, given])
+    return policy.replace(readonly=[*policy.readonly, given])
 
 
 def _close(fd: int) -> None:

@@ -10,10 +10,10 @@ namespace; the process keeps no capability in the host's namespace.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from helper.errors import HelpError
+from helper.which import which
 from plugins.sandbox import seccomp
 from plugins.sandbox.policy import NOBODY, Policy, sandbox_env, secrets, system_dirs
 
@@ -41,7 +41,7 @@ class Launch:
 
 
 def binary(name: str) -> str | None:
-    return shutil.which(name)
+    return which(name)
 
 
 def choose(preferred: str | None = None) -> str:
