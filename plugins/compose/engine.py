@@ -10,13 +10,15 @@ they are found again and re-created only when their definition changed.
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-from typing import Any
 
 from helper import proc
 from helper.errors import HelpError
+from helper.which import which
 from plugins.compose.model import Model, Service
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any
 
 LABEL = "help.compose.project"
 SERVICE_LABEL = "help.compose.service"
@@ -61,7 +63,7 @@ def _json_list(text: str) -> list[dict[str, Any]]:
 def choose(setting: str) -> Engine:
     names = ("podman", "docker") if setting == "auto" else (setting,)
     for name in names:
-        found = shutil.which(name)
+        found = which(name)
         if found:
             return Engine(found)
     raise HelpError(f"no container engine: {' or '.join(names)} not on PATH", "sudo apt-get install podman")
@@ -114,6 +116,8 @@ def run_argv(model: Model, service: Service) -> list[str]:
 
 
 def port_busy(host_ip: str, port: int, protocol: str) -> bool:
+    import socket
+
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
     with socket.socket(socket.AF_INET, kind) as sock:
         try:
