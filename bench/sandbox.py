@@ -40,7 +40,7 @@ def time_bare(backend: str, runs: int, workdir: Path) -> list[float]:
         started = time.perf_counter()
         subprocess.run(
             argv,
-            env=sandbox_env(policy),
+            env={**sandbox_env(policy), **launch.env},
             pass_fds=launch.pass_fds,
             cwd=workdir,
             check=True,

@@ -146,7 +146,7 @@ def _execute(
     try:
         child = subprocess.Popen(
             argv,
-            env=sandbox_env(policy),
+            env={**sandbox_env(policy), **launch.env},
             cwd=str(policy.workdir),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -18,6 +18,7 @@ from plugins.sandbox import seccomp
 from plugins.sandbox.policy import NOBODY, Policy, sandbox_env, secrets, system_dirs
 
 BACKENDS = ("bwrap", "firejail", "podman")
+PODMAN_ENV = ("HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "CONTAINERS_STORAGE_CONF")
 PREFERENCE = ("bwrap", "firejail", "podman")
 PACKAGES = {"bwrap": "bubblewrap", "firejail": "firejail", "podman": "podman"}
 
@@ -32,12 +33,14 @@ class Launch:
         temp_files: list[str] | None = None,
         rlimits_outside: bool = True,  # run the argv under prlimit (false: the backend sets the limits itself)
         stop: list[str] | None = None,  # run on timeout: what lives outside our process group (a container)
+        env: dict[str, str] | None = None,  # for the backend process only, never passed on to the command
     ) -> None:
         self.argv = argv
         self.pass_fds = pass_fds or []
         self.temp_files = temp_files or []
         self.rlimits_outside = rlimits_outside
         self.stop = stop
+        self.env = env or {}
 
 
 def binary(name: str) -> str | None:
@@ -66,11 +69,76 @@ def choose(preferred: str | None = None) -> str:
 def build(name: str, policy: Policy, command: list[str]) -> Launch:
     if name == "bwrap":
         return _bwrap(policy, command)
+    if os.geteuid() != 0:
+        refuse_unprivileged(name)
     if name == "firejail":
         return Launch(_firejail(str(binary("firejail")), policy, command))
     if name == "podman":
         return _podman(policy, command)
     raise HelpError(f"unknown sandbox backend {name}", "choose one of: " + ", ".join(BACKENDS))
+
+
+FIREJAIL_USERS = "/etc/firejail/firejail.users"
+SUBID_FILES = ("/etc/subuid", "/etc/subgid")
+
+
+def refuse_unprivileged(name: str) -> None:
+    """A HelpError when backend `name` cannot sandbox this (non-root) user here, before anything runs.
+
+    firejail never sandboxes `nobody`, and for a user it does not allow (not in firejail.users, or
+    without a login shell) it starts the user's shell instead: unsandboxed, or refused by nologin.
+    Rootless podman needs the user's /etc/subuid and /etc/subgid ranges for its user namespace.
+    """
+    import pwd
+
+    uid = os.geteuid()
+    try:
+        user = pwd.getpwuid(uid)
+    except KeyError:
+        raise HelpError(
+            f"{name} cannot sandbox uid {uid}: it has no entry in /etc/passwd", "use --backend bwrap"
+        ) from None
+    if name == "firejail":
+        shell = os.path.basename(user.pw_shell or "")
+        if user.pw_name == "nobody" or uid == NOBODY:
+            reason = "firejail never sandboxes the user nobody"
+        elif _listed(FIREJAIL_USERS, user.pw_name) is False:
+            reason = f"user {user.pw_name} is not in {FIREJAIL_USERS}"
+        elif shell in ("nologin", "false", "") or not os.access(user.pw_shell, os.X_OK):
+            reason = f"user {user.pw_name} has no login shell ({user.pw_shell or 'none'}), which firejail needs"
+        else:
+            return
+        raise HelpError(
+            f"firejail cannot sandbox this user: {reason}",
+            f"use --backend bwrap, or (as root) `firecfg --add-users {user.pw_name}` with a real login shell",
+        )
+    if name == "podman":
+        missing = [f for f in SUBID_FILES if not _has_range(f, user.pw_name, uid)]
+        if missing:
+            raise HelpError(
+                f"rootless podman cannot sandbox user {user.pw_name}: no range in {' and '.join(missing)}",
+                f"use --backend bwrap, or (as root) `usermod --add-subuids 100000-165535 --add-subgids "
+                f"100000-165535 {user.pw_name}` then `podman system migrate`",
+            )
+
+
+def _listed(path: str, name: str) -> bool | None:
+    """Whether `name` is a line of `path`; None when the file does not exist (firejail then allows everyone)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return name in {line.strip() for line in handle}
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return False
+
+
+def _has_range(path: str, name: str, uid: int) -> bool:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return any(line.split(":")[0] in (name, str(uid)) for line in handle if line.count(":") == 2)
+    except OSError:
+        return False
 
 
 def _bwrap(policy: Policy, command: list[str]) -> Launch:
@@ -266,6 +334,8 @@ def _podman(policy: Policy, command: list[str]) -> Launch:
     argv += ["--ulimit", f"cpu={policy.cpu}:{policy.cpu + 1}", "--ulimit", f"fsize={policy.disk}:{policy.disk}"]
     argv += ["--ulimit", f"nofile={policy.files}:{policy.files}", "--ulimit", "core=0:0"]
     argv += ["--ulimit", f"nproc={policy.procs}:{policy.procs}"]
+    if os.geteuid() != 0:  # rootless on cgroup v1 ignores --memory and --pids-limit: rlimits still hold
+        argv += ["--ulimit", f"data={policy.mem}:{policy.mem}"]  # engines know no "as"; data counts anonymous maps
     argv += ["--mount", f"type=tmpfs,destination=/tmp,tmpfs-size={policy.disk},tmpfs-mode=1777"]
     argv += [f"--shm-size={policy.disk}"]
     # Container uid 65534 is host root inside a private user namespace (so it owns the workdir as the caller
@@ -289,4 +359,13 @@ def _podman(policy: Policy, command: list[str]) -> Launch:
     for key, value in sandbox_env(policy).items():
         argv += ["-e", f"{key}={value}"]
     argv += ["-w", str(policy.workdir), "--rootfs", rootfs, *command]
-    return Launch(argv, temp_files=[profile], rlimits_outside=False, stop=[podman, "rm", "-f", "-t", "0", name])
+    # Rootless podman finds its storage and runtime directory through these; the container's own environment
+    # is only the -e list above (--env-host=false), and podman's process is not visible inside it.
+    own = {k: os.environ[k] for k in PODMAN_ENV if k in os.environ} if os.geteuid() else {}
+    if own or os.geteuid():  # it maps users by name through /etc/subuid: the caller's, not the sandbox's "nobody"
+        import pwd
+
+        own["USER"] = own["LOGNAME"] = pwd.getpwuid(os.geteuid()).pw_name
+    return Launch(
+        argv, temp_files=[profile], rlimits_outside=False, stop=[podman, "rm", "-f", "-t", "0", name], env=own
+    )
