@@ -72,7 +72,7 @@ def run(
 ) -> Result:
     """Run `command` (an argv, never a shell line) under `policy`; HelpError when no backend can enforce it.
 
-    backend: "bwrap" | "firejail" | "podman" | None (the first installed) | "none" (no isolation at all:
+    backend: "bwrap" | "firejail" | "podman" | "podman+bwrap" (two layers) | None (the first installed) | "none" (no isolation at all:
     only for `--unsafe-no-sandbox`).
     """
     if not command:
@@ -293,7 +293,7 @@ def _limit_hit(
     # The hard CPU limit's SIGKILL: the CPU time is in the rusage when every level reaped its child; a
     # SIGKILL that is not the memory cgroup's, after at least `cpu` seconds, is that limit too.
     hard_cpu = cpu_used >= policy.cpu - 0.05 or result.duration >= policy.cpu
-    if result.signal == signals.SIGKILL and result.backend != "podman" and hard_cpu:
+    if result.signal == signals.SIGKILL and not result.backend.startswith("podman") and hard_cpu:
         return "cpu"
     if result.signal == signals.SIGXFSZ:
         return "disk"
@@ -301,7 +301,7 @@ def _limit_hit(
         return "procs"
     if result.exit_code == 0:
         return None
-    if result.backend == "podman" and result.exit_code == 137:
+    if result.backend.startswith("podman") and result.exit_code == 137:  # podman, podman+bwrap
         # SIGKILL from the container's memory cgroup, or the hard CPU limit (only reached after `cpu` seconds)
         return "cpu" if result.duration >= policy.cpu else "memory"
     tail = result.stderr[-4000:]

@@ -18,6 +18,12 @@ from plugins.sandbox import seccomp
 from plugins.sandbox.policy import NOBODY, Policy, sandbox_env, secrets, system_dirs
 
 BACKENDS = ("bwrap", "firejail", "podman")
+# Two layers: a podman container (namespaces, cgroup limits, read-only root, no capabilities) around bwrap
+# (its own namespaces, uid 65534, the seccomp filter). firejail cannot be the inner layer: 0.9.72 detects the
+# container and runs the command unsandboxed, even with --force.
+DOUBLE = "podman+bwrap"
+BWRAP_SETUP = ("mount", "umount2", "unshare", "pivot_root")  # what bwrap itself needs from the outer layer
+SECCOMP_INSIDE = "/tmp/.help-sandbox-seccomp"  # the inner filter, handed in as a read-only file
 PODMAN_ENV = ("HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "CONTAINERS_STORAGE_CONF")
 PREFERENCE = ("bwrap", "firejail", "podman")
 PACKAGES = {"bwrap": "bubblewrap", "firejail": "firejail", "podman": "podman"}
@@ -49,6 +55,13 @@ def binary(name: str) -> str | None:
 
 def choose(preferred: str | None = None) -> str:
     """The backend to use: `preferred` if installed, else the first installed in PREFERENCE order."""
+    if preferred == DOUBLE:
+        for part in ("podman", "bwrap"):
+            if not binary(part):
+                raise HelpError(
+                    f"the double sandbox needs {part}, which is not installed", f"sudo apt-get install {PACKAGES[part]}"
+                )
+        return DOUBLE
     if preferred:
         if preferred not in BACKENDS:
             raise HelpError(f"unknown sandbox backend {preferred}", "choose one of: " + ", ".join(BACKENDS))
@@ -70,11 +83,13 @@ def build(name: str, policy: Policy, command: list[str]) -> Launch:
     if name == "bwrap":
         return _bwrap(policy, command)
     if os.geteuid() != 0:
-        refuse_unprivileged(name)
+        refuse_unprivileged("podman" if name == DOUBLE else name)
     if name == "firejail":
         return Launch(_firejail(str(binary("firejail")), policy, command))
     if name == "podman":
         return _podman(policy, command)
+    if name == DOUBLE:
+        return _double(policy, command)
     raise HelpError(f"unknown sandbox backend {name}", "choose one of: " + ", ".join(BACKENDS))
 
 
@@ -284,8 +299,9 @@ def ensure_rootfs() -> str:
 ENGINE_PROFILE = "/usr/share/containers/seccomp.json"
 
 
-def _seccomp_profile() -> str:
+def _seccomp_profile(outer: bool = False) -> str:
     """The engine's own allow-list profile minus every syscall we deny; else an allow-by-default one denying them.
+    `outer`: the profile around bwrap, which lets it set up its namespaces (its own filter then denies them).
 
     Written to a temporary file (removed after the run) for `--security-opt seccomp=FILE`.
     """
@@ -294,9 +310,11 @@ def _seccomp_profile() -> str:
 
     from plugins.sandbox.seccomp import CLONE_NAMESPACES, DENIED
 
-    denied = set(DENIED)
+    denied = set(DENIED) - (set(BWRAP_SETUP) if outer else set())
     rule = {"names": sorted(denied), "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
     try:
+        if outer:
+            raise ValueError("the engine's profile refuses namespaces to a container without CAP_SYS_ADMIN")
         with open(ENGINE_PROFILE) as handle:
             profile = json.load(handle)
         for entry in profile.get("syscalls", []):
@@ -315,17 +333,37 @@ def _seccomp_profile() -> str:
             for flag in flags
         ]
         clone3 = {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
-        profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule, clone3, *clone]}
+        profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule, clone3, *([] if outer else clone)]}
     fd, path = tempfile.mkstemp(prefix="help-sandbox-seccomp-", suffix=".json")
     with os.fdopen(fd, "w") as handle:
         json.dump(profile, handle)
     return path
 
 
-def _podman(policy: Policy, command: list[str]) -> Launch:
+def _double(policy: Policy, command: list[str]) -> Launch:
+    """bwrap with the whole policy, inside a podman container with the whole policy."""
+    import tempfile
+
+    inner = _bwrap(policy, command)
+    for fd in inner.pass_fds:
+        os.close(fd)
+    argv = list(inner.argv)
+    fd, program = tempfile.mkstemp(prefix="help-sandbox-bpf-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(seccomp.program() if "--seccomp" in argv else b"")
+    os.chmod(program, 0o644)
+    if "--seccomp" in argv:
+        argv[argv.index("--seccomp") + 1] = "9"
+    wrapped = ["/bin/sh", "-c", f'exec "$@" 9< {SECCOMP_INSIDE}', "sh", *argv]
+    outer = _podman(policy, wrapped, outer=True, mounts=["-v", f"{program}:{SECCOMP_INSIDE}:ro"])
+    outer.temp_files.append(program)
+    return outer
+
+
+def _podman(policy: Policy, command: list[str], outer: bool = False, mounts: list[str] | None = None) -> Launch:
     podman = str(binary("podman"))
     rootfs = ensure_rootfs()
-    profile = _seccomp_profile()
+    profile = _seccomp_profile(outer)
     name = f"help-sandbox-{os.getpid()}-{os.urandom(4).hex()}"
     argv = [podman, "run", "--rm", "--name", name, "--read-only", "--read-only-tmpfs=false", "--log-driver=none"]
     argv += ["--network=" + ("slirp4netns" if policy.network else "none"), "--ipc=private", "--uts=private"]
@@ -347,6 +385,8 @@ def _podman(policy: Policy, command: list[str]) -> Launch:
         argv += ["--userns=keep-id"]
     user = f"{NOBODY}:{NOBODY}" if os.geteuid() == 0 else f"{os.getuid()}:{os.getgid()}"
     argv += ["--user", user, "--cap-drop=all", f"--security-opt=seccomp={profile}"]
+    if outer:  # bwrap mounts a fresh /proc for its pid namespace: the engine's masks over /proc forbid that
+        argv += ["--security-opt=unmask=ALL", *(mounts or [])]
     for path, target in system_dirs():
         if not target:
             argv += ["-v", f"{path}:{path}:ro"]
