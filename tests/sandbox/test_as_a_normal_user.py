@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HELP, IN_CI, ROOT
+from tests.conftest import IN_CI, ROOT
 from tests.sandbox.conftest import PACKAGES, need_tool
 
 USER = "helpsbx"
@@ -77,6 +77,18 @@ def _as(uid: int, gid: int, argv: list[str], env: dict[str, str], cwd: Path) -> 
     )
 
 
+@pytest.fixture(scope="module")
+def code() -> Iterator[Path]:
+    """A copy of the code the dropped caller can read: the checkout may sit in a 0700 temp dir."""
+    folder = Path(tempfile.mkdtemp(prefix="help-sandbox-code-"))
+    folder.chmod(0o755)
+    for package in ("helper", "plugins"):
+        shutil.copytree(ROOT / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "help.py", folder / "help.py")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
 def canary() -> Iterator[tuple[Path, str]]:
     token = secrets.token_hex(8)
@@ -90,7 +102,7 @@ def canary() -> Iterator[tuple[Path, str]]:
 
 
 @pytest.mark.parametrize("backend", ["bwrap", "firejail", "podman"])
-def test_policy_holds_for_an_unprivileged_caller(backend: str, canary: tuple[Path, str]) -> None:
+def test_policy_holds_for_an_unprivileged_caller(backend: str, canary: tuple[Path, str], code: Path) -> None:
     need_tool(backend, PACKAGES[backend])
     need_tool("setpriv", "apt-get install util-linux")
     if not Path("/usr/bin/python3").exists():
@@ -99,7 +111,7 @@ def test_policy_holds_for_an_unprivileged_caller(backend: str, canary: tuple[Pat
     uid, gid = user.pw_uid, user.pw_gid
     home, runtime, work = (_own_dir(p, uid, gid) for p in ("help-sbx-home-", "help-sbx-run-", "help-sbx-work-"))
     path, token = canary
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime), "PYTHONPATH": str(ROOT)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime), "PYTHONPATH": str(code)}
     try:
         result = _as(uid, gid, ["/usr/bin/python3", "-c", CALLER, str(work), str(path), backend], env, work)
         assert result.returncode == 0 and result.stdout, result.stderr
@@ -124,7 +136,7 @@ def test_policy_holds_for_an_unprivileged_caller(backend: str, canary: tuple[Pat
         ("podman", "error: rootless podman cannot sandbox user nobody: no range in /etc/subuid and /etc/subgid"),
     ],
 )
-def test_a_backend_that_cannot_sandbox_the_user_refuses_with_one_line(backend: str, line: str) -> None:
+def test_a_backend_that_cannot_sandbox_the_user_refuses_with_one_line(backend: str, line: str, code: Path) -> None:
     need_tool(backend, PACKAGES[backend])
     need_tool("setpriv", "apt-get install util-linux")
     if not Path("/usr/bin/python3").exists():
@@ -133,7 +145,17 @@ def test_a_backend_that_cannot_sandbox_the_user_refuses_with_one_line(backend: s
     marker = work / "ran"
     try:
         env = {"PATH": "/usr/bin:/bin", "HOME": str(work)}
-        argv = ["/usr/bin/python3", str(HELP), "sandbox", "run", "--backend", backend, "--", "touch", str(marker)]
+        argv = [
+            "/usr/bin/python3",
+            str(code / "help.py"),
+            "sandbox",
+            "run",
+            "--backend",
+            backend,
+            "--",
+            "touch",
+            str(marker),
+        ]
         result = _as(65534, 65534, argv, env, work)
         assert result.returncode == 1 and not marker.exists(), result
         lines = result.stderr.strip().splitlines()
