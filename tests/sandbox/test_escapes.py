@@ -232,10 +232,9 @@ def test_timeout_kills_the_whole_tree(tmp_path: Path, backend: str) -> None:
     assert (beat.stat().st_size if beat.exists() else 0) == before
 
 
+@pytest.mark.parametrize("escape", [DOUBLE], indirect=True)
 def test_double_sandbox_stacks_two_layers(escape: Escape) -> None:
     """podman+bwrap: the container's seccomp profile and bwrap's filter both apply to the command."""
-    if escape.backend != DOUBLE:
-        pytest.skip("only the double sandbox has two layers")
     assert escape.result.backend == DOUBLE
     status = escape.evidence("capabilities")
     assert b"Seccomp_filters:\t2" in status or b"Seccomp:\t2" in status, status
