@@ -93,6 +93,21 @@ def _all_commands() -> dict[str, tuple[str, str, Any]]:
     return commands
 
 
+def _prefetch(argv: list[str], commands: dict[str, tuple[str, str, Any]]) -> None:
+    """Let the plugin of the command being run start its slow part (its PLUGIN's `prefetch`) before parsing."""
+    name = command_name(argv)
+    plugin = commands[name][2] if name in commands else None
+    if plugin is None or not getattr(plugin, "prefetch", None):
+        return
+    try:
+        import importlib
+
+        module_name, _, function = plugin.prefetch.partition(":")
+        getattr(importlib.import_module(module_name), function)(argv)
+    except Exception as exc:  # only ever an optimisation: the command does the work itself
+        console.verbose(f"prefetch of {plugin.name} skipped: {exc}")
+
+
 def _journal_dir(project: Any) -> str | None:
     """The state folder the run's record goes to, or None when the journal is off (or unreachable)."""
     if not project.found or not project.config.get("journal.enabled", True):
@@ -195,9 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     console.configure(json_mode="--json" in argv, debug=debug, color=False if "--no-color" in argv else None)
     args = None
     try:
+        commands = _all_commands()
+        _prefetch(argv, commands)
         from helper.parsing import build_parser
 
-        parser, module, plugin = build_parser(argv, _all_commands())
+        parser, module, plugin = build_parser(argv, commands)
         if getattr(module, "PASSTHROUGH", False):
             head, tail = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
             args, unknown = parser.parse_known_args(head)

@@ -15,12 +15,13 @@ from helper import proc
 from helper.errors import HelpError
 from helper.which import which
 from plugins.compose.model import Model, Service
+from plugins.compose.prefetch import LABEL as prefetch_label
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
     from typing import Any
 
-LABEL = "help.compose.project"
+LABEL = prefetch_label  # the project label, defined where `compose ps` prefetches
 SERVICE_LABEL = "help.compose.service"
 DIGEST_LABEL = "help.compose.digest"
 
@@ -44,7 +45,14 @@ class Engine:
 
     def containers(self, project: str) -> list[dict[str, Any]]:
         """The project's containers (running or not), as the engine lists them."""
-        result = self.run("ps", "-a", "--filter", f"label={LABEL}={project}", "--format", "json")
+        from plugins.compose import prefetch
+
+        command = prefetch.ps_argv(self.binary, project)
+        early = prefetch.take(command, timeout=120)  # started by `compose ps` before the CLI loaded
+        if early is not None:
+            result = proc.Result(command, early[0], early[1], early[2], 0.0, False)
+        else:
+            result = self.run(*command[1:])
         if not result.ok:
             self.ensure_running()  # a clear error when the engine is down
             raise proc.command_failed(result)
