@@ -412,7 +412,7 @@ def _volume(spec: str, root: Path) -> str:
     return source + sep + rest
 
 
-CACHE = ("compose", "model.marshal")  # under .help/: the last model read, keyed by what it was read from
+CACHE = ("compose", "model.marshal")  # in the state dir (.help/): the last model read, keyed by what it came from
 CACHE_FORMAT = 1
 RACY_WINDOW_NS = 2_000_000_000  # a file this fresh may change again within the same mtime tick
 
@@ -433,6 +433,12 @@ def load(project: Any, profile: str | None = None) -> Model:
     model, env, from_file = _parse(project, root, profile)
     _to_cache(root, key, model, env, from_file, env_file(project))
     return model
+
+
+def _cache_path(root: Path) -> str:
+    from helper.root import state_dir  # follows HELP_STATE_DIR
+
+    return os.path.join(state_dir(str(root)), *CACHE)
 
 
 def _signature(path: str) -> tuple[int, int, int] | None:
@@ -460,7 +466,7 @@ def _from_cache(root: Path, key: tuple[object, ...]) -> Model | None:
     import marshal
 
     try:
-        with open(os.path.join(root, ".help", *CACHE), "rb") as handle:
+        with open(_cache_path(root), "rb") as handle:
             stored_key, entry = marshal.load(handle)
     except (OSError, EOFError, ValueError, TypeError):
         return None
@@ -532,7 +538,7 @@ def _to_cache(
         from helper.fsutil import atomic_write
 
         # 0600: the interpolated document and the .env's secret values are in it, as in the .env itself
-        atomic_write(os.path.join(root, ".help", *CACHE), payload, mode=0o600, fsync=False)
+        atomic_write(_cache_path(root), payload, mode=0o600, fsync=False)
     except (OSError, ValueError):
         pass  # a read-only project still works, only slower
 

@@ -31,14 +31,14 @@ def start(argv: list[str]) -> None:
     import marshal
 
     from helper.replay import project_option
-    from helper.root import find_root
+    from helper.root import find_root, state_dir
     from helper.which import which
 
     root = find_root(project_option(argv) or os.environ.get("HELP_PROJECT") or ".")
     if root is None:
         return
     try:
-        with open(os.path.join(root, ".help", "compose", "model.marshal"), "rb") as handle:
+        with open(os.path.join(state_dir(root), "compose", "model.marshal"), "rb") as handle:
             _, entry = marshal.load(handle)
         name = str(entry["name"])
     except (OSError, EOFError, ValueError, TypeError, KeyError):
