@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from helper.errors import HelpError
 from helper.records import Record
+from helper.which import which as _which
 
 Command = Sequence[str | os.PathLike[str]]
 
@@ -38,12 +38,12 @@ class Result(Record):
 
 
 def which(name: str, path: str | None = None) -> str | None:
-    return shutil.which(name, path=path)
+    return _which(name, path=path)
 
 
 def require(name: str, hint: str) -> str:
     """The full path of binary `name`, or a HelpError saying how to install it."""
-    found = shutil.which(name)
+    found = _which(name)
     if not found:
         raise HelpError(f"`{name}` is not installed or not on PATH", hint)
     return found

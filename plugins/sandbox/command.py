@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 BACKENDS = ("bwrap", "firejail", "podman")  # plugins.sandbox.backends.BACKENDS (not imported: start-up time)
+DOUBLE = "podman+bwrap"  # plugins.sandbox.backends.DOUBLE
 MiB = 1024 * 1024
 PASSTHROUGH = True
 LONG_RUNNING = True
@@ -38,6 +39,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=BACKENDS, help="force a backend (default: bwrap, firejail, podman)")
     parser.add_argument("--rw", action="append", default=[], metavar="PATH", help="also writable (repeatable)")
     parser.add_argument("--ro", action="append", default=[], metavar="PATH", help="also visible, read-only")
+    parser.add_argument(
+        "--double", action="store_true", help="two layers: bwrap inside a podman container (both needed)"
+    )
     parser.add_argument("--net", action="store_true", help="allow network access")
     parser.add_argument("--mem", type=int, default=1024, metavar="MIB", help="memory per process (default 1024)")
     parser.add_argument("--procs", type=int, default=256, help="processes and threads (default 256)")
@@ -74,6 +78,10 @@ def run(args: argparse.Namespace, project: Any) -> int:
         timeout=args.timeout,
     )
     backend = api.UNSAFE if args.unsafe_no_sandbox else args.backend
+    if args.double:
+        if args.backend or args.unsafe_no_sandbox:
+            raise UsageError("--double chooses the backends itself", "drop --backend / --unsafe-no-sandbox")
+        backend = DOUBLE
     if args.unsafe_no_sandbox:
         console.warn("running WITHOUT a sandbox (--unsafe-no-sandbox): the command can reach everything you can")
     stream = None if console.json else _echo
