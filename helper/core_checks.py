@@ -76,7 +76,7 @@ def cache_check(project: Any) -> Check:
 
 def journal_check(project: Any) -> Check:
     path = project.state_dir / "journal.sqlite"
-    if not path.exists():
+    if not path.exists() and not (project.state_dir / "journal.pending").is_dir():  # helper.runlog's records
         return Check("journal", "ok", "no runs recorded yet")
     try:
         from helper.journal import Journal

@@ -402,7 +402,9 @@ def _offer_replay(ctx: Context, watch: list[Path]) -> None:
     paths += [root / name for name in (".gitignore", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")]
     paths += config_inputs(root)
     assert ctx.venv is not None and ctx.python is not None
-    paths += [ctx.python, ctx.venv, *ctx.venv.glob("lib/python*/site-packages")]
+    from helper.envs.layout import site_packages
+
+    paths += [ctx.python, ctx.venv, *site_packages(ctx.venv)]
     state_dir = ctx.project.state_dir
     paths.append(state_dir / "cache" / "ac")  # gone after `cache clean` (stats.json beside it changes every run)
     own = [state_dir / "test-state.json", state_dir / "test-env.json"]

@@ -128,8 +128,15 @@ def _engine(project: Any, store: Any, model: str | None, prompt: str) -> tuple[A
 
 
 def _venv(project: Any) -> Path | None:
-    venv = (project.root / str(project.get("test.venv"))).resolve()
-    return venv if venv.is_dir() else None
+    """The environment `help.py test` runs in (the project's, helper.envs.project_env), when it exists."""
+    from helper.errors import HelpError
+    from helper.testing.environment import location
+
+    try:
+        python, _why = location(project)
+    except HelpError:
+        return None
+    return python.parent.parent.resolve() if python.exists() else None
 
 
 def _finish(store: Any, task_id: str, state: str) -> int:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from typing import TYPE_CHECKING, Any
 
-from helper import proc
 from helper.errors import HelpError, UsageError
 from helper.ui import console
 
+TYPE_CHECKING = False  # typing costs start-up time (`compose ps` is a quick command); annotations are strings
 if TYPE_CHECKING:
+    from typing import Any
+
     from helper.checks import Check
 
 PASSTHROUGH = True
@@ -119,6 +119,8 @@ def run(args: argparse.Namespace, project: Any) -> int:
         return 0
     if action == "ps":
         return _ps(engine, model, names)
+    from helper import proc
+
     if action == "logs":
         argv = [engine.binary, "logs", *(["-f"] if args.follow else [])]
         return max(proc.passthrough([*argv, eng.container_name(model, model.services[n])]) for n in names)
@@ -193,6 +195,8 @@ def _config(project: Any) -> int:
 
     model = load(project)
     data = masked(model)
+    import json
+
     console.result(data, lambda d: console.echo(json.dumps(d, indent=2)))
     return 0
 
@@ -237,6 +241,7 @@ def _ps(engine: Any, model: Any, names: list[str]) -> int:
 
 
 def _events(project: Any, follow: bool) -> int:
+    import json
     from pathlib import Path
 
     from plugins.compose import events
