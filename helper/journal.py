@@ -58,6 +58,13 @@ def _loads(text: str) -> Any:
     return json.loads(text)
 
 
+def recorded(state_dir: Path) -> bool:
+    """Whether any run was recorded under `state_dir`: in the SQLite file, or still as pending small files."""
+    from helper.replay import PENDING_DIR
+
+    return (state_dir / "journal.sqlite").exists() or (state_dir / PENDING_DIR).is_dir()
+
+
 class Journal:
     def __init__(self, path: Path, keep: int = 5000) -> None:
         self.path = path

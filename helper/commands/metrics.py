@@ -123,12 +123,12 @@ def _tests(project: Any, family: Any) -> None:
 
 
 def _runs(project: Any, family: Any) -> None:
+    from helper.journal import Journal, recorded
+
     path = project.state_dir / "journal.sqlite"
-    if not path.exists():
+    if not recorded(project.state_dir):
         return
     try:
-        from helper.journal import Journal
-
         journal = Journal(path)
         try:
             rows = journal.runs(limit=5000)
@@ -167,12 +167,12 @@ def _runs(project: Any, family: Any) -> None:
 
 def _agents(project: Any, family: Any) -> None:
     """The agent's counters: one journal run (command `agent.task`) per finished task, its per-role calls in details."""
+    from helper.journal import Journal, recorded
+
     path = project.state_dir / "journal.sqlite"
-    if not path.exists():
+    if not recorded(project.state_dir):
         return
     try:
-        from helper.journal import Journal
-
         journal = Journal(path)
         try:
             rows = journal.runs(command="agent.task", limit=5000)

@@ -21,7 +21,9 @@ from plugins.agent import workspace
 from plugins.agent.store import Store
 
 FINAL = ("done", "failed", "applied", "discarded", "cancelled")
-TABLES = ("subtasks", "events", "results", "tool_calls", "messages")  # rows keyed by task_id
+# rows keyed by task_id; `choices` and `scores` (one small row per task and role) stay: they are what the bandit
+# learns from, so its history outlives the archive window
+TABLES = ("subtasks", "events", "results", "tool_calls", "messages", "calls")
 BATCH = 200
 
 
