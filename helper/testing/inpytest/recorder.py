@@ -36,7 +36,7 @@ from typing import Any
 try:  # inside pytest: the copy beside this file
     from helpy_opens import read_path  # type: ignore[import-not-found]
 except ImportError:  # imported from the repository itself
-    from helper.testing.opens import read_path
+    from helper.testing.inpytest.opens import read_path
 
 CONTROL_ENV = "HELPY_TEST_CONTROL"
 
