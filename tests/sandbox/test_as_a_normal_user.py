@@ -54,6 +54,11 @@ def test_bwrap_policy_holds_for_an_unprivileged_caller() -> None:
     canary = elsewhere / "readable-by-the-caller"
     canary.write_text(token)
     canary.chmod(0o644)  # the caller may read it; the sandbox was not given it
+    # the checkout may sit where uid 65534 cannot read (a 0700 temp dir): give the caller its own copy of the code
+    code = Path(tempfile.mkdtemp(prefix="help-sandbox-code-"))
+    code.chmod(0o755)
+    for package in ("helper", "plugins"):
+        shutil.copytree(ROOT / package, code / package, ignore=shutil.ignore_patterns("__pycache__"))
     try:
         result = subprocess.run(
             [
@@ -67,7 +72,7 @@ def test_bwrap_policy_holds_for_an_unprivileged_caller() -> None:
                 str(work),
                 str(canary),
             ],
-            env={"PATH": "/usr/bin:/bin", "HOME": str(work), "PYTHONPATH": str(ROOT)},
+            env={"PATH": "/usr/bin:/bin", "HOME": str(work), "PYTHONPATH": str(code)},
             capture_output=True,
             text=True,
             timeout=60,
@@ -84,3 +89,4 @@ def test_bwrap_policy_holds_for_an_unprivileged_caller() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(elsewhere, ignore_errors=True)
+        shutil.rmtree(code, ignore_errors=True)
