@@ -203,6 +203,7 @@ def test_whole_run_has_python_and_component_results(sample: Callable[[dict[str, 
     log = tmp_path / "calls.log"
     (shim_dir / "node").write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
     (shim_dir / "node").chmod(0o755)
+    age(shim_dir)  # the runner is an input of the replayed answer too: a fresh one is not trusted
     env = {"PATH": os.pathsep.join([str(shim_dir), os.environ.get("PATH", "")])}
     project = sample(
         {
