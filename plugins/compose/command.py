@@ -55,7 +55,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("-d", "--detach", action="store_true", help="up: return once started (the default)")
     parser.add_argument("--monitor", action="store_true", help="up: then watch health in the foreground")
     parser.add_argument("--wait", action="store_true", help="up: return once every service is running and healthy")
-    parser.add_argument("--timeout", type=float, default=120.0, help="up --wait: give up after this many seconds")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0,
+        help="up: give up waiting for a depends_on condition (or, with --wait, health) after this many seconds",
+    )  # fmt: skip
+    parser.add_argument("--volumes", action="store_true", help="down: also remove the project's named volumes")
     parser.add_argument("-o", "--output", help="kube: file to write (default: <project>-kube.yaml)")
     parser.add_argument("-f", "--follow", action="store_true", help="logs/events: keep following")
     return parser
@@ -66,6 +70,8 @@ def _setup(project: Any) -> tuple[Any, Any]:
     from plugins.compose.model import load
 
     model = load(project)
+    for warning in model.warnings:
+        console.warn(warning)
     return eng.choose(str(project.get("compose.engine"))), model
 
 
@@ -91,7 +97,9 @@ def run(args: argparse.Namespace, project: Any) -> int:
 
         check_secrets(model, names)
         if action == "up":
-            done = eng.up(engine, model, names, emit=lambda k, s, **f: events.append(model.root, k, s, **f))
+            done = eng.up(
+                engine, model, names, emit=lambda k, s, **f: events.append(model.root, k, s, **f), wait=args.timeout
+            )
             if args.wait:
                 _wait_healthy(engine, model, names, args.timeout)
             console.result(done, _show_up)
@@ -108,7 +116,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
         console.result(made, lambda d: console.echo(f"wrote {d['file']}"))
         return 0
     if action == "down":
-        gone = eng.down(engine, model, args.services or None)
+        gone = eng.down(engine, model, args.services or None, volumes=args.volumes)
         console.result({"removed": gone}, lambda d: console.echo(f"removed: {', '.join(d['removed']) or 'nothing'}"))
         return 0
     if action == "restart":
@@ -192,6 +200,8 @@ def _config(project: Any) -> int:
     from plugins.compose.model import load, masked
 
     model = load(project)
+    for warning in model.warnings:
+        console.warn(warning)
     data = masked(model)
     console.result(data, lambda d: console.echo(json.dumps(d, indent=2)))
     return 0

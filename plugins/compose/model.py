@@ -544,7 +544,9 @@ def _options(raw: Any, at: Any, base: str, model: Model) -> list[str]:
                 out += [flag, pair]
         elif kind == "ulimits":
             if not isinstance(value, dict):
-                raise ConfigError(f"{key}: must be a mapping", "ulimits: {nofile: {soft: 1024, hard: 2048}}", where=at(k))
+                raise ConfigError(
+                    f"{key}: must be a mapping", "ulimits: {nofile: {soft: 1024, hard: 2048}}", where=at(k)
+                )
             for name, limit in value.items():
                 if isinstance(limit, dict) and "soft" in limit and "hard" in limit:
                     out += [flag, f"{name}={limit['soft']}:{limit['hard']}"]

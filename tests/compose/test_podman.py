@@ -36,7 +36,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if name == "tmp" else 0o755
             tar.addfile(info)
         tar.add(busybox, "bin/busybox")
-        for tool in ("sh", "httpd", "sleep", "touch", "rm", "test", "cat", "echo", "true", "ls"):
+        for tool in ("sh", "httpd", "sleep", "touch", "rm", "test", "cat", "echo", "true", "ls", "wget", "nslookup"):
             link = tarfile.TarInfo(f"bin/{tool}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(link)
