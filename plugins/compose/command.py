@@ -126,7 +126,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
         console.result({"restarted": names}, lambda d: console.echo("restarted: " + ", ".join(d["restarted"])))
         return 0
     if action == "ps":
-        return _ps(engine, model, names)
+        return _ps(engine, model, names, everything=not args.services)
     if action == "logs":
         argv = [engine.binary, "logs", *(["-f"] if args.follow else [])]
         return max(proc.passthrough([*argv, eng.container_name(model, model.services[n])]) for n in names)
@@ -214,11 +214,13 @@ def _uptime(row: dict[str, Any]) -> float | None:
     return None
 
 
-def _ps(engine: Any, model: Any, names: list[str]) -> int:
+def _ps(engine: Any, model: Any, names: list[str], everything: bool = False) -> int:
     from plugins.compose import engine as eng
     from plugins.compose import events
 
     rows = {eng.labels_of(r).get(eng.SERVICE_LABEL, ""): r for r in engine.containers(model.name)}
+    if everything:  # services outside the active profiles too, once they have a container
+        names = names + [n for n in model.services if n in rows and n not in names]
     state = events.load_state(model.root).get("services", {})
     out = []
     for name in names:

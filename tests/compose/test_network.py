@@ -14,7 +14,7 @@ from tests.compose.test_podman import LABEL, Proj, compose, image, proj  # noqa:
 
 
 @pytest.fixture
-def net_proj(proj: Proj) -> Iterator[Proj]:  # noqa: F811
+def net(proj: Proj) -> Iterator[Proj]:  # noqa: F811
     """`proj`, whose networks and volumes are removed afterwards whatever the test left."""
     yield proj
     for kind in ("network", "volume"):
@@ -32,18 +32,17 @@ def names(kind: str, project: str) -> list[str]:
     return sorted(out.stdout.split())
 
 
-def logs_until(proj: Proj, service: str, text: str, timeout: float = 15) -> str:
+def logs_until(net: Proj, service: str, text: str, timeout: float = 15) -> str:
     deadline = time.monotonic() + timeout
     while True:
-        out = proj.help("compose", "logs", service).stdout
+        out = net.help("compose", "logs", service).stdout
         if text in out or time.monotonic() > deadline:
             return out
         time.sleep(0.2)
 
 
-def test_client_reaches_server_by_service_name_and_down_cleans_networks(net_proj: Proj) -> None:
-    proj = net_proj
-    compose(proj, """
+def test_client_reaches_server_by_service_name_and_down_cleans_networks(net: Proj) -> None:
+    compose(net, """
   server:
     image: IMAGE
     command: [sh, -c, 'echo hello-from-server > /tmp/index.html; httpd -f -p 80 -h /tmp']
@@ -68,24 +67,24 @@ networks:
 volumes:
   data:
 """)  # fmt: skip
-    up = proj.help("compose", "up")
+    up = net.help("compose", "up")
     assert up.returncode == 0, up.stderr
-    assert names("network", proj.name) == sorted([f"{proj.name}_default", f"{proj.name}_back"])
-    assert names("volume", proj.name) == [f"{proj.name}_data"]
-    assert "hello-from-server" in logs_until(proj, "client", "hello-from-server")
+    assert names("network", net.name) == sorted([f"{net.name}_default", f"{net.name}_back"])
+    assert names("volume", net.name) == [f"{net.name}_data"]
+    assert "hello-from-server" in logs_until(net, "client", "hello-from-server")
     for host in ("other", "db-alias"):  # a service name and an extra alias, on the `back` network
-        looked = subprocess.run(["podman", "exec", f"{proj.name}-client", "nslookup", host],
+        looked = subprocess.run(["podman", "exec", f"{net.name}-client", "nslookup", host],
                                 capture_output=True, text=True)  # fmt: skip
         assert looked.returncode == 0 and f"{host}.dns.podman" in looked.stdout, (host, looked.stdout, looked.stderr)
-    inspect = json.loads(subprocess.run(["podman", "inspect", f"{proj.name}-other"], capture_output=True,
+    inspect = json.loads(subprocess.run(["podman", "inspect", f"{net.name}-other"], capture_output=True,
                                         text=True, check=True).stdout)[0]  # fmt: skip
     assert inspect["HostConfig"]["Init"] is True
-    down = proj.help("compose", "down")
+    down = net.help("compose", "down")
     assert down.returncode == 0, down.stderr
-    assert names("network", proj.name) == []
-    assert names("volume", proj.name) == [f"{proj.name}_data"]  # kept without -v
-    assert proj.help("compose", "down", "--volumes").returncode == 0
-    assert names("volume", proj.name) == []
+    assert names("network", net.name) == []
+    assert names("volume", net.name) == [f"{net.name}_data"]  # kept without -v
+    assert net.help("compose", "down", "--volumes").returncode == 0
+    assert names("volume", net.name) == []
 
 
 HEALTHY = """
@@ -108,23 +107,22 @@ volumes:
 """
 
 
-def test_depends_on_service_healthy_starts_after_the_healthcheck_passes(net_proj: Proj) -> None:
-    proj = net_proj
-    compose(proj, HEALTHY)
+def test_depends_on_service_healthy_starts_after_the_healthcheck_passes(net: Proj) -> None:
+    compose(net, HEALTHY)
     began = time.monotonic()
-    up = proj.help("compose", "up")
+    up = net.help("compose", "up")
     assert up.returncode == 0, up.stderr
     assert time.monotonic() - began >= 2
-    out = logs_until(proj, "app", "saw-")
+    out = logs_until(net, "app", "saw-")
     assert "saw-ready" in out and "too-early" not in out
-    ps = {r["service"]: r for r in json.loads(proj.help("--json", "compose", "ps").stdout)}
+    ps = {r["service"]: r for r in json.loads(net.help("--json", "compose", "ps").stdout)}
     assert ps["db"]["health"] == "healthy"
-    assert proj.help("compose", "down").returncode == 0
-    compose(proj, HEALTHY.replace("touch /shared/ok", "true"))
-    stuck = proj.help("compose", "up", "--timeout", "3")
+    assert net.help("compose", "down").returncode == 0
+    compose(net, HEALTHY.replace("touch /shared/ok", "true"))
+    stuck = net.help("compose", "up", "--timeout", "3")
     assert stuck.returncode == 1
     assert "services.app: dependency db not healthy after 3s" in stuck.stderr
-    assert proj.state("app") == "" and proj.state("db") == "running"
+    assert net.state("app") == "" and net.state("db") == "running"
 
 
 INIT = """
@@ -144,24 +142,22 @@ volumes:
 """
 
 
-def test_service_completed_successfully_waits_for_the_init_container(net_proj: Proj) -> None:
-    proj = net_proj
-    compose(proj, INIT.replace("CODE", "0"))
-    up = proj.help("compose", "up")
+def test_service_completed_successfully_waits_for_the_init_container(net: Proj) -> None:
+    compose(net, INIT.replace("CODE", "0"))
+    up = net.help("compose", "up")
     assert up.returncode == 0, up.stderr
-    assert "prepared" in logs_until(proj, "app", "prepared")
-    assert proj.state("init") == "exited"
-    assert proj.help("compose", "down", "--volumes").returncode == 0
-    compose(proj, INIT.replace("CODE", "3"))
-    failed = proj.help("compose", "up")
+    assert "prepared" in logs_until(net, "app", "prepared")
+    assert net.state("init") == "exited"
+    assert net.help("compose", "down", "--volumes").returncode == 0
+    compose(net, INIT.replace("CODE", "3"))
+    failed = net.help("compose", "up")
     assert failed.returncode == 1
     assert "services.app: dependency init exited with code 3" in failed.stderr
-    assert proj.state("app") == ""
+    assert net.state("app") == ""
 
 
-def test_profiles_only_services_start_when_named_or_active(net_proj: Proj) -> None:
-    proj = net_proj
-    compose(proj, """
+def test_profiles_only_services_start_when_named_or_active(net: Proj) -> None:
+    compose(net, """
   base:
     image: IMAGE
     command: [sleep, '1000']
@@ -171,20 +167,21 @@ def test_profiles_only_services_start_when_named_or_active(net_proj: Proj) -> No
     profiles: [debug]
     x-note: extension keys are ignored
 """)  # fmt: skip
-    up = proj.help("compose", "up")
+    up = net.help("compose", "up")
     assert up.returncode == 0, up.stderr
-    assert proj.state("base") == "running" and proj.state("debug-tool") == ""
-    named = proj.help("compose", "up", "debug-tool")
+    assert net.state("base") == "running" and net.state("debug-tool") == ""
+    named = net.help("compose", "up", "debug-tool")
     assert named.returncode == 0, named.stderr
-    assert proj.state("debug-tool") == "running"
-    assert proj.help("compose", "down").returncode == 0
-    active = proj.help("compose", "up", COMPOSE_PROFILES="debug")
-    assert active.returncode == 0 and proj.state("debug-tool") == "running"
+    assert net.state("debug-tool") == "running"
+    listed = [r["service"] for r in json.loads(net.help("--json", "compose", "ps").stdout)]
+    assert listed == ["base", "debug-tool"]
+    assert net.help("compose", "down").returncode == 0
+    active = net.help("compose", "up", COMPOSE_PROFILES="debug")
+    assert active.returncode == 0 and net.state("debug-tool") == "running"
 
 
-def test_common_service_keys_reach_the_engine(net_proj: Proj) -> None:
-    proj = net_proj
-    compose(proj, """
+def test_common_service_keys_reach_the_engine(net: Proj) -> None:
+    compose(net, """
   app:
     image: IMAGE
     command: [sleep, '1000']
@@ -206,9 +203,9 @@ def test_common_service_keys_reach_the_engine(net_proj: Proj) -> None:
       resources:
         limits: {memory: 64m, cpus: "0.5"}
 """)  # fmt: skip
-    up = proj.help("compose", "up")
+    up = net.help("compose", "up")
     assert up.returncode == 0, up.stderr
-    data = json.loads(subprocess.run(["podman", "inspect", f"{proj.name}-app"], capture_output=True, text=True,
+    data = json.loads(subprocess.run(["podman", "inspect", f"{net.name}-app"], capture_output=True, text=True,
                                      check=True).stdout)[0]  # fmt: skip
     host, config = data["HostConfig"], data["Config"]
     assert config["Tty"] is True and config["OpenStdin"] is True and host["ReadonlyRootfs"] is True
@@ -217,7 +214,7 @@ def test_common_service_keys_reach_the_engine(net_proj: Proj) -> None:
     assert host["Memory"] == 64 * 1024 * 1024 and host["NanoCpus"] == 500_000_000
     assert config["StopSignal"] in (2, "SIGINT") and config["StopTimeout"] == 5
     assert "no-new-privileges" in " ".join(host["SecurityOpt"])
-    sysctl = subprocess.run(["podman", "exec", f"{proj.name}-app", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"],
+    sysctl = subprocess.run(["podman", "exec", f"{net.name}-app", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"],
                             capture_output=True, text=True)  # fmt: skip
     assert sysctl.stdout.strip() == "0"
     assert "CAP_NET_RAW" in host["CapDrop"]
