@@ -169,6 +169,8 @@ def _wait_healthy(engine: Any, model: Any, names: list[str], timeout: float) -> 
             service = model.services[name]
             row = rows.get(name)
             if row is None or eng.state_of(row) != "running":
+                if row is not None and row.get("ExitCode") == 0 and model.one_shot(name):
+                    pending.remove(name)  # an init container that has done its job
                 continue
             if service.health is not None:
                 cname = eng.container_name(model, service)

@@ -137,6 +137,11 @@ class Model(Record):
         wanted = self.services[name].profiles
         return not wanted or bool(set(wanted) & (self.profiles if active is None else active))
 
+    def one_shot(self, name: str) -> bool:
+        """A service others wait for to exit 0 (an init container), without a restart policy."""
+        waited = any(s.conditions.get(name) == "service_completed_successfully" for s in self.services.values())
+        return waited and self.services[name].restart in ("no", "on-failure")
+
     def order(self, wanted: list[str] | None = None) -> list[str]:
         """Services in start order (dependencies first), limited to `wanted` and what they need.
 
@@ -396,7 +401,7 @@ def _service(name: str, raw: Any, where: str, root: Path, model: Model) -> Servi
         raise ConfigError(
             f"{base}.volumes: must be a list of SOURCE:TARGET strings", "- ./data:/data", where=at("volumes")
         )
-    deps, conditions, required = _depends(raw.get("depends_on"), at("depends_on"), f"{base}.depends_on")
+    deps, conditions, required = _depends(raw.get("depends_on"), at("depends_on"), f"{base}.depends_on", model.warnings)
     wanted_secrets = raw.get("secrets") or []
     if not isinstance(wanted_secrets, list):
         raise ConfigError(f"{base}.secrets: must be a list", "- db_password", where=at("secrets"))
@@ -448,7 +453,9 @@ def _service(name: str, raw: Any, where: str, root: Path, model: Model) -> Servi
     )
 
 
-def _depends(value: Any, where: str, key: str) -> tuple[list[str], dict[str, str], dict[str, bool]]:
+def _depends(
+    value: Any, where: str, key: str, warnings: list[str]
+) -> tuple[list[str], dict[str, str], dict[str, bool]]:
     """depends_on, short (a list) or long (name: {condition, required}) form."""
     if value is None:
         return [], {}, {}
@@ -465,6 +472,11 @@ def _depends(value: Any, where: str, key: str) -> tuple[list[str], dict[str, str
         spec = spec if spec is not None else {}
         if not isinstance(spec, dict):
             raise ConfigError(f"{key}.{dep}: must be a mapping", "condition: service_healthy", where=here)
+        for k in spec:
+            if k not in ("condition", "required", "restart"):
+                raise ConfigError(f"{key}.{dep}.{k}: unknown key", "known: condition, required, restart", where=here)
+        if spec.get("restart"):
+            warnings.append(f"{here}: {key}.{dep}.restart is not honoured by help.py (ignored)")
         condition = _text(spec.get("condition", "service_started"))
         if condition not in CONDITIONS:
             raise ConfigError(f"{key}.{dep}.condition: {condition!r} is not one of {', '.join(CONDITIONS)}",

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.compose.test_podman import LABEL, Proj, compose, image, proj  # noqa: F401  (fixtures)
+from tests.compose.test_podman import INTERVAL, LABEL, Proj, compose, image, proj  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -144,10 +144,14 @@ volumes:
 
 def test_service_completed_successfully_waits_for_the_init_container(net: Proj) -> None:
     compose(net, INIT.replace("CODE", "0"))
-    up = net.help("compose", "up")
+    up = net.help("compose", "up", "--wait", "--timeout", "30")
     assert up.returncode == 0, up.stderr
     assert "prepared" in logs_until(net, "app", "prepared")
     assert net.state("init") == "exited"
+    net.watch()  # the monitor leaves an init container that exited 0 alone
+    time.sleep(4 * INTERVAL)
+    assert not [e for e in net.events() if e["kind"] == "restart"]
+    assert net.state("init") == "exited" and net.state("app") == "running"
     assert net.help("compose", "down", "--volumes").returncode == 0
     compose(net, INIT.replace("CODE", "3"))
     failed = net.help("compose", "up")
