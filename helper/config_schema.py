@@ -54,7 +54,12 @@ SCHEMA: dict[str, Setting] = {
     "test.depends": Setting("list", [], "extra files (globs) every test depends on"),
     "test.pytest_args": Setting("list", [], "arguments always passed to pytest"),
     "test.env_vars": Setting("list", [], "environment variables whose values invalidate cached results"),
-    "test.components": Setting("table", {}, "named components: name -> list of paths", item="list"),
+    "test.components": Setting(
+        "table",
+        {},
+        "named components: name -> list of paths (Python), or {path, runner, inputs, junit, timeout} (own runner)",
+        item="component",
+    ),
     "test.setup": Setting("list", [], "commands run before the tests"),
     "test.teardown": Setting("list", [], "commands run after the tests"),
     "test.venv": Setting("str", ".venv", "deprecated: when set, tests run in this environment as it is (never synced)"),
@@ -163,6 +168,63 @@ def parse_size(value: str | int) -> int:
 
 def type_error(setting: Setting, value: Any) -> str | None:
     """Why `value` does not fit `setting`, or None when it does."""
+    found = problem_at(setting, value)
+    if not found:
+        return None
+    problem, inside = found
+    return f"{'.'.join(inside)}: {problem}" if inside else problem
+
+
+# A component with its own runner (test.components): key -> what it must be.
+COMPONENT_KEYS = {
+    "path": "a string: the component's folder, relative to the project root",
+    "runner": 'a string: the command that runs its tests, e.g. "node --test" or "npm test"',
+    "inputs": "a list of strings: more files or globs its result depends on",
+    "junit": "a string: the JUnit XML file the runner writes, relative to path",
+    "timeout": "a number of seconds",
+}
+
+
+def _component_problem(name: str, item: Any) -> tuple[str, list[str]] | None:
+    if isinstance(item, list):
+        if all(isinstance(v, str) for v in item):
+            return None
+        return "expected a list of strings", [name]
+    if not isinstance(item, dict):
+        return "expected a list of paths or a table with path and runner", [name]
+    for key, sub in item.items():
+        if key not in COMPONENT_KEYS:
+            return f"unknown key (known: {', '.join(COMPONENT_KEYS)})", [name, key]
+        ok = (
+            isinstance(sub, list) and all(isinstance(v, str) for v in sub)
+            if key == "inputs"
+            else isinstance(sub, (int, float)) and not isinstance(sub, bool) and sub > 0
+            if key == "timeout"
+            else isinstance(sub, str) and bool(sub.strip())
+        )
+        if not ok:
+            return f"expected {COMPONENT_KEYS[key]}", [name, key]
+    for key in ("path", "runner"):
+        if key not in item:
+            return f"{key} is missing (expected {COMPONENT_KEYS[key]})", [name]
+    return None
+
+
+def problem_at(setting: Setting, value: Any) -> tuple[str, list[str]] | None:
+    """Why `value` does not fit `setting` and where inside it (key path below the setting), or None."""
+    if setting.kind == "table" and setting.item == "component":
+        if not isinstance(value, dict):
+            return "expected a table", []
+        for name, item in value.items():
+            found = _component_problem(name, item)
+            if found:
+                return found
+        return None
+    problem = _type_problem(setting, value)
+    return (problem, []) if problem else None
+
+
+def _type_problem(setting: Setting, value: Any) -> str | None:
     kind = setting.kind
     if kind in ("str", "choice"):
         if not isinstance(value, str):

@@ -14,7 +14,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-from helper.config_schema import SCHEMA, coerce_env, defaults, type_error
+from helper.config_schema import SCHEMA, coerce_env, defaults, problem_at, type_error
 from helper.errors import ConfigError
 from helper.root import ROOT_MARKERS as ROOT_MARKERS  # re-exported: the loader's markers
 from helper.root import find_root as _find_root
@@ -75,14 +75,18 @@ def key_line(text: str, path: list[str]) -> int | None:
             table = _split_key(header.group(1))
             if table == path:
                 return number
+            if best is None and len(table) > len(path) and table[: len(path)] == path:
+                best = number  # a sub-table of the key ([a.b.name] for a.b)
             continue
         assign = _ASSIGN.match(line)
         if assign:
             full = table + _split_key(assign.group(1))
             if full == path:
                 return number
-            if best is None and len(full) < len(path) and path[: len(full)] == full:
-                best = number  # an inline table holding the key
+            inline = len(full) < len(path) and path[: len(full)] == full  # an inline table holding the key
+            inside = len(full) > len(path) and full[: len(path)] == path  # a dotted key below it
+            if best is None and (inline or inside):
+                best = number
     return best
 
 
@@ -110,12 +114,14 @@ def flatten(table: dict[str, Any], *, source: Path, text: str, prefix: list[str]
             dotted = ".".join(path)
             setting = SCHEMA.get(dotted)
             if setting is not None:
-                problem = type_error(setting, value)
-                if problem:
+                found = problem_at(setting, value)
+                if found:
+                    problem, inside = found
+                    shown = value if not inside else _dig(value, inside)
                     raise ConfigError(
-                        f"{'.'.join(prefix + path)}: {problem}, got {value!r}",
+                        f"{'.'.join(prefix + path + inside)}: {problem}, got {shown!r}",
                         f"{setting.help}; see `help.py config show` for the current values",
-                        where=locate(path),
+                        where=locate(path + inside) if key_line(text, prefix + path + inside) else locate(path),
                     )
                 values[dotted] = value
                 where[dotted] = locate(path)
@@ -129,6 +135,12 @@ def flatten(table: dict[str, Any], *, source: Path, text: str, prefix: list[str]
 
     walk(table, [])
     return Layer(str(source), values, where)
+
+
+def _dig(value: Any, inside: list[str]) -> Any:
+    for part in inside:
+        value = value[part] if isinstance(value, dict) else value
+    return value
 
 
 def env_layer(environ: dict[str, str]) -> Layer:

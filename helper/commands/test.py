@@ -15,6 +15,7 @@ EXAMPLES = """examples:
   help.py test --all                  run everything (results are still cached)
   help.py test --changed origin/main  only tests depending on files changed since a git ref
   help.py test --component parser     only the tests of one component
+  help.py test --component js-client  a component with its own runner (test.components: path, runner)
   help.py test --shard 2/4            this runner's quarter, balanced by recorded durations
   help.py test --quality              also ruff check, ruff format --check, mypy (cached per file)
   help.py test --junit report.xml     JUnit XML with every test, cached ones marked

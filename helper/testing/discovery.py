@@ -186,10 +186,14 @@ def conftests(rel: str, files: set[str]) -> list[str]:
         directory = posixpath.dirname(directory)
 
 
-def components(root: Path, configured: dict[str, list[str]], files: list[str]) -> dict[str, list[str]]:
-    """Named components: from config, else found (packages, src/ packages, test subfolders)."""
-    if configured:
-        return {name: list(paths) for name, paths in configured.items()}
+def components(root: Path, configured: dict[str, Any], files: list[str]) -> dict[str, list[str]]:
+    """Named Python components: from config, else found (packages, src/ packages, test subfolders).
+
+    Components with their own runner (a table, helper.testing.components) are not Python's.
+    """
+    python = {name: list(paths) for name, paths in configured.items() if isinstance(paths, list)}
+    if python:
+        return python
     found: dict[str, list[str]] = {}
     for rel in files:
         parts = rel.split("/")

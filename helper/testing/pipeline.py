@@ -326,6 +326,7 @@ def store_results(ctx: Context) -> int | None:
 
 
 def report(ctx: Context) -> int | None:
+    from helper.testing import components
     from helper.testing import report as reports
 
     plan = ctx.plan
@@ -337,10 +338,14 @@ def report(ctx: Context) -> int | None:
             plan.decisions = [d for d in plan.decisions if d.run or d.test in records.in_scope or not ctx.shard]
     reasons = {d.test: d.reason for d in plan.decisions}
     table = reports.rows(plan, ran, reasons)
-    code = _exit_code(ctx, table)
+    outside = components.for_whole_run(ctx.project, ctx.args, ctx.user_paths)  # components with their own runner
+    table = sorted(table + outside.rows, key=lambda r: r["id"])
+    code = _exit_code(ctx, table) or (1 if outside.failed else 0)
     elapsed = time.monotonic() - ctx.started
     info = reports.summary(table, plan, code, elapsed)
     info["pytest_started"] = ctx.ran_pytest
+    if outside.info:
+        info["components"] = outside.info
     quality = None
     if ctx.args.quality:
         from helper.testing import quality as quality_checks
@@ -361,12 +366,12 @@ def report(ctx: Context) -> int | None:
         reports.render_summary(info)
         if quality is not None:
             quality_checks.render(quality)
-    if code == 0 and not ctx.ran_pytest:
-        _offer_replay(ctx)
+    if code == 0 and not ctx.ran_pytest and not outside.ran:
+        _offer_replay(ctx, outside.watch)
     return code
 
 
-def _offer_replay(ctx: Context) -> None:
+def _offer_replay(ctx: Context, watch: list[Path]) -> None:
     """An all-from-cache answer depends only on files and variables: let it be replayed (helper.replay).
 
     Not for runs that write elsewhere or ask someone else: --junit, --quality, --changed (git), --cov,
@@ -393,7 +398,7 @@ def _offer_replay(ctx: Context) -> None:
         while parent not in folders:
             folders.add(parent)
             parent = os.path.dirname(parent)
-    paths = [root / rel for rel in (*rels, *folders)]
+    paths = [root / rel for rel in (*rels, *folders)] + watch
     paths += [root / name for name in (".gitignore", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")]
     paths += config_inputs(root)
     assert ctx.venv is not None and ctx.python is not None
@@ -416,6 +421,10 @@ STEPS: list[Callable[[Context], int | None]] = [
 
 
 def execute(project: Any, args: argparse.Namespace) -> int:
+    from helper.testing import components
+
+    if components.owns(project, args):  # --component NAME with its own runner: no pytest
+        return components.execute(project, args)
     ctx = Context(project=project, args=args)
     for step in STEPS:
         started = time.perf_counter()
