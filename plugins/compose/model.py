@@ -25,7 +25,7 @@ from typing import Any
 
 from helper.errors import ConfigError
 from helper.records import Factory, Record
-from plugins.compose.yamlish import YMap, loads
+from plugins.compose.yamlish import Tagged, YMap, loads
 
 BASE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 APPENDED = ("ports", "volumes", "expose")
@@ -114,8 +114,9 @@ class Service(Record):
     options: list[str] = Factory(list)  # engine flags from the keys in FLAGS
 
     def digest(self) -> str:
-        """A hash of its merged definition: a change means it must be re-created."""
-        return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        """A hash of its merged definition and the networks/volumes it joins: a change means re-create it."""
+        shape = {"raw": self.raw, "networks": self.networks, "volumes": self.volumes}
+        return hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class Model(Record):
@@ -217,6 +218,8 @@ def secret_like(values: dict[str, str], project: Any) -> set[str]:
 
 
 def interpolate(value: Any, env: dict[str, str], where: str, key: str) -> Any:
+    if isinstance(value, Tagged):
+        return Tagged(value.tag, interpolate(value.value, env, where, key))
     if isinstance(value, dict):
         out = YMap(getattr(value, "line", 0))
         out.lines = dict(getattr(value, "lines", {}))
@@ -259,7 +262,12 @@ def merge(base: Any, over: Any, key: str = "") -> Any:
         for k, v in base.items():
             out[k] = v
         for k, v in over.items():
-            if k == "environment" and k in out:
+            if isinstance(v, Tagged):  # compose's !reset / !override: no merging with the base
+                if v.tag == "reset":
+                    out.pop(k, None)
+                else:
+                    out[k] = untag(v.value)
+            elif k == "environment" and k in out:
                 out[k] = {**_env_dict(out[k], "", ""), **_env_dict(v, "", "")}
             elif k in out and k in APPENDED and isinstance(out[k], list) and isinstance(v, list):
                 out[k] = out[k] + [x for x in v if x not in out[k]]
@@ -269,6 +277,24 @@ def merge(base: Any, over: Any, key: str = "") -> Any:
                 out[k] = v
         return out
     return over
+
+
+def untag(value: Any) -> Any:
+    """The document without !reset/!override marks: reset keys and items dropped, overrides unwrapped."""
+    if isinstance(value, Tagged):
+        return None if value.tag == "reset" else untag(value.value)
+    if isinstance(value, dict):
+        out = YMap(getattr(value, "line", 0))
+        lines = getattr(value, "lines", {})
+        for k, v in value.items():
+            if not (isinstance(v, Tagged) and v.tag == "reset"):
+                out[k] = untag(v)
+                if k in lines:
+                    out.lines[k] = lines[k]
+        return out
+    if isinstance(value, list):
+        return [untag(v) for v in value if not (isinstance(v, Tagged) and v.tag == "reset")]
+    return value
 
 
 def _env_dict(value: Any, where: str, key: str) -> dict[str, str]:
@@ -680,6 +706,7 @@ def load(project: Any, profile: str | None = None) -> Model:
             service_where[name] = f"{path}:{getattr(services, 'lines', {}).get(name, 1)}"
         doc = interpolate(doc, env, f"{path}:1", "")
         merged = doc if merged is None else merge(merged, doc)
+    merged = untag(merged)
     services_doc = merged.get("services") or {}
     if not services_doc:
         raise ConfigError("no services defined", "add a service under `services:`", where=f"{files[0]}:1")

@@ -3,8 +3,9 @@
 The core is stdlib-only and PyYAML is not always installed, so compose files are read
 with this subset: what compose files use, including anchors (`&name`, also alone on the
 line after its key), aliases (`*name`), merge keys (`<<: *name`, `<<: [*a, *b]`; the
-mapping's own keys win) and flow collections spanning lines. Tags and multi-document
-streams are refused with file:line. Every mapping remembers the line of each key, so a
+mapping's own keys win) and flow collections spanning lines. Of the tags, compose's
+`!reset` and `!override` are kept as `Tagged` for the model's merge; any other tag and
+multi-document streams are refused with file:line. Every mapping remembers the line of each key, so a
 later validation error can name file:line and key.
 """
 
@@ -29,6 +30,24 @@ class YMap(dict[str, Any]):
 
 
 _KEY = re.compile(r"""^(?:"([^"]*)"|'([^']*)'|([^\s'"#\[\]{}][^:#]*?|[^\s'"#\[\]{}]))\s*:(?:\s+|$)(.*)$""")
+
+
+class Tagged:
+    """A compose override tag on a value: `!reset` (drop the base's value) or `!override` (replace it whole)."""
+
+    __slots__ = ("tag", "value")
+
+    def __init__(self, tag: str, value: Any) -> None:
+        self.tag = tag
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tagged) and (other.tag, other.value) == (self.tag, self.value)
+
+    def __repr__(self) -> str:
+        return f"!{self.tag} {self.value!r}"
+
+
 _ANCHOR = re.compile(r"^([&*])([^\s,\[\]{}]+)\s*(.*)$")
 _INT = re.compile(r"^[-+]?[0-9]+$")
 _FLOAT = re.compile(r"^[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
@@ -164,7 +183,10 @@ class _Reader:
     def value(self, text: str, number: int, indent: int, *, in_map: bool) -> Any:
         """A node's value: `&anchor`/`*alias` handled here, the rest by `plain_value`."""
         if text[:1] == "!":
-            self.fail(number, f"YAML tags ({text.split()[0]}) are not supported in compose files here")
+            tag, _, rest = text.partition(" ")
+            if tag in ("!reset", "!override"):
+                return Tagged(tag[1:], self.value(rest.strip(), number, indent, in_map=in_map))
+            self.fail(number, f"YAML tags ({tag}) are not supported in compose files here (only !reset, !override)")
         anchor = None
         if text[:1] in ("&", "*"):
             match = _ANCHOR.match(text)

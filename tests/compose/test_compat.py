@@ -81,7 +81,7 @@ svc:
         ("a: 1\nb: *nope\n", 2, "unknown alias *nope"),
         ("a:\n  <<: *missing\n", 2, "unknown alias *missing"),
         ("a: &x 1\nb:\n  <<: *x\n", 3, "`<<` merges a mapping"),
-        ("a: !reset []\n", 1, "YAML tags (!reset)"),
+        ("a: !custom []\n", 1, "YAML tags (!custom)"),
         ("a:\n  - !!str x\n", 2, "YAML tags"),
         ("a: [1, !x 2]\n", 1, "YAML tags"),
         ("a: [1,\n  2\n", 1, "unclosed '['"),
@@ -92,6 +92,37 @@ def test_yaml_errors_name_file_and_line(text: str, line: int, words: str) -> Non
         loads(text, "f.yaml")
     assert caught.value.where == f"f.yaml:{line}"
     assert words in caught.value.message
+
+
+def test_reset_and_override_tags_in_a_profile_file(tmp_path: Path) -> None:
+    write(
+        tmp_path / "compose.yaml",
+        """
+        services:
+          web:
+            image: app
+            ports: ["8080:80"]
+            environment: {A: "1", B: "2"}
+            healthcheck: {test: [CMD, "true"]}
+            command: !override [sleep, "1"]
+        """,
+    )
+    write(
+        tmp_path / "compose.test.yaml",
+        """
+        services:
+          web:
+            ports: !override
+              - "9090:90"
+            environment: !override {C: "3"}
+            healthcheck: !reset
+        """,
+    )
+    web = load(FakeProject(tmp_path, "test")).services["web"]
+    assert [p.spec() for p in web.ports] == ["9090:90/tcp"]  # replaced, not appended
+    assert web.environment == {"C": "3"} and web.health is None and web.command == ["sleep", "1"]
+    dev = load(FakeProject(tmp_path)).services["web"]
+    assert dev.environment == {"A": "1", "B": "2"} and dev.health is not None
 
 
 def test_extension_keys_profiles_long_depends_on_and_flags(tmp_path: Path) -> None:
