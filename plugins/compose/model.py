@@ -751,7 +751,11 @@ def load(project: Any, profile: str | None = None) -> Model:
             )
         model.services[name] = _service(name, raw, service_where[name], root, model)
     for name, service in model.services.items():
-        for dep in service.depends_on:
+        for dep in list(service.depends_on):
+            if dep not in model.services and not service.required.get(dep, True):
+                model.warnings.append(f"{service.line}: services.{name}.depends_on: {dep!r} is not defined (optional)")
+                service.depends_on.remove(dep)
+                continue
             if dep not in model.services:
                 raise ConfigError(
                     f"services.{name}.depends_on: unknown service {dep!r}", "fix the name", where=service.line

@@ -145,6 +145,7 @@ def test_extension_keys_profiles_long_depends_on_and_flags(tmp_path: Path) -> No
               db: {condition: service_healthy}
               init: {condition: service_completed_successfully, required: true}
               tools: {condition: service_started, required: false}
+              elsewhere: {required: false}
             networks:
               front:
                 aliases: [www]
@@ -176,8 +177,10 @@ def test_extension_keys_profiles_long_depends_on_and_flags(tmp_path: Path) -> No
         "db": "service_healthy",
         "init": "service_completed_successfully",
         "tools": "service_started",
+        "elsewhere": "service_started",
     }
-    assert web.required == {"db": True, "init": True, "tools": False}
+    assert web.required == {"db": True, "init": True, "tools": False, "elsewhere": False}
+    assert "elsewhere" not in web.depends_on and "'elsewhere' is not defined (optional)" in "".join(model.warnings)
     assert model.order() == ["db", "init", "web"]  # tools: profile not active, not required
     assert model.order(["tools"]) == ["tools"]
     assert "tools" in load(FakeProject(tmp_path, "debug")).order()  # help.py's active profile counts
