@@ -751,6 +751,13 @@ def load(project: Any, profile: str | None = None) -> Model:
             )
         model.services[name] = _service(name, raw, service_where[name], root, model)
     for name, service in model.services.items():
+        mode = service.network_mode or ""
+        if mode.startswith("service:") and mode[8:] not in model.services:
+            raise ConfigError(f"services.{name}.network_mode: unknown service {mode[8:]!r}", "fix the name",
+                              where=service.line)  # fmt: skip
+        if mode.startswith("service:") and mode[8:] not in service.depends_on:
+            service.depends_on.append(mode[8:])  # it joins that container's network: start it first
+            service.conditions[mode[8:]] = "service_started"
         for dep in list(service.depends_on):
             if dep not in model.services and not service.required.get(dep, True):
                 model.warnings.append(f"{service.line}: services.{name}.depends_on: {dep!r} is not defined (optional)")

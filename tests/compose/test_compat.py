@@ -164,6 +164,9 @@ def test_extension_keys_profiles_long_depends_on_and_flags(tmp_path: Path) -> No
           tools:
             image: app
             profiles: [debug]
+          sidecar:
+            image: app
+            network_mode: service:db
         networks:
           front:
         volumes:
@@ -181,7 +184,8 @@ def test_extension_keys_profiles_long_depends_on_and_flags(tmp_path: Path) -> No
     }
     assert web.required == {"db": True, "init": True, "tools": False, "elsewhere": False}
     assert "elsewhere" not in web.depends_on and "'elsewhere' is not defined (optional)" in "".join(model.warnings)
-    assert model.order() == ["db", "init", "web"]  # tools: profile not active, not required
+    assert model.order() == ["db", "init", "web", "sidecar"]
+    assert model.services["sidecar"].depends_on == ["db"]  # tools: profile not active, not required
     assert model.order(["tools"]) == ["tools"]
     assert "tools" in load(FakeProject(tmp_path, "debug")).order()  # help.py's active profile counts
     argv = run_argv(model, web)
@@ -193,6 +197,8 @@ def test_extension_keys_profiles_long_depends_on_and_flags(tmp_path: Path) -> No
     db = run_argv(model, model.services["db"])
     assert "shared-data:/var/lib/db" in db and f"{tmp_path}/conf:/conf:ro" in db
     assert "--network demo_default --network-alias db" in " ".join(db)
+    sidecar = run_argv(model, model.services["sidecar"])
+    assert "--network container:demo-db" in " ".join(sidecar) and "--network-alias" not in sidecar
     warned = "\n".join(model.warnings)
     assert "deploy.resources.reservations is not honoured" in warned and "services.web.links" in warned
     assert "logging" not in warned and "replicas" not in warned
@@ -207,6 +213,7 @@ def test_extension_keys_profiles_long_depends_on_and_flags(tmp_path: Path) -> No
         ("    networks: [nope]\n", 4, "network 'nope' is not declared"),
         ("    network_mode: host\n    networks: [default]\n", 5, "network_mode and networks"),
         ("    init: yes-please\n", 4, "services.web.init: must be true or false"),
+        ("    network_mode: service:nope\n", 2, "network_mode: unknown service 'nope'"),
         ("    pull_policy: sometimes\n", 4, "pull_policy"),
         ("    depends_on:\n      db: {condition: service_healthy}\n  db:\n    image: x\n    profiles: [p]\n", 1,
          "'db' is only in profiles p"),
