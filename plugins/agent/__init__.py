@@ -19,5 +19,12 @@ PLUGIN = Plugin(
         "parallel": Setting("int", 2, "independent sub-tasks worked on at once"),
         "test_command": Setting("list", [], "test command run in the sandbox (default: python help.py test)"),
         "max_rounds": Setting("int", 2, "review rounds before a sub-task fails"),
+        "bandit": Setting(
+            "choice",
+            "thompson",
+            "how each role's prompt variant is chosen from past scores",
+            choices=("thompson", "ucb1", "off"),
+        ),
+        "bandit_seed": Setting("int", None, "the bandit's random seed (unset: a fresh one each run)"),
     },
 )

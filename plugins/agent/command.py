@@ -9,7 +9,8 @@ from typing import Any
 from helper.errors import HelpError, UsageError
 from helper.ui import console
 
-ACTIONS = ("run", "resume", "status", "log", "diff", "apply", "discard", "models", "pull")
+ACTIONS: tuple[str, ...] = ("run", "resume", "status", "log", "diff", "apply", "discard", "models", "pull")
+ACTIONS += ("cancel", "retry", "rate", "stats", "ui")
 
 EXAMPLES = """examples:
   help.py agent "add a --since flag to history"   plan, code, review and test it on a branch
@@ -20,7 +21,12 @@ EXAMPLES = """examples:
   help.py agent discard ID                        remove its worktree and branch
   help.py agent resume ID                         continue a task that was stopped
   help.py agent models                            models on the server; agent pull NAME fetches one
-config: agent.server, agent.api (auto|ollama|openai), agent.model, agent.fallback, agent.parallel"""
+  help.py agent cancel ID / retry ID              stop a working task / run a failed or cancelled one again
+  help.py agent rate ID 1-5                       your verdict, part of the task's score
+  help.py agent stats [--json]                    success rate, tokens, time per model and role; suggestions
+  help.py agent ui                                live dashboard (needs textual)
+config: agent.server, agent.api (auto|ollama|openai), agent.model, agent.fallback, agent.parallel,
+        agent.bandit (thompson|ucb1|off), agent.bandit_seed"""
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -39,6 +45,8 @@ def run(args: argparse.Namespace, project: Any) -> int:
     root: Path = project.root
     if action in ("models", "pull"):
         return _models(project, rest) if action == "models" else _pull(project, rest)
+    if action == "ui":
+        return _ui(project)
     from plugins.agent.store import Store
 
     project.ensure_state_dir()
@@ -50,7 +58,15 @@ def run(args: argparse.Namespace, project: Any) -> int:
             return _run(project, store, " ".join(rest), args.model)
         if action == "status":
             return _status(store, rest)
+        if action == "stats":
+            return _stats(store)
+        if action == "rate":
+            return _rate(store, rest)
         task_id = _one(rest, action)
+        if action == "cancel":
+            return _cancel(store, task_id)
+        if action == "retry":
+            return _retry(project, store, task_id, args.model)
         if action == "resume":
             return _resume(project, store, task_id, args.model)
         if action == "log":
@@ -92,6 +108,8 @@ def _engine(project: Any, store: Any, model: str | None, prompt: str) -> tuple[A
         max_rounds=int(project.get("agent.max_rounds")),
         test_command=list(project.get("agent.test_command") or []),
         venv=_venv(project),
+        bandit=str(project.get("agent.bandit")),
+        seed=project.get("agent.bandit_seed"),
     )
     say = console.info if not console.json else (lambda text: None)
     return engine.Engine(project.root, store, client, chain, settings, say), reason
@@ -186,8 +204,9 @@ def _workspace(project: Any, store: Any, action: str, task_id: str) -> int:
     worktree = Path(task["worktree"])
     if action == "discard":
         workspace.discard(project.root, worktree, task["branch"])
-        if task["state"] in ("done", "failed"):
+        if task["state"] in ("done", "failed", "cancelled"):
             store.move_task(task_id, "discarded")
+            _rescore(store, task_id)
         console.result({"id": task_id, "discarded": True}, lambda d: console.success(f"task {task_id} discarded"))
         return 0
     if not worktree.exists():
@@ -205,6 +224,7 @@ def _workspace(project: Any, store: Any, action: str, task_id: str) -> int:
         raise HelpError(f"task {task_id}'s tests fail: not applied", f"help.py agent log {task_id}")
     files = workspace.apply(project.root, worktree, task["base"])
     store.move_task(task_id, "applied", ", ".join(files))
+    _rescore(store, task_id)
     console.result({"id": task_id, "applied": files}, lambda d: console.success(f"applied: {', '.join(files)}"))
     return 0
 
@@ -267,4 +287,90 @@ def _pull(project: Any, rest: list[str]) -> int:
 
         status = client.pull(name, progress)
     console.result({"model": name, "status": status}, lambda d: console.success(f"pulled {name}"))
+    return 0
+
+
+def _rescore(store: Any, task_id: str) -> None:
+    from plugins.agent import scoring
+
+    scoring.rescore(store, task_id)
+
+
+def _cancel(store: Any, task_id: str) -> int:
+    from plugins.agent import control
+
+    state = control.cancel(store, task_id)
+    console.result(
+        {"id": task_id, "state": state},
+        lambda d: console.success(f"task {task_id} cancelled: its worker stops before its next step"),
+    )
+    return 0
+
+
+def _retry(project: Any, store: Any, task_id: str, model: str | None) -> int:
+    from plugins.agent import control
+
+    task = store.task(task_id)
+    if task is None:
+        raise HelpError(f"no task {task_id}", "`help.py agent status` lists the tasks")
+    engine, _ = _engine(project, store, model or task["model"], task["prompt"])  # the server first: it may be down
+    control.retry(store, task_id)
+    return _finish(store, task_id, engine.run(task_id))
+
+
+def _rate(store: Any, rest: list[str]) -> int:
+    from plugins.agent import control
+
+    if len(rest) != 2:
+        raise UsageError("agent rate takes a task ID and a rating 1-5", "help.py agent rate ID 4")
+    scored = control.rate(store, rest[0], rest[1])
+    console.result(
+        scored, lambda d: console.success(f"task {d['task_id']} rated {d['rating']}: score {d['score']:.2f}")
+    )
+    return 0
+
+
+def _stats(store: Any) -> int:
+    from plugins.agent import stats
+
+    data = stats.collect(store)
+
+    def render(d: dict[str, Any]) -> None:
+        rows = [
+            [
+                r["model"],
+                r["role"],
+                f"{r['ok']}/{r['steps']}" + (f" ({r['success_rate']:.0%})" if r["success_rate"] is not None else ""),
+                r["calls"],
+                r["tokens"],
+                f"{r['seconds']:.2f}",
+                "-" if r["gpu_seconds"] is None else f"{r['gpu_seconds']:.2f}",
+            ]
+            for r in d["models"]
+        ]
+        console.table(rows, ["model", "role", "succeeded", "calls", "tokens", "seconds", "gpu-s"])
+        for v in d["variants"]:
+            console.echo(
+                f"variant {v['role']}/{v['variant']}: mean score {v['mean_score']:.2f} over {v['tasks']} task(s)"
+            )
+        scored = d["scored"]
+        if scored["tasks"]:
+            console.echo(f"{scored['tasks']} scored task(s), mean score {scored['mean_score']:.2f}")
+        for line in d["suggestions"] or ["no suggestion yet: each needs a few recorded steps of a model in a role"]:
+            console.echo(f"suggestion: {line}")
+
+    console.result(data, render)
+    return 0
+
+
+def _ui(project: Any) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("textual") is None:
+        console.error("agent ui needs textual: pip install textual (or pip install 'help-py[textual]')")
+        return 2
+    from plugins.agent.dashboard import Dashboard
+
+    project.ensure_state_dir()
+    Dashboard(project.root, str(project.get("agent.server")), str(project.get("agent.api"))).run()
     return 0

@@ -36,6 +36,8 @@ class Settings:
     review_command: list[str] = field(default_factory=list)
     sandbox_timeout: float = 300.0
     venv: Path | None = None  # the project's test environment, read-only inside the sandbox
+    bandit: str = "thompson"  # how each role's prompt variant is chosen (bandit.POLICIES)
+    seed: int | None = None  # the bandit's random seed (None: fresh each run)
 
     def tests(self) -> list[str]:
         # pytest in the project's own environment: `help.py test` in a fresh worktree would first
@@ -73,12 +75,17 @@ class Engine:
         self.lock = threading.Lock()
         self.model_calls = 0
         self.model_time = 0.0
+        from plugins.agent.learn import Learner
+
+        self.learner = Learner(store, self.settings.bandit, self.settings.seed, client)
 
     # -- model calls with fallback -------------------------------------------
     def chat(
         self, task_id: str, sub: int | None, agent: str, messages: list[dict[str, Any]], names: tuple[str, ...]
     ) -> Reply:
         while True:
+            if self.store.cancelled(task_id):
+                raise machine.Cancelled(f"task {task_id} was cancelled", f"help.py agent retry {task_id}")
             with self.lock:
                 if not self.models:
                     raise HelpError("no model left to try", "pull a smaller model, or set agent.model / agent.fallback")
@@ -87,6 +94,7 @@ class Engine:
             try:
                 reply = self.client.chat(model, messages, tools.schemas(names) if names else None)
             except (OutOfMemory, ServerTimeout, ModelNotFound) as exc:
+                self.learner.call(task_id, sub, agent, model, False, 0, time.monotonic() - started, 0.0)
                 with self.lock:
                     if self.models and self.models[0] == model:
                         self.models.pop(0)
@@ -101,6 +109,9 @@ class Engine:
                 with self.lock:
                     self.model_calls += 1
                     self.model_time += time.monotonic() - started
+            self.learner.call(
+                task_id, sub, agent, model, True, reply.tokens, time.monotonic() - started, reply.duration
+            )
             self.say(f"  [{agent}] {model}: {reply.tokens} tokens, {reply.tokens_per_second:.0f} tok/s")
             return reply
 
@@ -114,6 +125,7 @@ class Engine:
         box: tools.Toolbox | None,
     ) -> tuple[Reply, list[tuple[str, dict[str, Any]]]]:
         """Model turns until it stops calling tools or calls finish/submit_plan/review; the final calls kept."""
+        self.learner.adapt(task_id, agent, messages)
         for message in messages:
             self.store.add_message(task_id, sub, agent, message)
         final: list[tuple[str, dict[str, Any]]] = []
@@ -181,16 +193,20 @@ class Engine:
                 raise HelpError(f"no task {task_id}", "`help.py agent status` lists the tasks")
             state = task["state"]
             if machine.is_final("task", state):
+                self.learner.finished(task_id)
                 return str(state)
             self.say(f"task {task_id}: {state}")
-            if state == "new":
-                self.plan(task)
-            elif state == "planned":
-                self.store.move_task(task_id, "started")
-            elif state == "working":
-                self.work(task)
-            elif state == "integrating":
-                self.integrate(task)
+            try:
+                if state == "new":
+                    self.plan(task)
+                elif state == "planned":
+                    self.store.move_task(task_id, "started")
+                elif state == "working":
+                    self.work(task)
+                elif state == "integrating":
+                    self.integrate(task)
+            except machine.Cancelled:
+                self.say(f"task {task_id}: cancelled")
 
     def resume(self, task_id: str) -> str:
         task = self.store.task(task_id)

@@ -22,6 +22,15 @@ TRANSITIONS: dict[tuple[str, str, str], str] = {
     ("task", "done", "discarded"): "discarded",
     ("task", "failed", "discarded"): "discarded",
     ("task", "failed", "resumed"): "working",
+    # cancelled by the user (`agent cancel`, the dashboard); `agent retry` takes it up again
+    ("task", "new", "cancelled"): "cancelled",
+    ("task", "planned", "cancelled"): "cancelled",
+    ("task", "working", "cancelled"): "cancelled",
+    ("task", "integrating", "cancelled"): "cancelled",
+    ("task", "cancelled", "resumed"): "working",
+    ("task", "cancelled", "retried"): "new",  # cancelled or failed before it had a plan
+    ("task", "failed", "retried"): "new",
+    ("task", "cancelled", "discarded"): "discarded",
     ("subtask", "pending", "ready"): "coding",  # every dependency passed
     ("subtask", "pending", "dependency_failed"): "failed",
     ("subtask", "coding", "patched"): "reviewing",
@@ -36,7 +45,7 @@ TRANSITIONS: dict[tuple[str, str, str], str] = {
     ("subtask", "failed", "resumed"): "coding",
 }
 
-FINAL = {"task": ("done", "failed", "applied", "discarded"), "subtask": ("passed", "failed")}
+FINAL = {"task": ("done", "failed", "applied", "discarded", "cancelled"), "subtask": ("passed", "failed")}
 # Which role works a sub-task in each state.
 ROLE = {"coding": "coder", "reviewing": "reviewer", "testing": "tester"}
 
@@ -45,11 +54,17 @@ class BadTransition(HelpError):
     pass
 
 
+class Cancelled(BadTransition):
+    """The task was cancelled while a step worked on it: the step's result is dropped."""
+
+
 def advance(kind: str, state: str, outcome: str) -> str:
     """The state after `outcome` in `state`; BadTransition when the table has no such edge."""
     try:
         return TRANSITIONS[(kind, state, outcome)]
     except KeyError:
+        if kind == "task" and state == "cancelled":
+            raise Cancelled("the task was cancelled", "help.py agent retry ID takes it up again") from None
         allowed = sorted(o for (k, s, o) in TRANSITIONS if k == kind and s == state)
         raise BadTransition(
             f"{kind} in state '{state}' cannot take '{outcome}'", f"allowed: {', '.join(allowed) or 'none'}"

@@ -53,6 +53,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_task ON events(task_id, id);
     """,
+    # 3: learning: every model call (tokens, time, GPU time), the prompt variant each role got and why, scores
+    """
+    CREATE TABLE calls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, subtask_id INTEGER, agent TEXT NOT NULL,
+        model TEXT NOT NULL, ok INTEGER NOT NULL, tokens INTEGER NOT NULL DEFAULT 0, seconds REAL NOT NULL DEFAULT 0,
+        gpu_seconds REAL, created REAL NOT NULL
+    );
+    CREATE TABLE choices (
+        task_id TEXT NOT NULL, agent TEXT NOT NULL, variant TEXT NOT NULL, policy TEXT NOT NULL,
+        reason TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (task_id, agent)
+    );
+    CREATE TABLE scores (
+        task_id TEXT PRIMARY KEY, score REAL NOT NULL, parts TEXT NOT NULL DEFAULT '{}', diff_lines INTEGER,
+        rating INTEGER, updated REAL NOT NULL
+    );
+    CREATE INDEX calls_task ON calls(task_id, agent);
+    """,
 ]
 VERSION = len(MIGRATIONS)
 
@@ -117,14 +134,22 @@ class Store:
 
     def move_task(self, task_id: str, outcome: str, note: str = "") -> str:
         with self.lock:
-            task = self.task(task_id)
-            assert task is not None
-            new = machine.advance("task", task["state"], outcome)
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("UPDATE tasks SET state = ?, updated = ? WHERE id = ?", (new, time.time(), task_id))
-            self._event(task_id, None, "task", task["state"], new, outcome, note)
+            self.db.execute("BEGIN IMMEDIATE")  # read and write in one transaction: another process may cancel
+            try:
+                task = self.task(task_id)
+                assert task is not None
+                new = machine.advance("task", task["state"], outcome)
+                self.db.execute("UPDATE tasks SET state = ?, updated = ? WHERE id = ?", (new, time.time(), task_id))
+                self._event(task_id, None, "task", task["state"], new, outcome, note)
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
             self.db.execute("COMMIT")
             return new
+
+    def cancelled(self, task_id: str) -> bool:
+        row = self.db.execute("SELECT state FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        return bool(row) and row[0] == "cancelled"
 
     # -- sub-tasks --------------------------------------------------------------
     def add_subtasks(self, task_id: str, plan: list[dict[str, Any]]) -> None:

@@ -33,7 +33,7 @@ def test_an_old_database_is_migrated_and_writes_survive_a_reopen(tmp_path):
     db.commit()
     db.close()
     store = Store(path)
-    assert store.version() == VERSION == 2
+    assert store.version() == VERSION == len(MIGRATIONS) >= 2
     assert store.task("old")["state"] == "new"
     store.move_task("old", "planned", "kept")
     store.close()
