@@ -132,6 +132,7 @@ class Model(Record):
     volumes: dict[str, str] = Factory(dict)  # named volume key -> engine name
     external: set[str] = Factory(set)  # engine names of external networks/volumes (never created or removed)
     warnings: list[str] = Factory(list)
+    inputs: list[str] = Factory(list)  # other files read (env_file): a cached model holds while they do
 
     def enabled(self, name: str, active: set[str] | None = None) -> bool:
         """Whether a service is started by default: no profiles, or one of them active."""
@@ -449,7 +450,7 @@ def _service(name: str, raw: Any, where: str, root: Path, model: Model) -> Servi
         raise ConfigError(
             f"{base}: network_mode and networks cannot both be set", "keep one of them", where=at("networks")
         )
-    environment = _env_files(raw.get("env_file"), root, at("env_file"), f"{base}.env_file")
+    environment = _env_files(raw.get("env_file"), root, at("env_file"), f"{base}.env_file", model.inputs)
     environment.update(_env_dict(raw.get("environment"), at("environment"), f"{base}.environment"))
     return Service(
         name=name,
@@ -625,7 +626,7 @@ def _deploy(deploy: Any, raw: Any, where: str, key: str, model: Model) -> list[s
     return out
 
 
-def _env_files(value: Any, root: Path, where: str, key: str) -> dict[str, str]:
+def _env_files(value: Any, root: Path, where: str, key: str, inputs: list[str]) -> dict[str, str]:
     """env_file: a path or a list (of paths or {path, required}), read as .env files; later files win."""
     from helper.running import dotenv
 
@@ -637,6 +638,7 @@ def _env_files(value: Any, root: Path, where: str, key: str) -> dict[str, str]:
         if not isinstance(path, str):
             raise ConfigError(f"{key}: must be a path or a list of paths", "env_file: .env.web", where=where)
         target = root / os.path.expanduser(path)
+        inputs.append(str(target))
         if not target.is_file():
             if needed:
                 raise ConfigError(f"{key}: {path} does not exist", "create it or mark it `required: false`",

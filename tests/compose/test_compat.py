@@ -139,6 +139,7 @@ def test_extension_keys_profiles_long_depends_on_and_flags(tmp_path: Path) -> No
             volumes: ["data:/var/lib/db", {type: bind, source: ./conf, target: /conf, read_only: true}]
           init:
             image: app
+            env_file: [.env.init, {path: .env.missing, required: false}]
           web:
             image: app
             depends_on:
@@ -174,8 +175,11 @@ def test_extension_keys_profiles_long_depends_on_and_flags(tmp_path: Path) -> No
             name: shared-data
         """,
     )
+    (tmp_path / ".env.init").write_text("FROM_FILE=yes\n")
     model = load(FakeProject(tmp_path))
     web = model.services["web"]
+    assert model.services["init"].environment == {"FROM_FILE": "yes"}
+    assert model.inputs == [str(tmp_path / ".env.init"), str(tmp_path / ".env.missing")]
     assert web.conditions == {
         "db": "service_healthy",
         "init": "service_completed_successfully",
