@@ -242,9 +242,13 @@ def up(
         service = model.services[name]
         cname = container_name(model, service)
         if wait is not None and action != "keep":
-            for dep in service.depends_on:
-                if dep in names:
-                    wait_condition(engine, model, name, dep, deadline, wait)
+            try:
+                for dep in service.depends_on:
+                    if dep in names:
+                        wait_condition(engine, model, name, dep, deadline, wait)
+            except HelpError as exc:
+                started = ", ".join(d["service"] for d in done) or "none"
+                raise HelpError(exc.message, f"{exc.hint}; up: {started} (stop with `help.py compose down`)") from None
         if action == "recreate":
             engine.run("rm", "-f", "-t", "2", cname, timeout=60)
         if action in ("create", "recreate"):

@@ -122,6 +122,7 @@ def test_depends_on_service_healthy_starts_after_the_healthcheck_passes(net: Pro
     stuck = net.help("compose", "up", "--timeout", "3")
     assert stuck.returncode == 1
     assert "services.app: dependency db not healthy after 3s" in stuck.stderr
+    assert "up: db (stop with" in stuck.stderr
     assert net.state("app") == "" and net.state("db") == "running"
 
 
