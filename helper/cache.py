@@ -334,7 +334,9 @@ def for_project(project: Any) -> Cache:
     from helper.config_schema import parse_size
 
     directory = Path(project.config["cache.dir"])
-    if not directory.is_absolute():
+    if project.sources.get("cache.dir", "default") == "default":
+        directory = project.state_dir / "cache"  # follows HELP_STATE_DIR
+    elif not directory.is_absolute():
         directory = project.root / directory
     remote = None
     if project.config.get("cache.remote"):

@@ -62,7 +62,9 @@ def read(root: Path, expected: tuple[Any, ...]) -> Project | None:
     from helper.project import Project
 
     try:
-        with open(root / ".help" / CACHE_NAME, "rb") as handle:
+        from helper.root import state_dir
+
+        with open(Path(state_dir(str(root))) / CACHE_NAME, "rb") as handle:
             entry = marshal.load(handle)
         if entry["signature"] != expected:
             return None

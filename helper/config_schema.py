@@ -63,6 +63,12 @@ SCHEMA: dict[str, Setting] = {
     "test.setup": Setting("list", [], "commands run before the tests"),
     "test.teardown": Setting("list", [], "commands run after the tests"),
     "test.venv": Setting("str", ".venv", "deprecated: when set, tests run in this environment as it is (never synced)"),
+    "test.sync": Setting(
+        "bool", True, "sync the project's environment before testing (false: use it as it is, e.g. in a sandbox)"
+    ),
+    "test.python": Setting(
+        "str", None, "interpreter of an environment prepared elsewhere, used as it is (never synced)"
+    ),
     "test.extras": Setting(
         "list", ["dev"], "deprecated, unused: the project's environment is synced with its dev dependencies"
     ),

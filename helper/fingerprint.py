@@ -139,4 +139,6 @@ def combine(hashes: dict[str, str]) -> str:
 
 def for_project(root: Path) -> Fingerprinter:
     """The project's shared fingerprinter, with its stat cache in .help/."""
-    return Fingerprinter(root, root / ".help" / "fingerprints.json")
+    from helper.root import state_dir
+
+    return Fingerprinter(root, Path(state_dir(str(root))) / "fingerprints.json")

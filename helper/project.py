@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "HELP_"
 # HELP_* variables that steer help.py itself rather than set a config key.
-ENV_RESERVED = {"HELP_PROFILE", "HELP_DEBUG", "HELP_PROJECT", "HELP_PLUGIN_PATH"}
+ENV_RESERVED = {"HELP_PROFILE", "HELP_DEBUG", "HELP_PROJECT", "HELP_PLUGIN_PATH", "HELP_STATE_DIR"}
 
 
 def find_root(start: Path) -> Path | None:
@@ -197,7 +197,9 @@ class Project:
 
     @property
     def state_dir(self) -> Path:
-        return self.root / ".help"
+        from helper.root import state_dir
+
+        return Path(state_dir(str(self.root)))
 
     def ensure_state_dir(self) -> Path:
         """Create .help/ (git-ignored by its own .gitignore, so the user's is untouched)."""

@@ -23,7 +23,7 @@ import time
 
 from helper import __version__
 from helper.envs.keys import ENV_VARS
-from helper.root import find_root
+from helper.root import find_root, state_dir
 
 TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def replay(argv: list[str], environ: Mapping[str, str] = os.environ) -> int | No
     root = find_root(project_option(argv) or environ.get("HELP_PROJECT") or ".")
     if root is None:
         return None
-    state = os.path.join(root, ".help")
+    state = state_dir(root)
     try:
         with open(os.path.join(state, REPLAY_DIR, record_name(argv)), encoding="utf-8") as handle:
             text = handle.read()
@@ -183,7 +183,7 @@ def record(
     from helper.fsutil import atomic_write
 
     text = "\n".join([*head, *entries]) + "\n\n" + out + err
-    atomic_write(os.path.join(root, ".help", REPLAY_DIR, record_name(argv)), text, fsync=False)
+    atomic_write(os.path.join(state_dir(os.fspath(root)), REPLAY_DIR, record_name(argv)), text, fsync=False)
     return True
 
 

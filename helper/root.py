@@ -8,6 +8,12 @@ from __future__ import annotations
 import os
 
 ROOT_MARKERS = ("pyproject.toml", "config/help.toml", ".git", "setup.py", "setup.cfg")
+STATE_VARIABLE = "HELP_STATE_DIR"  # puts a project's state (.help/) elsewhere, e.g. a sandbox's writable folder
+
+
+def state_dir(root: str) -> str:
+    """Where `root`'s state lives: $HELP_STATE_DIR when set, else <root>/.help."""
+    return os.environ.get(STATE_VARIABLE) or os.path.join(root, ".help")
 
 
 def find_root(start: str) -> str | None:

@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   help.py test --quality              also ruff check, ruff format --check, mypy (cached per file)
   help.py test --junit report.xml     JUnit XML with every test, cached ones marked
   help.py test -- -x -n 4             everything after -- goes to pytest (pytest-xdist works)
+  help.py test --no-sync              test in the environment as it is (read-only trees, sandboxes)
 
 A test runs when it is new, failed last time, or something it depends on changed:
 a function it executed, a module it imports, a file it read, a conftest.py, the
@@ -48,6 +49,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--junit", metavar="PATH", help="write a JUnit XML report (cached results included and marked)")
     parser.add_argument("--cov", action="store_true", help="measure coverage with pytest-cov (runs every test)")
+    parser.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="use the project's environment as it is, never sync it (also test.sync = false, HELP_TEST__SYNC=0)",
+    )
     return parser
 
 

@@ -32,6 +32,9 @@ def named_venv(project: Any) -> Path | None:
 
 def location(project: Any) -> tuple[Path, str]:
     """(the test environment's interpreter, what chose it), without making anything."""
+    given = project.config.get("test.python")
+    if given:
+        return Path(project.root / str(given)), f"test.python = {given!r}"
     named = named_venv(project)
     if named is not None:
         return venv_python(named), f"test.venv = {project.config['test.venv']!r} (deprecated)"
@@ -41,8 +44,26 @@ def location(project: Any) -> tuple[Path, str]:
     return env.python, env.reason
 
 
-def ensure(project: Any) -> Path:
-    """The test environment's interpreter: the project's environment, synced by its manager when needed."""
+def ensure(project: Any, sync: bool = True) -> Path:
+    """The test environment's interpreter: the project's environment, synced by its manager when needed.
+
+    With `sync` False (or test.sync = false) nothing is synced or written: the environment
+    is used as it is, or `test.python` names one prepared elsewhere (a sandboxed run).
+    """
+    given = project.config.get("test.python")
+    if given:
+        python = Path(project.root / str(given))
+        if not python.exists():
+            raise HelpError(f"test.python {given} does not exist", "point it at an environment's interpreter")
+        return python
+    if not sync or not project.config.get("test.sync", True):
+        python, reason = location(project)
+        if not python.exists():
+            raise HelpError(
+                f"the project's environment is missing ({reason}) and syncing is off",
+                "run `help.py install` first, or test without --no-sync",
+            )
+        return python
     named = named_venv(project)
     if named is not None:
         console.warn(

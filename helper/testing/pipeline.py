@@ -65,7 +65,7 @@ def load_environment(ctx: Context) -> int | None:
 
     kept = _egg_info_snapshot(ctx.project.root)
     try:
-        ctx.python = ensure(ctx.project)
+        ctx.python = ensure(ctx.project, sync=not getattr(ctx.args, "no_sync", False))
     finally:
         _restore(kept)
     ctx.venv = ctx.python.parent.parent

@@ -19,6 +19,7 @@ PLUGIN = Plugin(
         "parallel": Setting("int", 2, "independent sub-tasks worked on at once"),
         "test_command": Setting("list", [], "test command run in the sandbox (default: python help.py test)"),
         "max_rounds": Setting("int", 2, "review rounds before a sub-task fails"),
+        "context_ttl": Setting("float", 3600.0, "seconds a project context is reused while no project file changes"),
         "bandit": Setting(
             "choice",
             "thompson",

@@ -108,6 +108,7 @@ def _engine(project: Any, store: Any, model: str | None, prompt: str) -> tuple[A
         max_rounds=int(project.get("agent.max_rounds")),
         test_command=list(project.get("agent.test_command") or []),
         venv=_venv(project),
+        context_ttl=float(project.get("agent.context_ttl")),
         bandit=str(project.get("agent.bandit")),
         seed=project.get("agent.bandit_seed"),
     )
@@ -219,9 +220,10 @@ def _workspace(project: Any, store: Any, action: str, task_id: str) -> int:
     if task["state"] != "done":
         raise HelpError(f"task {task_id} is {task['state']}, not done", f"help.py agent resume {task_id}")
     engine, _ = _engine_for_checks(project, store)
-    result = engine.sandboxed(task, None, "apply-check", engine.settings.tests())
+    result, verdict = engine.test(task, None, "apply-check")
     if not result.ok:
-        raise HelpError(f"task {task_id}'s tests fail: not applied", f"help.py agent log {task_id}")
+        failing = ", ".join(t["id"] for t in verdict.failed[:5]) or f"exit {result.exit_code}"
+        raise HelpError(f"task {task_id}'s tests fail ({failing}): not applied", f"help.py agent log {task_id}")
     files = workspace.apply(project.root, worktree, task["base"])
     store.move_task(task_id, "applied", ", ".join(files))
     _rescore(store, task_id)

@@ -9,7 +9,6 @@ model is tried; a sub-task whose agent failed is reassigned.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from helper.errors import HelpError
-from plugins.agent import machine, prompts, sandboxing, tools, workspace
+from plugins.agent import integrator, machine, prompts, sandboxing, testrun, tools, workspace
 from plugins.agent.client import Client, ModelError, ModelNotFound, OutOfMemory, Reply, ServerTimeout
+from plugins.agent.context import ContextCache
 from plugins.agent.store import Store
 
 HELP_ROOT = Path(__file__).resolve().parents[2]  # where help.py lives: read-only inside the sandbox
@@ -35,22 +35,10 @@ class Settings:
     test_command: list[str] = field(default_factory=list)
     review_command: list[str] = field(default_factory=list)
     sandbox_timeout: float = 300.0
+    context_ttl: float = 3600.0  # seconds a project context is reused while the project's files are unchanged
     venv: Path | None = None  # the project's test environment, read-only inside the sandbox
     bandit: str = "thompson"  # how each role's prompt variant is chosen (bandit.POLICIES)
     seed: int | None = None  # the bandit's random seed (None: fresh each run)
-
-    def tests(self) -> list[str]:
-        # pytest in the project's own environment: `help.py test` in a fresh worktree would first
-        # (re)install that environment, which needs the network and write access the sandbox denies.
-        python = self.venv / "bin" / "python" if self.venv else None
-        interpreter = str(python) if python and python.exists() else sys.executable
-        return self.test_command or [interpreter, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-
-    def quality(self) -> list[str]:
-        if self.review_command:
-            return self.review_command
-        ruff = self.venv / "bin" / "ruff" if self.venv else None
-        return [str(ruff), "check", "--no-cache", "."] if ruff and ruff.exists() else []
 
 
 Say = Callable[[str], None]
@@ -75,9 +63,14 @@ class Engine:
         self.lock = threading.Lock()
         self.model_calls = 0
         self.model_time = 0.0
+        self.contexts = ContextCache(self.root / ".help" / "agent" / "context", self.settings.context_ttl)
         from plugins.agent.learn import Learner
 
         self.learner = Learner(store, self.settings.bandit, self.settings.seed, client)
+
+    def context(self, worktree: Path) -> str:
+        """The project's context for a prompt: layout, conventions, key files (cached by fingerprint)."""
+        return self.contexts.get(worktree).text()
 
     # -- model calls with fallback -------------------------------------------
     def chat(
@@ -221,7 +214,7 @@ class Engine:
 
     def plan(self, task: dict[str, Any]) -> None:
         worktree = Path(task["worktree"])
-        messages = prompts.planner(task["prompt"], prompts.context(worktree))
+        messages = prompts.planner(task["prompt"], self.context(worktree))
         try:
             reply, final = self.converse(
                 task["id"], None, "planner", messages, ("read_file", "search", "submit_plan"), tools.Toolbox(worktree)
@@ -262,7 +255,8 @@ class Engine:
             self.store.move_task(task_id, "all_passed")
         else:
             failed = [s["title"] for s in subs if s["state"] != "passed"]
-            self.store.update_task(task_id, error=f"sub-task(s) failed: {', '.join(failed)}")
+            why = "; ".join(f"{s['title']}: {s['error']}" for s in subs if s["state"] != "passed" and s["error"])
+            self.store.update_task(task_id, error=f"sub-task(s) failed: {why or ', '.join(failed)}")
             self.store.move_task(task_id, "subtask_failed", ", ".join(failed))
 
     def run_subtask(self, task: dict[str, Any], sub_id: int) -> None:
@@ -293,19 +287,17 @@ class Engine:
     # -- roles ---------------------------------------------------------------------
     def coder(self, task: dict[str, Any], sub: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         box = tools.Toolbox(Path(task["worktree"]))
-        messages = prompts.coder(task["prompt"], sub, prompts.context(box.root))
+        messages = prompts.coder(task["prompt"], sub, self.context(box.root))
         _, final = self.converse(task["id"], sub["id"], "coder", messages, tools.CODER, box)
+        failed = self.integrate_files(task, sub["id"])
+        if failed:
+            return "gave_up", failed, {"error": failed}
         summary = next((a.get("summary", "") for n, a in final if n == "finish"), "")
         return "patched", summary or f"wrote {', '.join(box.written) or 'nothing'}", {}
 
     def reviewer(self, task: dict[str, Any], sub: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         worktree = Path(task["worktree"])
-        command = self.settings.quality()
-        check = (
-            self.sandboxed(task, sub["id"], "quality", command)
-            if command
-            else sandboxing.Outcome(0, "no linter in the project's environment\n", "", 0.0, "none")
-        )
+        check = self.static_checks(task, sub["id"])
         change = workspace.diff(worktree, task["base"])
         messages = prompts.reviewer(task["prompt"], sub, change, check)
         _, final = self.converse(
@@ -320,47 +312,144 @@ class Engine:
             return "approved", comments or "approved", {"feedback": ""}
         rounds = sub["rounds"] + 1
         if rounds > self.settings.max_rounds:
-            return "rounds_exhausted", comments, {"rounds": rounds}
+            error = f"the reviewer sent it back {rounds} time(s) (agent.max_rounds = {self.settings.max_rounds})"
+            return "rounds_exhausted", comments[:500], {"rounds": rounds, "error": f"{error}: {comments[:1000]}"}
         return "changes_requested", comments[:500], {"rounds": rounds, "feedback": comments}
 
     def tester(self, task: dict[str, Any], sub: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         box = tools.Toolbox(Path(task["worktree"]))
-        messages = prompts.tester(task["prompt"], sub, prompts.context(box.root))
-        self.converse(task["id"], sub["id"], "tester", messages, tools.CODER, box)
-        result = self.sandboxed(task, sub["id"], "tests", self.settings.tests())
+        messages = prompts.tester(task["prompt"], sub, self.context(box.root))
+        self.converse(task["id"], sub["id"], "tester", messages, tools.TESTER, box)
+        self.integrate_files(task, sub["id"])
+        result, verdict = self.test(task, sub["id"], "tests")
         if result.ok:
             return "tests_pass", f"tests pass ({result.duration:.1f}s)", {"feedback": ""}
         rounds = sub["rounds"] + 1
-        output = (result.stdout + result.stderr)[-3000:]
+        output = verdict.describe() if verdict.parsed else (result.stdout + result.stderr)[-3000:]
         if result.violations:
             output = "sandbox violations: " + "; ".join(result.violations) + "\n" + output
         if rounds > self.settings.max_rounds:
-            return "rounds_exhausted", output[-500:], {"rounds": rounds}
+            error = f"the tests still fail after {rounds} round(s) (agent.max_rounds = {self.settings.max_rounds})"
+            return "rounds_exhausted", output[-500:], {"rounds": rounds, "error": f"{error}:\n{output[-1000:]}"}
         return "tests_fail", output[-500:], {"rounds": rounds, "feedback": f"the tests failed:\n{output}"}
 
+    def integrate_files(self, task: dict[str, Any], sub: int | None) -> str | None:
+        """The integrator's part of a step: added files moved by the project's conventions, asked-for
+        dependencies added with `help.py install` (outside the sandbox); the error when an install failed."""
+        worktree = Path(task["worktree"])
+        conventions = self.contexts.get(worktree).conventions
+        for old, new in integrator.place(worktree, task["base"], conventions):
+            self.store.note(task["id"], sub, "placed", f"{old} -> {new} (the project's conventions)")
+            self.say(f"  [integrator] moved {old} -> {new}")
+        done = {e["note"].split(":", 1)[0] for e in self.store.events(task["id"]) if e["outcome"] == "dependency"}
+        for requirement, dev in integrator.requested(self.store.tool_calls(task["id"])):
+            if requirement in done:
+                continue
+            self.say(f"  [integrator] help.py install {requirement}{' --dev' if dev else ''}")
+            result = integrator.install(worktree, requirement, dev)
+            if not result.ok:
+                lines = result.stderr.strip().splitlines()
+                why = next((x[len("error: ") :] for x in lines if x.startswith("error: ")), None)
+                why = why or (lines or [f"exit {result.returncode}"])[-1]
+                return f"help.py install {requirement} failed: {why}"
+            self.store.note(task["id"], sub, "dependency", f"{requirement}: help.py install{' --dev' if dev else ''}")
+        return None
+
     def integrate(self, task: dict[str, Any]) -> None:
+        failed = self.integrate_files(task, None)
+        if failed:
+            self.store.update_task(task["id"], error=failed)
+            self.store.move_task(task["id"], "install_failed", failed)
+            return
         worktree = Path(task["worktree"])
         workspace.snapshot(worktree, f"agent task {task['id']}: {task['prompt'][:60]}")
-        result = self.sandboxed(task, None, "integration", self.settings.tests())
+        result, verdict = self.test(task, None, "integration")
         if result.ok:
             self.store.move_task(task["id"], "tests_pass", "branch committed, tests pass")
         else:
             self.store.update_task(task["id"], error="the tests fail on the integrated branch")
-            self.store.move_task(task["id"], "tests_fail", (result.stdout + result.stderr)[-500:])
+            self.store.move_task(task["id"], "tests_fail", verdict.describe()[-500:])
 
-    def sandboxed(self, task: dict[str, Any], sub: int | None, kind: str, command: list[str]) -> sandboxing.Outcome:
+    def static_checks(self, task: dict[str, Any], sub: int) -> sandboxing.Outcome:
+        """ruff and mypy as `help.py test --quality` runs them, in the sandbox; ok when they find no problem."""
+        if self.settings.review_command:
+            return self.sandboxed(task, sub, "quality", self.settings.review_command)
+        result, verdict = self.test(task, sub, "quality", quality=True)
+        problems = verdict.problems()
+        ok = verdict.parsed and not problems and not result.violations and not result.limit_hit
+        text = "\n".join(problems) if problems else verdict.describe_quality()
+        if not verdict.parsed:
+            text = (result.stdout + result.stderr)[-3000:]
+        return sandboxing.Outcome(
+            0 if ok else 1, text + "\n", "", result.duration, result.backend, result.violations, result.limit_hit
+        )
+
+    def test(
+        self, task: dict[str, Any], sub: int | None, kind: str, quality: bool = False
+    ) -> tuple[sandboxing.Outcome, testrun.Verdict]:
+        """The worktree's tests in the sandbox: `help.py test` (environment prepared out here), or agent.test_command."""
+        if self.settings.test_command and not quality:
+            result = self.sandboxed(task, sub, kind, self.settings.test_command)
+            return result, testrun.Verdict(result.exit_code)
+        runs = self.root / ".help" / "agent" / "runs"
+        prepared = testrun.prepare(self.root, Path(task["worktree"]), runs, quality=quality)
+        self.store.note(task["id"], sub, "environment", f"{kind}: help.py test with {prepared.python}")
+        try:
+            result = self.sandboxed(
+                task,
+                sub,
+                kind,
+                prepared.command,
+                env=prepared.env,
+                readonly=prepared.readonly,
+                writable=[prepared.state],
+                summarise=lambda outcome: _summary(
+                    testrun.verdict(outcome.exit_code, outcome.stdout, outcome.stderr), quality
+                ),
+            )
+        finally:
+            testrun.finish(prepared)
+        verdict = testrun.verdict(result.exit_code, result.stdout, result.stderr)
+        if quality:
+            return result, verdict
+        if not verdict.parsed and result.ok:  # no summary is no pass
+            result.exit_code = result.exit_code or 1
+        return result, verdict
+
+    def sandboxed(
+        self,
+        task: dict[str, Any],
+        sub: int | None,
+        kind: str,
+        command: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        readonly: list[Path] | None = None,
+        writable: list[Path] | None = None,
+        summarise: Callable[[sandboxing.Outcome], str] | None = None,
+    ) -> sandboxing.Outcome:
         """Run `command` in the task's worktree through the sandbox, recording the result and any violation."""
         worktree = Path(task["worktree"])
         # the user's tree read-only (its .git too), the worktree inside it the one writable path
-        readonly = [HELP_ROOT, self.root, *([self.settings.venv] if self.settings.venv else [])]
-        result = sandboxing.run(command, worktree, readonly=readonly, timeout=self.settings.sandbox_timeout)
+        shown = [HELP_ROOT, self.root, *([self.settings.venv] if self.settings.venv else []), *(readonly or [])]
+        result = sandboxing.run(
+            command,
+            worktree,
+            readonly=list(dict.fromkeys(shown)),
+            writable=writable,
+            timeout=self.settings.sandbox_timeout,
+            env=env,
+        )
+        output = result.stdout + result.stderr
+        if summarise is not None:
+            output = summarise(result) + "\n" + result.stderr
         self.store.add_result(
             task["id"],
             sub,
             kind,
             result.ok,
             result.exit_code,
-            result.stdout + result.stderr,
+            output,
             result.violations,
             result.duration,
         )
@@ -368,6 +457,13 @@ class Engine:
             self.store.note(task["id"], sub, "violation", f"{kind}: {violation}")
             self.say(f"  sandbox stopped: {violation}")
         return result
+
+
+def _summary(verdict: testrun.Verdict, quality: bool) -> str:
+    """What a sandboxed `help.py test` run is recorded as: the static checks' verdict, or the tests'."""
+    if quality and verdict.parsed:
+        return "\n".join([verdict.describe_quality(), *verdict.problems()])
+    return verdict.describe()
 
 
 def summary(store: Store, task_id: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 A task is planned, its sub-tasks each go coding -> reviewing -> testing (sent
 back to coding when the review or the tests fail, while rounds are left), then
-the task is integrated. `advance` is the only way a state changes.
+the task is integrated (files placed by the project's conventions, dependencies
+added with `help.py install`, the tests run on the branch). `advance` is the only way a state changes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ TRANSITIONS: dict[tuple[str, str, str], str] = {
     ("task", "working", "subtask_failed"): "failed",
     ("task", "integrating", "tests_pass"): "done",
     ("task", "integrating", "tests_fail"): "failed",
+    ("task", "integrating", "install_failed"): "failed",  # help.py install could not add a dependency
     ("task", "done", "applied"): "applied",
     ("task", "done", "discarded"): "discarded",
     ("task", "failed", "discarded"): "discarded",

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
-
-from helper import proc
 
 MARK = "[role:{role}]"
 
 
 def context(root: Path) -> str:
-    """Layout, test framework and lint settings, from the project's files."""
-    listed = proc.run(["git", "ls-files"], cwd=root, timeout=30).stdout.split()
-    lines = ["files: " + ", ".join(listed[:200])]
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text())
-        except (tomllib.TOMLDecodeError, OSError):
-            data = {}
-        tool = data.get("tool", {})
-        if "ruff" in tool:
-            lines.append(f"ruff: {json.dumps(tool['ruff'])[:300]}")
-        deps = data.get("project", {}).get("dependencies", [])
-        if deps:
-            lines.append("dependencies: " + ", ".join(deps))
-    tests = [f for f in listed if Path(f).name.startswith("test_")]
-    lines.append(f"tests: pytest ({len(tests)} test files, e.g. {', '.join(tests[:3])})")
-    return "\n".join(lines)
+    """Layout, conventions and key files, read from the project's files now (the engine caches them)."""
+    from helper.fingerprint import list_files
+    from plugins.agent.context import build
+
+    return build(root, list_files(root), "").text()
 
 
 def _system(role: str, text: str, sub: dict[str, Any] | None = None) -> dict[str, str]:

@@ -93,12 +93,14 @@ def run(
     worktree: Path,
     *,
     readonly: list[Path] | None = None,
+    writable: list[Path] | None = None,
     timeout: float = 300.0,
     env: dict[str, str] | None = None,
 ) -> Outcome:
-    """`command` in `worktree` under the sandbox: writes only there, no network, limited processes."""
+    """`command` in `worktree` under the sandbox: writes only there (and `writable`), no network, few processes."""
     worktree = worktree.resolve()
     readonly = [p.resolve() for p in (readonly or [])]
+    writable = [worktree, *(p.resolve() for p in (writable or []))]
     prefix = Path(sys.base_prefix).resolve()
     if prefix not in readonly:
         readonly.append(prefix)
@@ -106,8 +108,8 @@ def run(
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     api = _sandbox_api()
     if api is not None:
-        return _run_api(api, command, worktree, readonly, timeout, env)
-    return _run_fallback(_policy_module(), command, worktree, readonly, timeout, env)
+        return _run_api(api, command, worktree, readonly, writable, timeout, env)
+    return _run_fallback(_policy_module(), command, worktree, readonly, writable, timeout, env)
 
 
 ERRNO = re.compile(r"\[Errno (\d+)\] [^:\n]+: '(/[^'\n]+)'")
@@ -133,9 +135,15 @@ def _judge(output: str, given: list[str] | None = None, worktree: Path | None = 
 
 
 def _run_api(
-    api: ModuleType, command: list[str], worktree: Path, readonly: list[Path], timeout: float, env: dict[str, str]
+    api: ModuleType,
+    command: list[str],
+    worktree: Path,
+    readonly: list[Path],
+    writable: list[Path],
+    timeout: float,
+    env: dict[str, str],
 ) -> Outcome:
-    fields: dict[str, Any] = {"workdir": worktree, "readonly": readonly, "writable": [worktree], "network": False}
+    fields: dict[str, Any] = {"workdir": worktree, "readonly": readonly, "writable": writable, "network": False}
     fields["env"] = env
     names = getattr(api.Policy, "__dataclass_fields__", {})
     if "timeout" in names:
@@ -190,10 +198,11 @@ def _run_fallback(
     command: list[str],
     worktree: Path,
     readonly: list[Path],
+    writable: list[Path],
     timeout: float,
     env: dict[str, str],
 ) -> Outcome:
-    policy = policy_module.Policy(workdir=worktree, readonly=readonly, writable=[worktree], network=False, env=env)
+    policy = policy_module.Policy(workdir=worktree, readonly=readonly, writable=writable, network=False, env=env)
     try:
         argv = _hide_homes(list(policy_module.wrap(policy, command)))
     except HelpError:

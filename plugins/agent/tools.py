@@ -28,6 +28,14 @@ SPECS: dict[str, tuple[str, dict[str, tuple[str, str]], tuple[str, ...]]] = {
         {"patch": ("string", "unified diff")},
         ("patch",),
     ),
+    "add_dependency": (
+        "ask for a package the change needs (the integrator adds it with help.py install; never edit manifests)",
+        {
+            "requirement": ("string", "a PEP 508 requirement, e.g. 'requests>=2.31'"),
+            "dev": ("boolean", "true for a development-only dependency"),
+        },
+        ("requirement",),
+    ),
     "finish": ("say the work is done", {"summary": ("string", "what was changed")}, ()),
     "submit_plan": (
         "submit the plan: sub-tasks with the titles of those they depend on",
@@ -41,7 +49,32 @@ SPECS: dict[str, tuple[str, dict[str, tuple[str, str]], tuple[str, ...]]] = {
     ),
 }
 TYPES = {"string": str, "array": list, "boolean": bool}
-CODER = ("read_file", "search", "write_file", "write_patch", "finish")
+CODER = ("read_file", "search", "write_file", "write_patch", "add_dependency", "finish")
+TESTER = ("read_file", "search", "write_file", "write_patch", "finish")
+# Dependency manifests, build files and the settings help.py and the managers read outside the sandbox (where the
+# environment goes, which index) change only through `help.py install`, never through the file tools.
+MANIFESTS = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "poetry.lock",
+    "uv.lock",
+    "pdm.lock",
+    "Pipfile",
+    "Pipfile.lock",
+    "environment.yml",
+    "environment.yaml",
+    "poetry.toml",  # the managers' own settings: where environments go, which interpreter, which index
+    "pdm.toml",
+    ".pdm-python",
+    "uv.toml",
+    "pip.conf",
+    ".python-version",
+)
+REQUIREMENT = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[A-Za-z0-9._,-]+\])?"  # name and extras
+    r"(?:\s*(?:===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+(?:\s*,\s*(?:===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+)*)?$"
+)
 
 
 class ToolError(Exception):
@@ -85,6 +118,7 @@ class Toolbox:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.written: list[str] = []
+        self.dependencies: list[tuple[str, bool]] = []
 
     def inside(self, raw: str) -> Path:
         """`raw` resolved inside the root; ToolError for absolute paths, `..` escapes, symlinks out, .git."""
@@ -100,6 +134,17 @@ class Toolbox:
             raise ToolError(f"path {raw} is inside {relative.parts[0]}/, which agents may not touch")
         return path
 
+    def writable(self, raw: str) -> Path:
+        """`raw` inside the root and not a dependency manifest (those change only through add_dependency)."""
+        path = self.inside(raw)
+        name = path.name
+        if name in MANIFESTS or (name.startswith("requirements") and name.endswith((".txt", ".in"))):
+            raise ToolError(f"{raw} is a dependency manifest: call add_dependency instead of editing it")
+        relative = path.relative_to(self.root)
+        if relative.parts[:1] == ("config",) and name.startswith("help") and name.endswith(".toml"):
+            raise ToolError(f"{raw} is help.py's configuration, which agents may not change")
+        return path
+
     def execute(self, name: str, args: dict[str, Any]) -> str:
         if name == "read_file":
             path = self.inside(args["path"])
@@ -109,13 +154,19 @@ class Toolbox:
         if name == "search":
             return self._search(args["pattern"])
         if name == "write_file":
-            path = self.inside(args["path"])
+            path = self.writable(args["path"])
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path, args["content"])
             self.written.append(str(path.relative_to(self.root)))
             return f"wrote {path.relative_to(self.root)} ({len(args['content'])} characters)"
         if name == "write_patch":
             return self._patch(args["patch"])
+        if name == "add_dependency":
+            requirement = str(args["requirement"]).strip()
+            if not REQUIREMENT.match(requirement):
+                raise ToolError(f"not a requirement help.py install takes: {requirement!r} (e.g. 'requests>=2.31')")
+            self.dependencies.append((requirement, bool(args.get("dev", False))))
+            return f"noted: the integrator adds {requirement} with help.py install"
         if name == "finish":
             return "ok"
         raise ToolError(f"tool {name} cannot be run here")
@@ -141,7 +192,7 @@ class Toolbox:
     def _patch(self, patch: str) -> str:
         for raw in re.findall(r"^(?:\+\+\+|---) (?:[ab]/)?(\S+)", patch, flags=re.M):
             if raw != "/dev/null":
-                self.inside(raw)
+                self.writable(raw)
         if not patch.endswith("\n"):
             patch += "\n"
         with LOCK:

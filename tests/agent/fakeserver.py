@@ -35,7 +35,8 @@ class Fault:
     seconds: float = 0.0  # for delay
 
 
-Script = dict[str, list[Turn]]
+ScriptFn = Callable[[list[dict[str, Any]]], Turn]  # a model that answers from what it is shown
+Script = dict[str, "list[Turn] | ScriptFn"]
 
 OOM_TEXT = "model requires more system memory (12.5 GiB) than is available (3.1 GiB)"
 
@@ -73,6 +74,8 @@ class FakeModelServer:
         sub = re.search(r"\[subtask:([^\]]+)\]", system)
         index = sum(1 for m in messages if m.get("role") == "assistant")
         turns = (sub and self.script.get(f"{role}:{sub[1]}")) or self.script.get(role) or [Turn("ok")]
+        if callable(turns):  # a model that answers from what it is shown
+            return role, turns(messages)
         return role, turns[min(index, len(turns) - 1)]
 
     def take_fault(self, role: str, model: str) -> Fault | None:
@@ -281,6 +284,3 @@ class FakeModelServer:
                 return out
 
         return Handler
-
-
-ScriptFn = Callable[[list[dict[str, Any]]], Turn]
