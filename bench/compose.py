@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._peers import compile_sources, report, time_command  # noqa: E402
+from bench._peers import clean_python, compile_sources, report, time_command  # noqa: E402
 
 IMAGE = "localhost/help-compose-bench:1"
 COMPOSE = """name: {name}
@@ -101,7 +101,9 @@ def main() -> int:
         print("podman is not installed")
         return 1
     compile_sources()  # as an installed tool has them
-    help_py = [sys.executable, str(ROOT / "help.py")]
+    # An interpreter with nothing in site-packages, as bench/sandbox.py uses: the dev venv's .pth files
+    # (editable install, distutils hook) would add their own start-up time to help.py's figures.
+    help_py = [clean_python(), str(ROOT / "help.py")]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         make_image(folder)

@@ -40,7 +40,7 @@ def time_bare(backend: str, runs: int, workdir: Path) -> list[float]:
         started = time.perf_counter()
         subprocess.run(
             argv,
-            env=sandbox_env(policy),
+            env={**sandbox_env(policy), **launch.env},
             pass_fds=launch.pass_fds,
             cwd=workdir,
             check=True,
@@ -83,6 +83,11 @@ def main() -> int:
     help_py = str(ROOT / "help.py")
     with tempfile.TemporaryDirectory(prefix="help-bench-sandbox-") as tmp:
         work = Path(tmp)
+        project = work / "project"  # where the run is journaled, as in real use
+        project.mkdir()
+        (project / "pyproject.toml").write_text("[project]\nname = 'b'\nversion = '0'\n")
+        old = time.time() - 60  # not fresh: the configuration cache may keep it
+        os.utime(project / "pyproject.toml", (old, old))
         rows: list[tuple[str, list[float] | None]] = [
             ("python -c pass", time_command([python, "-c", "pass"], args.runs)),
             ("help.py --version (core start)", time_command([python, help_py, "--version"], args.runs)),
@@ -99,7 +104,12 @@ def main() -> int:
             inproc = time_api(backend, args.runs, work)
             rows += [(f"{backend} bare", bare), (f"api.run ({backend}, in process)", inproc)]
             rows.append((f"help.py sandbox run ({backend})", ours))
+            in_project = time_command(
+                [python, help_py, "sandbox", "run", "--backend", backend, "--", "true"], args.runs, cwd=project
+            )
+            rows.append((f"help.py sandbox run ({backend}, in a project)", in_project))
             added[backend] = (statistics.median(ours) - statistics.median(bare)) * 1000
+            added[f"{backend} (in a project)"] = (statistics.median(in_project) - statistics.median(bare)) * 1000
         report(rows, "python -c pass")
     print()
     for backend, ms in added.items():

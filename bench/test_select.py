@@ -17,6 +17,15 @@ after a mutation relative to a full run, and the no-change rerun.
 
     python bench/test_select.py [--package pygments==2.18.0] [--mutations 8] [--repeat 5] [--keep]
 
+With `--overhead`, it measures recording cost only, per Python version and per
+project (Pygments' snippet tests and toolz by default: both suites are made of
+many tiny pure-Python calls), side by side with pytest-testmon: `help.py test
+--all` from an empty `.help/` (cold) and again with it filled (warm), and
+`pytest --testmon` from no `.testmondata` (cold) and with it
+(`--testmon-noselect`, warm: every test runs), each over plain `pytest`.
+
+    python bench/test_select.py --overhead [--pythons 3.11,3.12,3.13] [--projects pygments,toolz] [--repeat 2]
+
 Needs network access to PyPI (pip download, venv installs). Never run by the tests.
 """
 
@@ -85,15 +94,15 @@ def fetch(spec: str, work: Path) -> Path:
     return next((work / "src").iterdir())
 
 
-def make_venv(work: Path, test_deps: list[str]) -> Path:
-    venv = work / "venv"
+def make_venv(work: Path, test_deps: list[str], python: str = sys.executable, name: str = "venv") -> Path:
+    venv = work / name
     uv = shutil.which("uv")
     packages = ["pytest", "pytest-testmon", *test_deps]
     if uv:
-        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+        subprocess.run([uv, "venv", "-q", "--python", python, str(venv)], check=True)
         subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *packages], check=True)
     else:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([python, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *packages], check=True)
     return venv
 
@@ -320,6 +329,125 @@ def recorder_overhead(venv: Path, root: Path, repeat: int = 3) -> tuple[float, f
     return statistics.median(ratios_wall), statistics.median(ratios_cpu)
 
 
+# -- recording cost per Python version -----------------------------------------------
+@dataclass
+class Project:
+    spec: str
+    test_deps: list[str]
+    args: list[str]  # the tests run: a subset keeps each run short on a shared machine
+
+
+PROJECTS = {
+    "pygments": Project("pygments==2.18.0", ["wcag-contrast-ratio"], ["tests/snippets"]),
+    "toolz": Project("toolz==1.2.0", [], []),
+}
+
+
+def interpreter(version: str) -> str:
+    """The pyenv interpreter of `version` (e.g. 3.12), else `python<version>` on PATH."""
+    try:
+        prefix = subprocess.run(["pyenv", "prefix", version], capture_output=True, text=True, check=True).stdout
+        return str(Path(prefix.strip()) / "bin" / "python")
+    except (OSError, subprocess.CalledProcessError):
+        found = shutil.which(f"python{version}")
+        if not found:
+            raise SystemExit(f"no Python {version}: install it (pyenv install {version})") from None
+        return found
+
+
+def overhead(work: Path, name: str, project: Project, version: str, repeat: int) -> dict[str, float]:
+    """Ratios over plain pytest: help.py and testmon, cold and warm, wall and cpu; plus seconds."""
+    source = (
+        fetch(project.spec, work / name)
+        if not (work / name / "src").is_dir()
+        else next((work / name / "src").iterdir())
+    )
+    venv = make_venv(work / name, project.test_deps, interpreter(version), f"venv-{version}")
+    hp, tm = copy(source, work / name / f"helpy-{version}"), copy(source, work / name / f"testmon-{version}")
+    env = {"HELP_TEST__VENV": str(venv), "HELP_TEST__EXTRAS": ""}
+    python = str(venv / "bin" / "python")
+    plain_cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:testmon", *project.args]
+    help_cmd = [
+        PYTHON,
+        str(HELP),
+        "test",
+        "--all",
+        "--",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:testmon",
+        *project.args,
+    ]
+    testmon_cmd = [python, "-m", "pytest", "-q", *project.args]
+    times: dict[str, list[Timed]] = {k: [] for k in ("plain", "help cold", "help warm", "testmon cold", "testmon warm")}
+    run(plain_cmd, hp)  # warm-up: bytecode compiled, files in the page cache
+    for _ in range(repeat):
+        times["plain"].append(run(plain_cmd, hp))
+        shutil.rmtree(hp / ".help", ignore_errors=True)
+        times["help cold"].append(run(help_cmd, hp, env))
+        times["help warm"].append(run(help_cmd, hp, env))
+        for leftover in tm.glob(".testmondata*"):
+            leftover.unlink()
+        times["testmon cold"].append(run([*testmon_cmd, "--testmon"], tm))
+        times["testmon warm"].append(run([*testmon_cmd, "--testmon-noselect"], tm))
+    for key, timed in times.items():
+        bad = [t for t in timed if t.code not in (0, 1)]
+        if bad:
+            raise SystemExit(
+                f"{name} {version} {key} exited {bad[0].code}:\n{bad[0].out[-1500:]}\n{bad[0].err[-1500:]}"
+            )
+    wall = {k: min(t.wall for t in v) for k, v in times.items()}
+    cpu = {k: min(t.cpu for t in v) for k, v in times.items()}
+    result = {"plain wall": wall["plain"], "plain cpu": cpu["plain"]}
+    for key in ("help cold", "help warm", "testmon cold", "testmon warm"):
+        result[f"{key} wall"] = wall[key] / wall["plain"]
+        result[f"{key} cpu"] = cpu[key] / cpu["plain"]
+    return result
+
+
+def overhead_main(opts: argparse.Namespace) -> int:
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    work = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+    try:
+        rows = []
+        for name in opts.projects.split(","):
+            for version in opts.pythons.split(","):
+                figures = overhead(work, name, PROJECTS[name], version, opts.repeat)
+                rows.append((name, version, figures))
+                print(
+                    f"  {name} {version}: plain {figures['plain wall']:.2f}s; help.py cold {figures['help cold wall']:.2f}x "
+                    f"warm {figures['help warm wall']:.2f}x; testmon cold {figures['testmon cold wall']:.2f}x "
+                    f"warm {figures['testmon warm wall']:.2f}x",
+                    flush=True,
+                )
+        print()
+        print("recording cost: `help.py test --all` and `pytest --testmon` over plain `pytest`, wall (cpu)")
+        print(
+            f"{'project':<10} {'python':<6} {'plain s':>8} {'help.py cold':>14} {'help.py warm':>14} {'testmon cold':>14} {'testmon warm':>14}  target"
+        )
+        for name, version, f in rows:
+            cells = [
+                f"{f[k + ' wall']:.2f}x ({f[k + ' cpu']:.2f})"
+                for k in ("help cold", "help warm", "testmon cold", "testmon warm")
+            ]
+            target = "1.5x" if version == "3.11" else "1.2x"
+            print(
+                f"{name:<10} {version:<6} {f['plain wall']:>8.2f} "
+                + " ".join(f"{c:>14}" for c in cells)
+                + f"  <= {target}"
+            )
+        load = os.getloadavg()
+        print(f"load average during the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cpus")
+        return 0
+    finally:
+        if opts.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--package", default="pygments==2.18.0")
@@ -330,9 +458,16 @@ def main() -> int:
         help="comma-separated packages the project's tests need besides pytest",
     )
     parser.add_argument("--mutations", type=int, default=8)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, help="runs of each timing (default 5; 1 with --overhead)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--overhead", action="store_true", help="only the recording cost, per Python version")
+    parser.add_argument("--pythons", default="3.11,3.12,3.13", help="with --overhead: the versions measured")
+    parser.add_argument("--projects", default="pygments,toolz", help=f"with --overhead: among {', '.join(PROJECTS)}")
     opts = parser.parse_args()
+    if opts.overhead:
+        opts.repeat = opts.repeat or 1
+        return overhead_main(opts)
+    opts.repeat = opts.repeat or 5
 
     # Bytecode caching on, as on a developer machine: otherwise every tool recompiles itself on each start.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helper.fsutil import FileLock, atomic_write
+from helper.fsutil import FileLock, atomic_write, default_mode
 
 KINDS = ("ac", "cas")
 OPENED: list[Cache] = []  # every cache this process opened; the CLI flushes their stats
@@ -80,6 +80,7 @@ class Cache:
         self.max_bytes = max_bytes
         self.remote = remote
         self.session = Counters()
+        self._mode: int | None = None  # of new entries: 0666 less the umask, read once
         OPENED.append(self)
 
     # -- paths --------------------------------------------------------------
@@ -89,7 +90,11 @@ class Cache:
         return self.dir / kind / digest[:2] / digest
 
     def _write(self, path: Path, data: bytes) -> None:
-        atomic_write(path, data, fsync=False)
+        if self._mode is None:
+            self._mode = default_mode()
+        # One mode for every entry: no stat of the target nor read of the umask per write (a first
+        # test run stores thousands of results).
+        atomic_write(path, data, mode=self._mode, fsync=False)
         self.session.bytes_written += len(data)
 
     def _read(self, path: Path) -> bytes | None:

@@ -93,16 +93,61 @@ def _all_commands() -> dict[str, tuple[str, str, Any]]:
     return commands
 
 
-def _journal(project: Any) -> Any:
+def _prefetch(argv: list[str], commands: dict[str, tuple[str, str, Any]]) -> None:
+    """Let the plugin of the command being run start its slow part (its PLUGIN's `prefetch`) before parsing."""
+    name = command_name(argv)
+    plugin = commands[name][2] if name in commands else None
+    if plugin is None or not getattr(plugin, "prefetch", None):
+        return
+    try:
+        import importlib
+
+        module_name, _, function = plugin.prefetch.partition(":")
+        getattr(importlib.import_module(module_name), function)(argv)
+    except Exception as exc:  # only ever an optimisation: the command does the work itself
+        console.verbose(f"prefetch of {plugin.name} skipped: {exc}")
+
+
+def _journal_dir(project: Any) -> str | None:
+    """The state folder the run's record goes to, or None when the journal is off (or unreachable)."""
     if not project.found or not project.config.get("journal.enabled", True):
         return None
     try:
-        from helper.journal import Journal
-
-        return Journal(project.ensure_state_dir() / "journal.sqlite", keep=int(project.config["journal.keep"]))
+        return str(project.ensure_state_dir())
     except Exception as exc:  # the journal must never stop the work itself
         console.verbose(f"journal unavailable: {exc}")
         return None
+
+
+def _journal_end(state: str, key: str, project: Any, fields: dict[str, Any]) -> None:
+    """The run's end record: straight into SQLite when the command opened the journal anyway,
+    else one small file that the next reader of the journal moves in (helper.runlog)."""
+    from helper import runlog
+
+    if "helper.journal" not in sys.modules:
+        runlog.record(state, key, **fields)
+        return
+    from pathlib import Path
+
+    from helper.journal import Journal
+
+    journal = Journal(Path(state) / "journal.sqlite", keep=int(project.config["journal.keep"]))
+    try:
+        run_id = journal.start(fields["command"], fields["argv"], fields["version"])
+        journal.finish(
+            run_id,
+            fields["exit_code"],
+            duration=fields["duration"],
+            error=fields["error"],
+            cache_hits=fields["cache_hits"],
+            cache_misses=fields["cache_misses"],
+        )
+    finally:
+        journal.close()
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        os.unlink(os.path.join(state, runlog.PENDING_DIR, key + runlog.START))
 
 
 def _cache_counts() -> tuple[int, int]:
@@ -165,9 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     console.configure(json_mode="--json" in argv, debug=debug, color=False if "--no-color" in argv else None)
     args = None
     try:
+        commands = _all_commands()
+        _prefetch(argv, commands)
         from helper.parsing import build_parser
 
-        parser, module, plugin = build_parser(argv, _all_commands())
+        parser, module, plugin = build_parser(argv, commands)
         if getattr(module, "PASSTHROUGH", False):
             head, tail = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
             args, unknown = parser.parse_known_args(head)
@@ -208,10 +255,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(module: Any, args: Any, project: Any, argv: list[str], started: float) -> int:
-    journal = _journal(project)
-    run_id = (
-        journal.start(args.command, argv, __version__) if journal and getattr(module, "LONG_RUNNING", False) else None
-    )
+    state = _journal_dir(project)
+    fields: dict[str, Any] = {"started": time.time(), "command": args.command, "argv": argv, "version": __version__}
+    key = f"{time.time_ns()}-{os.getpid()}"
+    if state is not None and getattr(module, "LONG_RUNNING", False):
+        from helper import runlog
+
+        try:  # on the record while it runs: shown as running, and as killed if it never ends
+            runlog.record(state, key, **fields)
+        except OSError as exc:
+            console.verbose(f"journal not written: {exc}")
     code, error = 1, None
     try:
         if getattr(module, "REPLAYABLE", False) and project.found:
@@ -237,14 +290,16 @@ def _run(module: Any, args: Any, project: Any, argv: list[str], started: float) 
         return code
     finally:
         hits, misses = _cache_counts()
-        if journal is not None:
+        if state is not None:
+            fields.update(
+                exit_code=code,
+                duration=time.monotonic() - started,
+                error=error,
+                cache_hits=hits,
+                cache_misses=misses,
+            )
             try:
-                if run_id is None:
-                    run_id = journal.start(args.command, argv, __version__)
-                journal.finish(
-                    run_id, code, duration=time.monotonic() - started, error=error, cache_hits=hits, cache_misses=misses
-                )
-                journal.close()
+                _journal_end(state, key, project, fields)
             except Exception as exc:
                 console.verbose(f"journal not written: {exc}")
 

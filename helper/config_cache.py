@@ -28,11 +28,9 @@ RACY_WINDOW_NS = 2_000_000_000  # a file this fresh may change again within the 
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    from helper.statsig import stat_signature
+
+    return stat_signature(path)
 
 
 def config_inputs(root: Path) -> list[Path]:

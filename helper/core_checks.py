@@ -75,8 +75,10 @@ def cache_check(project: Any) -> Check:
 
 
 def journal_check(project: Any) -> Check:
+    from helper.journal import recorded
+
     path = project.state_dir / "journal.sqlite"
-    if not path.exists():
+    if not recorded(project.state_dir):
         return Check("journal", "ok", "no runs recorded yet")
     try:
         from helper.journal import Journal

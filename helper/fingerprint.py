@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from helper.fsutil import atomic_write
+from helper.statsig import signature
 
 IGNORED_DIRS = {
     ".git", ".hg", ".svn", ".help", ".venv", "venv", "env", "__pycache__", "node_modules", ".tox", ".nox",
@@ -96,15 +97,16 @@ class Fingerprinter:
             self.entries.pop(rel, None)
             return None
         cached = self.entries.get(rel)
-        racy = st.st_mtime_ns >= self._saved_at - RACY_WINDOW_NS
-        if cached and not racy and cached[0] == st.st_mtime_ns and cached[1] == st.st_size and cached[2] == st.st_ino:
+        sig = signature(st)
+        racy = sig[0] >= self._saved_at - RACY_WINDOW_NS
+        if cached and not racy and tuple(cached[:3]) == sig:
             return str(cached[3])
         try:
             digest = sha256_file(path)
         except (IsADirectoryError, PermissionError):
             return None
         self.hashed += 1
-        self.entries[rel] = [st.st_mtime_ns, st.st_size, st.st_ino, digest]
+        self.entries[rel] = [*sig, digest]
         self.dirty = True
         return digest
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from helper.errors import HelpError
+from helper.statsig import signature, stat_signature  # noqa: F401 - the stat signature's home, re-exported
 
 _TEMP_COUNTER = iter(range(1 << 62))
 
@@ -104,6 +105,48 @@ def atomic_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Non
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def signals_blocked() -> Iterator[None]:
+    """Hold off SIGINT/SIGTERM for a few renames that must happen together (delivered right after)."""
+    import signal
+
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def atomic_copy_all(pairs: list[tuple[Path, Path]]) -> None:
+    """Copy several files into place together: all of them or, on any error or Ctrl-C, none.
+
+    Each is staged beside its target first; the renames then run with SIGINT/SIGTERM held
+    off, so an interrupt lands before (targets as they were; a folder made for them is
+    removed again) or after (all in place), never in between.
+    """
+    made = [p for p in dict.fromkeys(dst.parent for _src, dst in pairs) if not p.exists()]
+    staged: list[tuple[str, Path]] = []
+    try:
+        for src, dst in pairs:
+            fd, tmp = _temp_beside(dst)
+            os.close(fd)
+            staged.append((tmp, dst))
+            shutil.copy2(src, tmp)
+        with signals_blocked():
+            for tmp, dst in staged:
+                os.replace(tmp, dst)
+            staged.clear()
+    except BaseException:
+        for tmp, _dst in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty: ours, left as it was
         raise
 
 

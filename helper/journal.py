@@ -3,17 +3,20 @@
 SQLite in WAL mode with a busy timeout, so concurrent invocations append
 safely. A run is inserted when it starts (exit_code NULL = still running or
 killed) and completed when it ends. Arguments are stored with secrets masked.
+The CLI's own record of a run takes the cheap path (helper.runlog: one small
+file, renamed into .help/journal.pending/), which opening the journal moves
+into the table; runs still at work are listed from their start files.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import time
 from pathlib import Path
 
 from helper.fsutil import FileLock
+from helper.runlog import mask_argv
 
 TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
 if TYPE_CHECKING:
@@ -38,40 +41,6 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
 """
 
-# Patterns compiled on first use (re caches them): most runs have nothing to mask.
-_SECRET_WORDS = ("secret", "token", "password", "passwd", "key", "credential")
-_SECRET_OPT = r"^(--?[\w-]*(secret|token|password|passwd|key|credential)[\w-]*)(=.*)?$"
-_SECRET_ASSIGN = r"^([\w.-]*(secret|token|password|passwd|key|credential)[\w.-]*)=.*$"
-_URL_CREDENTIALS = r"(://[^:/@\s]+:)[^@/\s]+@"
-
-
-def mask_argv(argv: list[str]) -> list[str]:
-    """Hide values of secret-looking options, NAME=value pairs and URL passwords."""
-    if not any(word in arg.lower() for arg in argv for word in _SECRET_WORDS) and not any("@" in a for a in argv):
-        return list(argv)
-    masked: list[str] = []
-    hide_next = False
-    for arg in argv:
-        if hide_next:
-            masked.append("****")
-            hide_next = False
-            continue
-        option = re.match(_SECRET_OPT, arg, re.IGNORECASE)
-        if option:
-            if option.group(3):
-                masked.append(option.group(1) + "=****")
-            else:
-                masked.append(arg)
-                hide_next = True
-            continue
-        assign = re.match(_SECRET_ASSIGN, arg, re.IGNORECASE)
-        if assign:
-            masked.append(assign.group(1) + "=****")
-            continue
-        masked.append(re.sub(_URL_CREDENTIALS, r"\1****@", arg))
-    return masked
-
-
 # Arguments are stored NUL-separated rather than as JSON: the journal is written
 # on every run, and json's import is a noticeable share of a quick command.
 ARG_SEPARATOR = "\0"
@@ -87,6 +56,13 @@ def _loads(text: str) -> Any:
     import json
 
     return json.loads(text)
+
+
+def recorded(state_dir: Path) -> bool:
+    """Whether any run was recorded under `state_dir`: in the SQLite file, or still as pending small files."""
+    from helper.replay import PENDING_DIR
+
+    return (state_dir / "journal.sqlite").exists() or (state_dir / PENDING_DIR).is_dir()
 
 
 class Journal:
@@ -105,19 +81,37 @@ class Journal:
                 if mode and mode[0].lower() != "wal":  # e.g. a file system without shared memory
                     self.db.execute("PRAGMA journal_mode = DELETE")
             self.db.executescript(SCHEMA)
-        self._take_pending()
+            self._take_pending()  # under the lock: each pending record is taken by one reader
 
     def _take_pending(self) -> None:
-        """Move runs answered by replay (helper.replay), which wrote small files instead, into the table."""
+        """Move the runs that wrote small files instead (helper.runlog, and replayed answers) into the table."""
+        from helper import runlog
         from helper.replay import read_pending
 
-        rows = read_pending(str(self.path.parent))
+        state = str(self.path.parent)
+        rows = read_pending(state)
         if rows:
             self.db.executemany(
                 "INSERT INTO runs (started, duration, command, exit_code, cwd, pid, version, argv, details)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{\"replayed\": true}')",
                 [(*row[:7], ARG_SEPARATOR.join(mask_argv(row[7]))) for row in rows],
             )
+        records = sorted(runlog.take(state), key=lambda r: r["started"])
+        if records:
+            self.db.executemany(
+                "INSERT INTO runs (started, duration, command, argv, cwd, pid, version, exit_code, error,"
+                " cache_hits, cache_misses, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        *(r[f] for f in runlog.FIELDS[:3]),
+                        ARG_SEPARATOR.join(mask_argv(r["argv"])),
+                        *(r[f] for f in runlog.FIELDS[4:]),
+                    )
+                    for r in records
+                ],
+            )
+            last = self.db.execute("SELECT MAX(id) FROM runs").fetchone()[0] or 0
+            self.db.execute("DELETE FROM runs WHERE id <= ?", (last - self.keep,))
 
     def start(self, command: str, argv: list[str], version: str) -> int:
         cur = self.db.execute(
@@ -153,7 +147,14 @@ class Journal:
             params.append(command)
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
         self.db.row_factory = sqlite3.Row
-        rows = [dict(row) for row in self.db.execute(sql, (*params, limit))]
+        from helper import runlog
+
+        live = [  # long-running commands still at work: their end is not written yet
+            {"id": None, **r, "argv": ARG_SEPARATOR.join(mask_argv(r["argv"]))}
+            for r in sorted(runlog.running(str(self.path.parent)), key=lambda r: -r["started"])
+            if not command or r["command"] == command
+        ]
+        rows = [*live, *(dict(row) for row in self.db.execute(sql, (*params, limit)))][:limit]
         for row in rows:
             row["argv"] = row["argv"].split(ARG_SEPARATOR) if row["argv"] else []
             row["details"] = _loads(row["details"]) if row["details"] else None

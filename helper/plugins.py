@@ -36,6 +36,7 @@ class Plugin:
         "install_hint",
         "modules",
         "name",
+        "prefetch",
         "settings",
     )
 
@@ -53,6 +54,9 @@ class Plugin:
         # ([tool.help.<name>] in pyproject.toml), validated like the core's.
         settings: dict[str, Setting] | None = None,
         api: str | None = None,  # module other plugins may use, reached through `api(name)`
+        # "module:function" called with argv before the CLI parses it, for one of the plugin's commands: it may
+        # start what the command will wait for (an engine call) while the rest of help.py loads.
+        prefetch: str | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -63,6 +67,7 @@ class Plugin:
         self.checks = checks
         self.settings = settings or {}
         self.api = api
+        self.prefetch = prefetch
 
     def __repr__(self) -> str:
         return f"Plugin({self.name!r})"
@@ -88,9 +93,9 @@ class Status:
 
 
 def _which(name: str) -> str | None:
-    import shutil
+    from helper.which import which
 
-    return shutil.which(name)
+    return which(name)
 
 
 class Problem:
@@ -443,9 +448,11 @@ def status(plugin: Plugin, disabled: list[str] | None = None) -> Status:
     """Whether `plugin` can run here, and if not, why."""
     if disabled and plugin.name in disabled:
         return Status(plugin, False, "disabled by plugins.disabled in the configuration", disabled=True)
-    import importlib.util
+    missing = []
+    if plugin.modules:
+        import importlib.util
 
-    missing = [m for m in plugin.modules if importlib.util.find_spec(m) is None]
+        missing = [m for m in plugin.modules if importlib.util.find_spec(m) is None]
     if missing:
         return Status(plugin, False, f"Python module {', '.join(missing)} not installed")
     for choices in plugin.binaries:

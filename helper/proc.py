@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from helper.errors import HelpError
 from helper.records import Record
+from helper.which import which as _which
 
 Command = Sequence[str | os.PathLike[str]]
 
@@ -38,12 +38,12 @@ class Result(Record):
 
 
 def which(name: str, path: str | None = None) -> str | None:
-    return shutil.which(name, path=path)
+    return _which(name, path=path)
 
 
 def require(name: str, hint: str) -> str:
     """The full path of binary `name`, or a HelpError saying how to install it."""
-    found = shutil.which(name)
+    found = _which(name)
     if not found:
         raise HelpError(f"`{name}` is not installed or not on PATH", hint)
     return found
@@ -90,16 +90,27 @@ def spawn(
 
 
 def stop(proc: subprocess.Popen[str], grace: float = 5.0) -> int:
-    """Stop `proc`'s whole process group: SIGTERM, wait `grace` seconds, SIGKILL."""
-    if proc.poll() is None:
-        signal_group(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            signal_group(proc.pid, signal.SIGKILL)
-            proc.wait()
-    # The leader may be gone while its group lives on: sweep stragglers.
-    signal_group(proc.pid, signal.SIGKILL)
+    """Stop `proc`'s whole process group: SIGTERM, wait `grace` seconds, SIGKILL.
+
+    A second Ctrl-C (or any exception) during the grace period ends it at once: the group
+    is killed before the interrupt goes on, so nothing is left behind and nobody waits.
+    """
+    try:
+        if proc.poll() is None:
+            signal_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                signal_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+    except BaseException:
+        signal_group(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=1)
+        raise
+    finally:
+        # The leader may be gone while its group lives on: sweep stragglers.
+        signal_group(proc.pid, signal.SIGKILL)
     return proc.returncode
 
 

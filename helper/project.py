@@ -8,7 +8,6 @@ and `config show` can point at it.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from functools import cached_property
@@ -129,6 +128,8 @@ def flatten(table: dict[str, Any], *, source: Path, text: str, prefix: list[str]
                 walk(value, path)
             else:
                 known = [k for k in SCHEMA if k.startswith(".".join(parts))] if parts else list(SCHEMA)
+                import difflib  # only on the error path
+
                 close = difflib.get_close_matches(dotted, known, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else "remove it; `help.py config show` lists known keys"
                 raise ConfigError(f"unknown setting {'.'.join(prefix + path)!r}", hint, where=locate(path))
@@ -154,6 +155,8 @@ def env_layer(environ: dict[str, str]) -> Layer:
         setting = SCHEMA.get(dotted)
         if setting is None:
             known = ["HELP_" + k.upper().replace(".", "__") for k in SCHEMA]
+            import difflib  # only on the error path
+
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean {close[0]}?" if close else f"unset it; known variables: {', '.join(known[:6])}, ..."
             raise ConfigError(f"environment variable {name} names no setting", hint)

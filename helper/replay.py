@@ -24,6 +24,7 @@ import time
 from helper import __version__
 from helper.envs.keys import ENV_VARS
 from helper.root import find_root, state_dir
+from helper.statsig import stat_signature
 
 TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
 if TYPE_CHECKING:
@@ -113,11 +114,9 @@ def project_option(argv: list[str]) -> str | None:
 
 
 def signature(path: str) -> str:
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return "-"
-    return f"{st.st_mtime_ns} {st.st_size} {st.st_ino}"
+    """helper.statsig's signature as the record's text: "mtime_ns size inode", or "-"."""
+    found = stat_signature(path)
+    return "-" if found is None else f"{found[0]} {found[1]} {found[2]}"
 
 
 def replay(argv: list[str], environ: Mapping[str, str] = os.environ) -> int | None:

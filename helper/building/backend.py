@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +45,8 @@ class Backend:
         self.isolated = isolated
         self._proc: Any = None
         self._log: Any = None
+        self._reader: Any = None
+        self._requests = -1  # the write end of the request pipe while a runner is up
         self._seen = 0
 
     def _env(self) -> dict[str, str]:
@@ -60,10 +63,11 @@ class Backend:
         return env
 
     def _start(self) -> None:
-        import subprocess
-
+        # Every resource is held by self as soon as it exists: close() lets go of all of them,
+        # whenever a Ctrl-C lands.
         request_read, self._requests = os.pipe()
         self._responses, response_write = os.pipe()
+        self._reader = os.fdopen(self._responses, "r", encoding="utf-8")
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 -- lives as long as the session; close() ends it
         self._seen = 0
         try:
@@ -78,10 +82,7 @@ class Backend:
                 start_new_session=True,
             )
         except OSError as exc:
-            for fd in (self._requests, self._responses):
-                os.close(fd)
-            self._log.close()
-            self._log = None
+            self.close()
             raise HelpError(
                 f"cannot start {self.python}: {exc.strerror}",
                 "recreate the build environment: delete it and build again",
@@ -89,29 +90,40 @@ class Backend:
         finally:
             os.close(request_read)
             os.close(response_write)
-        self._reader = os.fdopen(self._responses, "r", encoding="utf-8")
 
     def close(self, *, kill: bool = False) -> None:
-        """End the runner: it exits when its request pipe closes; `kill` stops it at once."""
-        if self._proc is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._requests)
-            if not kill:
-                with contextlib.suppress(Exception):
-                    self._proc.wait(timeout=10)
-            if self._proc.poll() is None or kill:
-                proc.stop(self._proc, grace=3)
-            self._reader.close()
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        """End the runner: it exits when its request pipe closes; `kill` stops it at once.
+
+        Safe to call again when a second Ctrl-C interrupted the first call: every resource is
+        let go of before anything waits, so no descriptor is closed twice (its number may have
+        been reused by then) and an interrupted wait leaves the group killed (proc.stop).
+        """
+        runner, self._proc = self._proc, None
+        requests, self._requests = self._requests, -1
+        reader, self._reader = self._reader, None
+        log, self._log = self._log, None
+        try:
+            if requests >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(requests)
+            if runner is not None:
+                if not kill:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        runner.wait(timeout=10)
+                if runner.poll() is None or kill:
+                    proc.stop(runner, grace=3)
+        finally:
+            for handle in (reader, log):
+                if handle is not None:
+                    with contextlib.suppress(OSError):
+                        handle.close()
 
     def __enter__(self) -> Backend:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: object, *exc: object) -> None:
+        # Leaving on an exception (Ctrl-C in between two hooks, say): no waiting for the runner.
+        self.close(kill=kind is not None)
 
     def _output(self) -> str:
         """What the backend printed since the last call."""
@@ -145,9 +157,6 @@ class Backend:
 
     def call(self, hook: str, *, optional: bool = False, **kwargs: Any) -> Any:
         """The hook's return value; a missing hook is an error unless `optional` (then None)."""
-        if self._proc is None:
-            self._start()
-        assert self._proc is not None
         console.verbose(f"{self.system.backend}: {hook}")
         request = {
             "backend": self.system.backend,
@@ -156,6 +165,8 @@ class Backend:
             "kwargs": kwargs,
         }
         try:
+            if self._proc is None:
+                self._start()
             os.write(self._requests, (json.dumps(request) + "\n").encode())
             answer = self._answer(hook)
         except BrokenPipeError:

@@ -16,7 +16,8 @@ from typing import Any
 
 from helper.building import artifacts, buildsystem, isolation
 from helper.errors import HelpError
-from helper.fsutil import FileLock, atomic_copy
+from helper.fsutil import FileLock, atomic_copy_all
+from helper.names import canonical
 from helper.ui import console
 
 
@@ -96,10 +97,8 @@ def build(project: Any, options: Options) -> Outcome:
             built = _run_backend(source, system, env, options, Path(tmp), project)
             metas = {path.name: verify.check(path, name, version) for path in built}
             _consistent(metas)
-            try:
-                outdir.mkdir(parents=True, exist_ok=True)
-                for path in built:
-                    atomic_copy(path, outdir / path.name)
+            try:  # all artifacts or none: Ctrl-C here leaves the output folder as it was
+                atomic_copy_all([(path, outdir / path.name) for path in built])
             except OSError as exc:
                 raise HelpError(
                     f"cannot write to {outdir}: {exc.strerror}", "fix its permissions or pass --outdir"
@@ -166,9 +165,8 @@ def _unpack(sdist: Path, into: Path) -> Path:
 
 
 def _consistent(metas: dict[str, dict[str, str]]) -> None:
-    from helper.building import verify
 
-    seen = {(verify.canonical_name(m["name"]), m["version"]) for m in metas.values()}
+    seen = {(canonical(m["name"]), m["version"]) for m in metas.values()}
     if len(seen) > 1:
         listing = ", ".join(f"{file}: {m['name']} {m['version']}" for file, m in metas.items())
         raise HelpError(

@@ -19,6 +19,7 @@ from typing import Any
 
 from helper import proc
 from helper.cache import action_key
+from helper.envs.layout import venv_python
 from helper.errors import HelpError
 from helper.fsutil import FileLock, atomic_write
 from helper.ui import console
@@ -75,10 +76,6 @@ def choose_installer(setting: str) -> str:
             )
         return "uv"
     return "pip"
-
-
-def venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
 def list_packages(python: Path) -> dict[str, str]:

@@ -9,7 +9,6 @@ import base64
 import csv
 import hashlib
 import io
-import re
 import tarfile
 import zipfile
 from email.parser import HeaderParser
@@ -17,11 +16,7 @@ from pathlib import Path
 
 from helper.building.versioning import normalize
 from helper.errors import HelpError
-
-
-def canonical_name(name: str) -> str:
-    """PEP 503 normalised name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+from helper.names import canonical
 
 
 def _fail(path: Path, problem: str) -> HelpError:
@@ -83,9 +78,7 @@ def check_wheel(path: Path) -> dict[str, str]:
             raise _fail(path, "it has no METADATA")
         meta = read_metadata(archive.read(f"{dist_info}/METADATA").decode("utf-8"))
     file_name, file_version = path.name.split("-")[:2]
-    if canonical_name(file_name) != canonical_name(meta["name"]) or normalize(file_version) != normalize(
-        meta["version"] or "0"
-    ):
+    if canonical(file_name) != canonical(meta["name"]) or normalize(file_version) != normalize(meta["version"] or "0"):
         raise _fail(path, f"its file name does not match METADATA ({meta['name']} {meta['version']})")
     return meta
 
@@ -115,7 +108,7 @@ def check_sdist(path: Path) -> dict[str, str]:
 def check(path: Path, name: str | None, version: str | None) -> dict[str, str]:
     """Check one artifact against the project's name and (when static) version."""
     meta = check_wheel(path) if path.name.endswith(".whl") else check_sdist(path)
-    if name and canonical_name(meta["name"]) != canonical_name(name):
+    if name and canonical(meta["name"]) != canonical(name):
         raise _fail(path, f"its metadata names {meta['name']!r}, the project is {name!r}")
     if version and normalize(meta["version"]) != normalize(version):
         raise _fail(path, f"its metadata says version {meta['version']}, the project says {version}")

@@ -8,7 +8,7 @@ from typing import Any
 
 from helper.errors import HelpError
 
-REPLAYABLE = True  # `env --python` is replayed while no path detection read has changed (helper.replay)
+REPLAYABLE = True  # `env --python` is replayed while no file its answer was read from has changed (helper.replay)
 
 EXAMPLES = """examples:
   help.py env                         the environments found; the project's one marked *
@@ -58,24 +58,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
     from helper.envs.detect import for_project
 
     if args.print_python:
-        found = for_project(project, refresh=args.refresh)
-        chosen = found.chosen
-        if chosen is None or not chosen.executable:
-            raise HelpError(
-                "no usable Python environment found for this project",
-                "run `help.py env` to see what was found, or `help.py env create`",
-            )
-        if args.json:
-            from helper.ui import console
-
-            console.result({"python": chosen.executable, "reason": chosen.reason})
-        else:
-            sys.stdout.write(chosen.executable + "\n")
-        if found.seen is not None and not args.refresh:
-            from helper import replay
-
-            replay.offer(found.seen)  # scripts ask this often: answered by replay while nothing read changes
-        return 0
+        return print_python(args, project)
     action = getattr(args, "action", None)
     if action is None:
         return show(for_project(project, refresh=args.refresh), project)
@@ -111,7 +94,7 @@ def show(found: Any, project: Any) -> int:
         chosen = found.chosen
         console.echo("")
         if chosen is None:
-            console.echo("no usable environment; fix: help.py env create")
+            console.echo("the project's environment does not exist yet; fix: help.py install (or help.py env create)")
         else:
             console.echo(f"chosen: {chosen.executable}")
             console.echo(f"why:    {chosen.reason}")
@@ -125,3 +108,27 @@ def show(found: Any, project: Any) -> int:
 
     console.result(found.to_dict() | {"manager": manager, "manager_reason": manager_reason}, render)
     return 0 if found.chosen else 1
+
+
+def print_python(args: argparse.Namespace, project: Any) -> int:
+    """The project's environment's interpreter (helper.envs.project_env), as test, run and install use it."""
+    from helper.envs.project_env import project_environment
+
+    env = project_environment(project)
+    if not env.exists:
+        raise HelpError(
+            f"the project's environment has no interpreter yet: {env.python} ({env.reason})",
+            "run `help.py install` to make it (or `help.py env` to see the environments found)",
+        )
+    if args.json:
+        from helper.ui import console
+
+        console.result({"python": str(env.python), "reason": env.reason, "manager": env.manager})
+    else:
+        sys.stdout.write(f"{env.python}\n")
+    if not args.refresh:
+        from helper import replay
+
+        paths, own = env.inputs(project)
+        replay.offer(paths, own=own)  # scripts ask this often: answered by replay while nothing read changes
+    return 0

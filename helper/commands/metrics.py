@@ -76,6 +76,7 @@ def collect(project: Any) -> list[Family]:
     _cache(project, family)
     _tests(project, family)
     _runs(project, family)
+    _agents(project, family)
     _env(project, family)
     return families
 
@@ -122,12 +123,12 @@ def _tests(project: Any, family: Any) -> None:
 
 
 def _runs(project: Any, family: Any) -> None:
+    from helper.journal import Journal, recorded
+
     path = project.state_dir / "journal.sqlite"
-    if not path.exists():
+    if not recorded(project.state_dir):
         return
     try:
-        from helper.journal import Journal
-
         journal = Journal(path)
         try:
             rows = journal.runs(limit=5000)
@@ -162,6 +163,55 @@ def _runs(project: Any, family: Any) -> None:
     elif test is not None and (test.get("cache_hits") or test.get("cache_misses")):
         hits, misses = float(test.get("cache_hits") or 0), float(test.get("cache_misses") or 0)
         selected.add(misses / (hits + misses))
+
+
+def _agents(project: Any, family: Any) -> None:
+    """The agent's counters: one journal run (command `agent.task`) per finished task, its per-role calls in details."""
+    from helper.journal import Journal, recorded
+
+    path = project.state_dir / "journal.sqlite"
+    if not recorded(project.state_dir):
+        return
+    try:
+        journal = Journal(path)
+        try:
+            rows = journal.runs(command="agent.task", limit=5000)
+        finally:
+            journal.close()
+    except Exception:
+        return
+    if not rows:
+        return
+    tasks: dict[tuple[str, str], float] = {}
+    task_seconds: dict[str, float] = {}
+    per_role: dict[str, dict[tuple[str, str], float]] = {k: {} for k in ("calls", "tokens", "seconds", "failures")}
+    for row in rows:
+        details = row.get("details")
+        if not isinstance(details, dict):
+            continue
+        model, state = str(details.get("model") or ""), str(details.get("state") or "unknown")
+        tasks[(model, state)] = tasks.get((model, state), 0) + 1
+        task_seconds[model] = task_seconds.get(model, 0.0) + float(row.get("duration") or 0.0)
+        for agent in details.get("agents") or []:
+            key = (str(agent.get("role")), str(agent.get("model")))
+            for name, counts in per_role.items():
+                counts[key] = counts.get(key, 0) + float(agent.get(name) or 0)
+    done = family("agent_tasks", "counter", "agent tasks finished, by the task's model and final state")
+    for (model, state), n in sorted(tasks.items()):
+        done.add(n, model=model, state=state)
+    spent = family("agent_task_duration_seconds", "counter", "time workers spent on agent tasks, by model")
+    for model, seconds in sorted(task_seconds.items()):
+        spent.add(seconds, model=model)
+    texts = {
+        "calls": ("agent_model_calls", "model calls, by agent role and model"),
+        "tokens": ("agent_tokens", "tokens generated, by agent role and model"),
+        "seconds": ("agent_model_duration_seconds", "time in model calls, by agent role and model"),
+        "failures": ("agent_model_failures", "model calls that failed, by agent role and model"),
+    }
+    for name, (metric, text) in texts.items():
+        made = family(metric, "counter", text)
+        for (role, model), value in sorted(per_role[name].items()):
+            made.add(value, role=role, model=model)
 
 
 def _env(project: Any, family: Any) -> None:

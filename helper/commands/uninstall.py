@@ -33,9 +33,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, project: Any) -> int:
     from helper.commands.install import render, target
     from helper.managers.base import parse_requirement
-    from helper.managers.envcheck import canonical
     from helper.managers.registry import choose
     from helper.managers.workflow import execute
+    from helper.names import canonical
 
     manager, _reason = choose(project)
     names = [parse_requirement(p).name for p in args.packages]

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from helper.envs.keys import signature
+from helper.envs.layout import BIN, venv_python
 
-BIN = "Scripts" if os.name == "nt" else "bin"
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
 
@@ -178,7 +178,7 @@ def interpreter(ctx: Context, prefix: Path) -> Path | None:
 
 
 def expected_interpreter(prefix: Path) -> Path:
-    return prefix / BIN / ("python.exe" if os.name == "nt" else "python")
+    return venv_python(prefix)
 
 
 def short_version(text: str | None) -> str | None:

@@ -230,5 +230,41 @@ def for_project(project: Any, *, refresh: bool = False, environ: Mapping[str, st
     pyproject = project.pyproject if (project.root / "pyproject.toml").is_file() else {}
     config_dir = project.root / "config"
     files = (project.root / "pyproject.toml", config_dir / "help.toml", config_dir / f"help.{project.profile}.toml")
-    return detect(project.root, environ=environ, config=project.config, pyproject=pyproject, cache_dir=cache_dir,
-                  refresh=refresh, config_files=files)  # fmt: skip
+    found = detect(project.root, environ=environ, config=project.config, pyproject=pyproject, cache_dir=cache_dir,
+                   refresh=refresh, config_files=files)  # fmt: skip
+    return align(found, project)
+
+
+def align(found: Detection, project: Any) -> Detection:
+    """Mark as chosen the project's environment (helper.envs.project_env), the one every command uses.
+
+    Detection lists what is there; which of it is the project's is the resolver's answer, so `env`,
+    `env check` and `env report` name the interpreter `env --python`, `test` and `run` use. When the
+    project's environment does not exist yet, nothing is chosen.
+    """
+    from helper.envs.project_env import project_environment
+    from helper.errors import HelpError
+
+    try:
+        env = project_environment(project)
+    except HelpError:
+        return found
+    prefix, python = os.path.realpath(env.prefix), os.path.realpath(env.python)
+    match = None
+    for candidate in found.envs:
+        candidate.chosen = False
+        same_prefix = candidate.prefix and os.path.realpath(candidate.prefix) == prefix
+        if match is None and (same_prefix or os.path.realpath(candidate.executable or "/-") == python):
+            match = candidate
+    if not env.exists:
+        return found
+    if match is None:
+        match = Env(kind=env.manager, name=env.prefix.name, prefix=str(env.prefix), executable=str(env.python),
+                    manager=env.manager, project=str(project.root), confidence=1.0, reason=env.reason)  # fmt: skip
+        found.envs.insert(0, match)
+    else:
+        match.reason = f"{env.reason}; {match.reason}" if match.reason else env.reason
+        found.envs.remove(match)
+        found.envs.insert(0, match)
+    match.chosen, match.executable = True, str(env.python)
+    return found

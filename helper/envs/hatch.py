@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import sys
 from pathlib import Path
 
 from helper.envs.base import Context, Env, venv_env
+from helper.names import canonical
 
 KIND = "hatch"
 PRIORITY = 50
@@ -35,11 +35,7 @@ def detect(ctx: Context) -> list[Env]:
     if hatch_toml is None and "envs" not in tool:
         return []
     markers = "hatch.toml" if hatch_toml is not None else "[tool.hatch.envs]"
-    name = (
-        re.sub(r"[-_.]+", "-", ctx.project_name()).lower()
-        if "project" in ctx.project_toml()
-        else f"{project_id(ctx.project)}-unmanaged"
-    )
+    name = canonical(ctx.project_name()) if "project" in ctx.project_toml() else f"{project_id(ctx.project)}-unmanaged"
     storage = data_dir(ctx) / "env" / "virtual" / name / project_id(ctx.project)
     wanted = ctx.env("HATCH_ENV") or "default"
     found = []

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from helper.envs.base import Env, parse_cfg
 from helper.envs.detect import Detection
-from helper.envs.specifiers import canonical, evaluate_marker, matches, parse_requirement
+from helper.envs.layout import BIN
+from helper.envs.specifiers import evaluate_marker, matches, parse_requirement
+from helper.names import canonical
 
 if TYPE_CHECKING:
     from helper.managers.base import Manager
@@ -124,7 +126,8 @@ def _poetry_spec(spec: str) -> str:
 def check_presence(env: Env | None, found: Detection, manager: str | None) -> list[Finding]:
     create = "help.py env create"
     if env is None:
-        return [Finding("environment", "fail", "no Python environment found at all", create, "create")]
+        detail = "the project's environment does not exist yet (help.py install or env create makes it)"
+        return [Finding("environment", "warn", detail, create, "create")]
     if not env.exists:
         return [Finding("environment", "fail", env.reason, sync_fix(env.manager, create), "create")]
     if not env.project:
@@ -153,14 +156,14 @@ def check_moved(env: Env) -> list[Finding]:
 
 def moved_from(prefix: Path) -> str | None:
     """The old prefix a venv's activate script or script shebangs name, if not this one."""
-    activate = prefix / "bin" / "activate"
+    activate = prefix / BIN / "activate"
     if activate.is_file():
         match = re.search(
             r"""^\s*(?:export\s+)?VIRTUAL_ENV=["']?([^"'\n]+)["']?\s*$""", activate.read_text(errors="replace"), re.M
         )
         if match and "$" not in match.group(1) and os.path.realpath(match.group(1)) != os.path.realpath(prefix):
             return match.group(1)
-    for script in sorted((prefix / "bin").glob("*"))[:50]:
+    for script in sorted((prefix / BIN).glob("*"))[:50]:
         try:
             with open(script, "rb") as handle:
                 first = handle.readline(512)

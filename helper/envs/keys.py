@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from helper import statsig
+
 TYPE_CHECKING = False  # typing itself costs more than the rest of the fast path
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -24,14 +26,13 @@ ENV_VARS = (
 
 
 def signature(st: os.stat_result | None) -> list[int] | None:
-    return None if st is None else [st.st_mtime_ns, st.st_size, st.st_ino]
+    """helper.statsig's signature as a list, the form it takes in the JSON cache."""
+    return None if st is None else list(statsig.signature(st))
 
 
 def stat_signature(path: str) -> list[int] | None:
-    try:
-        return signature(os.stat(path))
-    except (OSError, ValueError):
-        return None
+    found = statsig.stat_signature(path)
+    return None if found is None else list(found)
 
 
 def base_inputs(project: str, environ: Mapping[str, str], root: str) -> dict[str, Any]:

@@ -16,8 +16,9 @@ PRIORITY = 20
 
 def env_name(name: str, project_dir: str | os.PathLike[str]) -> str:
     """Poetry's env name stem: `<name>-<8 chars of urlsafe b64 sha256 of the project dir>`."""
-    canonical = re.sub(r"[-_.]+", "-", name).lower()
-    sanitized = re.sub(r'[ $`!*@"\\\r\n\t]', "_", canonical)[:42]
+    from helper.names import canonical
+
+    sanitized = re.sub(r'[ $`!*@"\\\r\n\t]', "_", canonical(name))[:42]
     normalized = os.path.normcase(os.path.realpath(project_dir))
     digest = hashlib.sha256(normalized.encode()).digest()
     return f"{sanitized}-{base64.urlsafe_b64encode(digest).decode()[:8]}"

@@ -21,9 +21,10 @@ from helper import proc
 from helper.envs.base import Env, parse_cfg, short_version, version_tuple
 from helper.envs.detect import Detection
 from helper.envs.health import declared, lock_name, manager_class, moved_from
+from helper.envs.layout import venv_python
 from helper.envs.packages import SEED, installed
-from helper.envs.specifiers import canonical
 from helper.errors import HelpError
+from helper.names import canonical
 from helper.ui import console
 
 
@@ -139,7 +140,7 @@ def recreate(project: Any, env: Env, found: Detection, manager: str | None) -> s
         else:
             use_uv = env.manager == "uv" or "uv" in cfg
             make_venv(base, prefix, project.root, use_uv=use_uv)
-            pip_install(str(prefix / "bin" / "python"), keep, project.root, use_uv=use_uv)
+            pip_install(str(venv_python(prefix)), keep, project.root, use_uv=use_uv)
             how = f"{len(keep)} package(s) reinstalled"
     return f"recreated {prefix} from {base} ({how})"
 

@@ -7,8 +7,9 @@ where that module raises on input it cannot read, so this adapts its answers.
 
 from __future__ import annotations
 
-from helper.managers.envcheck import InvalidVersion, Requirement, canonical, specifier_contains
+from helper.managers.envcheck import InvalidVersion, Requirement, specifier_contains
 from helper.managers.envcheck import evaluate_marker as _evaluate_marker
+from helper.names import canonical
 
 __all__ = ["Requirement", "canonical", "evaluate_marker", "matches", "parse_requirement"]
 

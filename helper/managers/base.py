@@ -293,34 +293,20 @@ class Manager:
         return self.root / str(self.project.config.get("install.venv") or ".venv")
 
     def python(self) -> Path:
-        return self.env_dir() / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        from helper.envs.layout import venv_python
+
+        return venv_python(self.env_dir())
 
     def site_packages(self) -> Path | None:
-        lib = self.env_dir() / "lib"
-        try:
-            for entry in sorted(os.listdir(lib)):
-                if entry.startswith(("python", "pypy")):
-                    site = lib / entry / "site-packages"
-                    if site.is_dir():
-                        return site
-        except OSError:
-            return None
-        return None
+        from helper.envs.layout import site_packages
+
+        return next(iter(site_packages(self.env_dir())), None)
 
     def installed(self) -> dict[str, str]:
         """{canonical name: version} read from the metadata directories, without a subprocess."""
-        site = self.site_packages()
-        from helper.managers.envcheck import canonical
+        from helper.envs.layout import installed_versions
 
-        found: dict[str, str] = {}
-        if site is None:
-            return found
-        for entry in os.listdir(site):
-            if entry.endswith(".dist-info"):
-                stem = entry[: -len(".dist-info")]
-                name, _, version = stem.partition("-")
-                found[canonical(name)] = version
-        return found
+        return installed_versions(self.env_dir())
 
     def exe(self) -> str:
         if self.tool is None:
@@ -393,14 +379,14 @@ class Manager:
 
     def locate(self, name: str) -> Target | None:
         """Where `name` is declared (the first place), or None."""
-        from helper.managers.envcheck import canonical
+        from helper.names import canonical
 
         key = canonical(name)
         return next((target for found, target in self.declarations() if found == key), None)
 
 
 def _canon(name: str) -> str:
-    from helper.managers.envcheck import canonical
+    from helper.names import canonical
 
     return canonical(name)
 

@@ -67,7 +67,9 @@ class Conda(Manager):
         return self.root / str(self.project.config.get("install.conda_prefix") or ".conda")
 
     def python(self) -> Path:
-        return self.env_dir() / ("python.exe" if os.name == "nt" else "bin/python")
+        from helper.envs.layout import conda_python
+
+        return conda_python(self.env_dir())
 
     def installed(self) -> dict[str, str]:
         found = super().installed()

@@ -28,7 +28,7 @@ _OPS = ("~=", "===", "==", "!=", "<=", ">=", "<", ">")
 
 
 def canonical(name: str) -> str:
-    """PEP 503 normalised project name."""
+    """PEP 503 normalised project name: helper.names.canonical, copied since this file runs alone in other interpreters."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 

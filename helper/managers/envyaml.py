@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from helper.errors import HelpError
-from helper.managers.envcheck import canonical
+from helper.names import canonical
 
 _ITEM = re.compile(r"^(?P<indent>[ ]*)-[ ]+(?P<spec>[^#\n]*?)\s*(?P<comment>#.*)?$")
 _TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from helper.envs.layout import venv_python
 from helper.managers.base import Manager, Runner, Target, base_python
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class Pdm(Manager):
         return [[tool, "use", "-f", base]]
 
     def rebuild_commands(self, tool: str, base: str, prefix: Path) -> list[list[str]] | None:
-        return [[base, "-m", "venv", str(prefix)], [tool, "use", "-f", str(prefix / "bin" / "python")], [tool, "sync"]]
+        return [[base, "-m", "venv", str(prefix)], [tool, "use", "-f", str(venv_python(prefix))], [tool, "sync"]]
 
     def sync(self, runner: Runner) -> None:
         self.ensure_env(runner)

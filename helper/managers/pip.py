@@ -197,7 +197,7 @@ class Pip(Manager):
     def remove(self, runner: Runner, names: list[str], target: Target) -> None:
         from helper.fsutil import atomic_write
         from helper.managers import reqfile, tomledit
-        from helper.managers.envcheck import canonical
+        from helper.names import canonical
 
         keys = {canonical(n) for n in names}
         for path in self.manifest_files():
@@ -231,7 +231,7 @@ class Pip(Manager):
 
     def upgrade(self, runner: Runner, names: list[str]) -> None:
         self.ensure_env(runner)
-        from helper.managers.envcheck import canonical
+        from helper.names import canonical
 
         wanted = self.wanted()
         if names:

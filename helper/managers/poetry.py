@@ -64,12 +64,10 @@ class Poetry(Manager):
     def _location_key(self) -> list[str]:
         """What poetry's choice depends on: its settings' variables and files, the manifest's stat."""
         parts = [f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("POETRY_")]
+        from helper.statsig import stat_signature
+
         for path in (self.root / "pyproject.toml", self.root / "poetry.toml"):
-            try:
-                st = path.stat()
-                parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
-            except OSError:
-                parts.append(f"{path.name}:-")
+            parts.append(f"{path.name}:{stat_signature(path) or '-'}")
         return parts
 
     @staticmethod

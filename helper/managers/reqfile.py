@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from helper.managers.envcheck import canonical
+from helper.names import canonical
 
 _LINE_NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 

@@ -17,11 +17,10 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from helper.fsutil import atomic_copy, atomic_write
+from helper.fsutil import atomic_copy, atomic_write, signals_blocked
 
 KEEP = 10  # finished backups kept for the curious
 
@@ -31,17 +30,6 @@ def _sha(path: Path) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
         return None
-
-
-@contextlib.contextmanager
-def signals_blocked() -> Iterator[None]:
-    """Hold off SIGINT/SIGTERM while files are being put back."""
-    sigs = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class Transaction:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -46,11 +47,18 @@ class Outcome:
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP unwind like Ctrl-C, so the rollback runs."""
+    """SIGTERM and SIGHUP unwind like Ctrl-C, so the rollback runs.
+
+    Only the main thread can set handlers (and receives signals): in another
+    thread (an agent worker's) this is a no-op and the main thread's handlers stay.
+    """
 
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield

@@ -40,14 +40,16 @@ MAX_FILES = 400
 
 
 def find_python(root: Path, environ: Mapping[str, str]) -> Path:
-    """The project's interpreter: .venv, venv, $VIRTUAL_ENV, else the one running help.py."""
+    """Where no project environment exists (helper.envs.project_env): .venv, venv, $VIRTUAL_ENV, else help.py's own."""
+    from helper.envs.layout import venv_python
+
     for candidate in (
         root / ".venv",
         root / "venv",
         Path(environ["VIRTUAL_ENV"]) if environ.get("VIRTUAL_ENV") else None,
     ):
-        if candidate is not None and (candidate / "bin" / "python").exists():
-            return candidate / "bin" / "python"
+        if candidate is not None and venv_python(candidate).exists():
+            return venv_python(candidate)
     return Path(sys.executable)
 
 
@@ -132,8 +134,10 @@ def installed(python: Path, module: str) -> bool | None:
     venv = python.parent.parent
     if not (venv / "pyvenv.cfg").is_file():
         return None
+    from helper.envs.layout import site_packages
+
     found = False
-    for site in venv.glob("lib/python*/site-packages"):
+    for site in site_packages(venv):
         names = {entry.name.lower() for entry in site.iterdir()}
         if (
             module in names

@@ -122,19 +122,20 @@ class Watcher(threading.Thread):
         self.on_change = on_change
         self.fingerprinter = Fingerprinter(root, None)
         self.stop_event = threading.Event()
-        self.stats: dict[str, tuple[int, int]] = {}
+        self.stats: dict[str, tuple[int, int, int]] = {}
         self.hashes: dict[str, str] = {}
 
-    def snapshot(self) -> dict[str, tuple[int, int]]:
+    def snapshot(self) -> dict[str, tuple[int, int, int]]:
         from helper.fingerprint import list_files
+        from helper.statsig import stat_signature
 
         stats = {}
         for rel in list_files(self.root):
             if rel.endswith(self.IGNORE_SUFFIXES) or "/." in f"/{rel}":
                 continue
-            with contextlib.suppress(OSError):
-                st = os.stat(self.root / rel)
-                stats[rel] = (st.st_mtime_ns, st.st_size)
+            found = stat_signature(self.root / rel)
+            if found is not None:
+                stats[rel] = found
         return stats
 
     def run(self) -> None:

@@ -14,7 +14,7 @@ Functions the module calls while it is imported (in a class body, a constant,
 a decorator) are part of what the module builds, so their checksums are folded
 into "<module>". Functions that import modules by computed name (`__import__`,
 `importlib.import_module`), and those in the module that call them, are listed
-as "loaders" (see units.py): a test that ran one may have used any module of
+as "loaders" (see inpytest/units.py): a test that ran one may have used any module of
 that package. It depends on the "<module>" and constants of every one of them,
 or, when the recorder saw which classes the test used, only on their
 "<outline>" (the module without class bodies) besides the modules of the
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from helper.fsutil import atomic_write
-from helper.testing import units
+from helper.testing.inpytest import units
 
 MODULE = "<module>"
 ASSIGN = "<module>:"  # prefix of a top-level assignment's own entry, e.g. "<module>:LIMIT"
@@ -200,7 +200,7 @@ def _move_literals(skeleton: ast.Module) -> dict[str, list[str]]:
 def _outline(skeleton: ast.Module, sums: dict[str, str], at_import: set[str]) -> str:
     """Hash of the module with class bodies left out: what a test may use of a module it never ran.
 
-    A loader (see units.py) may hand a test any module of its package. When the
+    A loader (see inpytest/units.py) may hand a test any module of its package. When the
     recorder saw which classes a test used (as the receiver of a method, or as
     what a loader returned), that test depends on the outline of the others:
     their imports, constants and what runs at import outside class bodies.

@@ -506,10 +506,10 @@ class _Versions(_Json):
 
     def of(self, executable: str) -> str:
         from helper import proc
+        from helper.statsig import signature
 
         real = os.path.realpath(executable)
-        st = os.stat(real)
-        stamp = [st.st_mtime_ns, st.st_size, st.st_ino]
+        stamp = list(signature(os.stat(real)))
         entry = self.data.get(real)
         if isinstance(entry, list) and entry[:3] == stamp:
             return str(entry[3])

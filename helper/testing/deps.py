@@ -39,6 +39,8 @@ class Hasher:
         self._assignments: dict[str, list[tuple[str, str]]] = {}
         self._assigners: dict[str, list[tuple[str, str]]] = {}  # name -> (module, checksum key) assigning it
         self._indexed: set[str] = set()
+        # named_assignments' results: (modules, a name or None for their module-level code) -> found
+        self._named: dict[tuple[frozenset[str], str | None], frozenset[str]] = {}
 
     def file_sha(self, rel: str) -> str | None:
         if rel not in self._files:
@@ -197,12 +199,27 @@ def _uses(hasher: Hasher, rel: str) -> dict[str, list[str]]:
 def named_assignments(hasher: Hasher, static: Iterable[str], units: list[tuple[str, str]], skip: set[str]) -> set[str]:
     """Top-level assignments of imported modules that the code a test ran mentions (transitively)."""
     suffix = "::" + checksums.MODULE
-    modules = {n[: -len(suffix)] for n in static if n.endswith(suffix)} - skip
-    pending: list[str] = []
+    modules = frozenset(n[: -len(suffix)] for n in static if n.endswith(suffix)) - skip
+    starts: set[str] = set()
     for rel, unit in units:
-        pending.extend(_uses(hasher, rel).get(unit, []))
-    for rel in modules:
-        pending.extend(_uses(hasher, rel).get(checksums.MODULE, []))
+        starts.update(_uses(hasher, rel).get(unit, []))
+    # The tests of one file mostly share `modules`: what their module-level code names is found once.
+    memo = hasher._named
+    found = memo.get((modules, None))
+    if found is None:
+        pending = [name for rel in modules for name in _uses(hasher, rel).get(checksums.MODULE, [])]
+        found = memo[(modules, None)] = _named_closure(hasher, modules, pending)
+    result = set(found)
+    for name in starts:
+        reached = memo.get((modules, name))
+        if reached is None:
+            reached = memo[(modules, name)] = _named_closure(hasher, modules, [name])
+        result |= reached
+    return result
+
+
+def _named_closure(hasher: Hasher, modules: frozenset[str], pending: list[str]) -> frozenset[str]:
+    """The assignments in `modules` named by `pending`, and those they name in turn."""
     hasher.assigners("", modules)  # index the modules' assignments once
     found: set[str] = set()
     done: set[str] = set()
@@ -215,4 +232,4 @@ def named_assignments(hasher: Hasher, static: Iterable[str], units: list[tuple[s
             if rel in modules:
                 found.add(f"{rel}::{key}")
                 pending.extend(_uses(hasher, rel).get(key, []))
-    return found
+    return frozenset(found)

@@ -63,22 +63,11 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
 
 
-def site_packages(venv: Path) -> list[Path]:
-    if os.name == "nt":
-        return [venv / "Lib" / "site-packages"]
-    return sorted(Path(p) for p in glob.glob(str(venv / "lib" / "python*" / "site-packages")))
-
-
 def installed(venv: Path) -> list[str]:
     """'name-version' of every distribution in the venv (from dist-info directory names)."""
-    names: list[str] = []
-    for directory in site_packages(venv):
-        try:
-            entries = os.listdir(directory)
-        except OSError:
-            continue
-        names.extend(e[: -len(".dist-info")] for e in entries if e.endswith(".dist-info"))
-    return sorted(names)
+    from helper.envs.layout import dist_infos
+
+    return sorted(f"{name}-{version}" if version else name for name, version, _path in dist_infos(venv))
 
 
 def has_distribution(venv: Path, name: str) -> bool:

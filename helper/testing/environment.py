@@ -10,17 +10,13 @@ deprecated `test.venv` setting, when set, names an environment used as it is.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from helper.envs.layout import venv_python
 from helper.errors import HelpError
 from helper.fsutil import FileLock, atomic_write
 from helper.ui import console
-
-
-def venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
 def named_venv(project: Any) -> Path | None:
@@ -78,6 +74,10 @@ def ensure(project: Any, sync: bool = True) -> Path:
     from helper.managers import state
 
     env = project_environment(project)
+    if env.configured:  # the `python` setting names the interpreter: used as it is, like any other command
+        if not env.exists:
+            raise HelpError(f"{env.python} (the `python` setting) does not exist", "fix or remove the `python` setting")
+        return env.python
     state_dir = project.ensure_state_dir()
     with FileLock(state_dir / "test-env.lock", timeout=600):
         if not env.exists or not state.in_sync(project, env.owner):

@@ -116,7 +116,8 @@ def fingerprint(ctx: Context) -> int | None:
 
 
 def scope(ctx: Context) -> int | None:
-    from helper.testing import collection, discovery, shard
+    from helper.testing import collection, discovery
+    from helper.testing.inpytest import shard
 
     root = ctx.project.root
     known = [rel for rel in ctx.state.files if (root / rel).is_file()]
@@ -230,7 +231,8 @@ def select(ctx: Context) -> int | None:
 
 
 def run_tests(ctx: Context) -> int | None:
-    from helper.testing import runner, shard
+    from helper.testing import runner
+    from helper.testing.inpytest import shard
     from helper.testing.warm import Warmer
 
     plan = ctx.plan
@@ -305,7 +307,17 @@ def store_results(ctx: Context) -> int | None:
 
     try:
         if ctx.records is not None:
-            store(ctx)
+            store(
+                ctx.records,
+                ctx.state,
+                ctx.hasher,
+                ctx.cache,
+                root=ctx.project.root,
+                env=ctx.env,
+                listed=all_files(ctx),
+                partial_files=ctx.partial_files,
+                sharded=bool(ctx.shard),
+            )
             if ctx.collect_whole and ctx.records.collected:
                 # Files the unreadable rules left out: not new next time, until those rules change.
                 left = sorted(rel for rel in ctx.test_files if rel not in ctx.state.files)
@@ -402,7 +414,9 @@ def _offer_replay(ctx: Context, watch: list[Path]) -> None:
     paths += [root / name for name in (".gitignore", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")]
     paths += config_inputs(root)
     assert ctx.venv is not None and ctx.python is not None
-    paths += [ctx.python, ctx.venv, *ctx.venv.glob("lib/python*/site-packages")]
+    from helper.envs.layout import site_packages
+
+    paths += [ctx.python, ctx.venv, *site_packages(ctx.venv)]
     state_dir = ctx.project.state_dir
     paths.append(state_dir / "cache" / "ac")  # gone after `cache clean` (stats.json beside it changes every run)
     own = [state_dir / "test-state.json", state_dir / "test-env.json"]

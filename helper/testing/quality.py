@@ -39,8 +39,9 @@ def _tool(project: Any, name: str) -> str | None:
 
 
 def _binary_id(path: str) -> str:
-    st = os.stat(path)
-    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+    from helper.statsig import stat_signature
+
+    return f"{path}:{stat_signature(path)}"
 
 
 def _config_text(project: Any, section: str, files: tuple[str, ...]) -> str:

@@ -20,18 +20,18 @@ from helper import proc
 from helper.fsutil import atomic_write
 
 PLUGIN_MODULE = "helpy_recorder"
-HERE = Path(__file__).resolve().parent
+INPYTEST = Path(__file__).resolve().parent / "inpytest"  # the modules that run inside pytest
 
 
 def prepare_plugin(state_dir: Path) -> Path:
     target = state_dir / "pytest"
     copies = (
-        (HERE / "recorder_plugin.py", f"{PLUGIN_MODULE}.py"),
-        (HERE / "shard.py", "helpy_shard.py"),
-        (HERE / "instrument.py", "helpy_instrument.py"),
-        (HERE / "units.py", "helpy_units.py"),
-        (HERE / "opens.py", "helpy_opens.py"),
-        (HERE / "subprocess_recorder.py", "sitecustomize.py"),
+        (INPYTEST / "recorder.py", f"{PLUGIN_MODULE}.py"),
+        (INPYTEST / "shard.py", "helpy_shard.py"),
+        (INPYTEST / "instrument.py", "helpy_instrument.py"),
+        (INPYTEST / "units.py", "helpy_units.py"),
+        (INPYTEST / "opens.py", "helpy_opens.py"),
+        (INPYTEST / "subprocess_recorder.py", "sitecustomize.py"),
     )
     for source, name in copies:
         data = source.read_bytes()

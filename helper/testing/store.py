@@ -9,11 +9,18 @@ or on another machine sharing the remote cache.
 from __future__ import annotations
 
 import os
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from helper.testing.deps import recorded_deps, static_deps
 from helper.testing.graph import ImportGraph
 from helper.testing.select import collect_key, result_key
+
+if TYPE_CHECKING:
+    from helper.cache import Cache
+    from helper.testing.deps import Hasher
+    from helper.testing.runner import Records
+    from helper.testing.state import State
 
 
 def _prefix(rootdir: str | None, root: Any) -> str:
@@ -21,14 +28,22 @@ def _prefix(rootdir: str | None, root: Any) -> str:
     return "" if not rootdir or rootdir == "." else rootdir.rstrip("/") + "/"
 
 
-def store(ctx: Any) -> None:
-    records, state, hasher = ctx.records, ctx.state, ctx.hasher
+def store(
+    records: Records,
+    state: State,
+    hasher: Hasher,
+    cache: Cache,
+    *,
+    root: Path,
+    env: str,
+    listed: list[str],
+    partial_files: set[str],
+    sharded: bool,
+) -> None:
+    """Remember what `records` say: `listed` is every project file, `partial_files` those collected in part."""
     if records.rootdir:
-        state.data["rootdir"] = os.path.relpath(records.rootdir, ctx.project.root).replace(os.sep, "/")
-    prefix = _prefix(state.data.get("rootdir"), ctx.project.root)
-    from helper.testing.pipeline import all_files
-
-    listed = all_files(ctx)
+        state.data["rootdir"] = os.path.relpath(records.rootdir, root).replace(os.sep, "/")
+    prefix = _prefix(state.data.get("rootdir"), root)
     files = set(listed)
     graph = ImportGraph(
         [f for f in listed if f.endswith(".py")],
@@ -52,14 +67,14 @@ def store(ctx: Any) -> None:
         for rel in sorted(set(by_file) | set(records.modules) | records.collect_errors):
             names = sorted(static_deps(rel, graph, files, records.modules.get(rel, [])))
             sid = state.add_set(names)
-            key = collect_key(ctx.env, hasher.key_of(names))
-            variant = {
+            key = collect_key(env, hasher.key_of(names))
+            variant: dict[str, Any] = {
                 "collect": sid,
                 "key": key,
                 "ids": by_file.get(rel, []),
                 "error": rel in records.collect_errors,
             }
-            if rel in ctx.partial_files:
+            if rel in partial_files:
                 # Node ids were asked for: pytest collected only those, so keep the other ids known.
                 same = next(
                     (v for v in state.files.get(rel, []) if v["collect"] == sid and v["key"] == key),
@@ -99,10 +114,10 @@ def store(ctx: Any) -> None:
         for field in ("path", "line", "message"):
             if field in entry:
                 payload[field] = entry[field]
-        key = result_key(test, ctx.env, deps_key)
+        key = result_key(test, env, deps_key)
         before = state.tests.get(test) or {}
-        same = before.get("key") == key and before.get("outcome") == outcome and "message" not in payload
-        if not (same and ctx.cache.touch_action(key)):  # a passing result stored already is kept
-            ctx.cache.put_action(key, payload, duration)
-        state.remember_test(test, rel, sid, outcome, duration, key=key, keep_duration=bool(ctx.shard))
+        unchanged = before.get("key") == key and before.get("outcome") == outcome and "message" not in payload
+        if not (unchanged and cache.touch_action(key)):  # a passing result stored already is kept
+            cache.put_action(key, payload, duration)
+        state.remember_test(test, rel, sid, outcome, duration, key=key, keep_duration=sharded)
         note(sid)

@@ -19,6 +19,9 @@ PLUGIN = Plugin(
         "parallel": Setting("int", 2, "independent sub-tasks worked on at once"),
         "test_command": Setting("list", [], "test command run in the sandbox (default: python help.py test)"),
         "max_rounds": Setting("int", 2, "review rounds before a sub-task fails"),
+        "review_command": Setting(
+            "list", [], "the reviewer's static checks run in the sandbox (default: help.py test --quality)"
+        ),
         "context_ttl": Setting("float", 3600.0, "seconds a project context is reused while no project file changes"),
         "bandit": Setting(
             "choice",
@@ -27,5 +30,11 @@ PLUGIN = Plugin(
             choices=("thompson", "ucb1", "off"),
         ),
         "bandit_seed": Setting("int", None, "the bandit's random seed (unset: a fresh one each run)"),
+        "redis": Setting("str", None, "Redis URL holding the task queue and workers' state (default: SQLite alone)"),
+        "lease": Setting("float", 30.0, "seconds a worker's claim on a task lasts without a heartbeat"),
+        "archive_days": Setting("float", 7.0, "days after which finished tasks move to .help/agent/archive/"),
+        "housekeeping": Setting("float", 60.0, "seconds between a worker's archive passes"),
+        "log_max_bytes": Setting("int", 1_000_000, "size at which .help/logs/agent.log is rotated (3 kept)"),
     },
+    checks="plugins.agent.health:checks",
 )

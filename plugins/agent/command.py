@@ -11,6 +11,7 @@ from helper.ui import console
 
 ACTIONS: tuple[str, ...] = ("run", "resume", "status", "log", "diff", "apply", "discard", "models", "pull")
 ACTIONS += ("cancel", "retry", "rate", "stats", "ui")
+ACTIONS += ("queue", "serve")
 
 EXAMPLES = """examples:
   help.py agent "add a --since flag to history"   plan, code, review and test it on a branch
@@ -25,8 +26,11 @@ EXAMPLES = """examples:
   help.py agent rate ID 1-5                       your verdict, part of the task's score
   help.py agent stats [--json]                    success rate, tokens, time per model and role; suggestions
   help.py agent ui                                live dashboard (needs textual)
+  help.py agent queue "add a --since flag"        put a task on the queue (no words: the queue's state)
+  help.py agent serve [--workers N]               work queued tasks until stopped (SIGTERM / Ctrl-C)
 config: agent.server, agent.api (auto|ollama|openai), agent.model, agent.fallback, agent.parallel,
-        agent.bandit (thompson|ucb1|off), agent.bandit_seed"""
+        agent.bandit (thompson|ucb1|off), agent.bandit_seed, agent.redis (queue in Redis), agent.lease,
+        agent.archive_days, agent.log_max_bytes"""
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -35,6 +39,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("words", nargs="+", metavar="ACTION|TASK", help=f"one of {', '.join(ACTIONS)}, or the change")
     parser.add_argument("--model", help="model to use for this task (overrides agent.model)")
+    parser.add_argument("--workers", type=int, help="serve: tasks worked on at once by this process (default 1)")
+    parser.add_argument("--drain", action="store_true", help="serve: stop once the queue is empty")
     return parser
 
 
@@ -47,6 +53,10 @@ def run(args: argparse.Namespace, project: Any) -> int:
         return _models(project, rest) if action == "models" else _pull(project, rest)
     if action == "ui":
         return _ui(project)
+    if action in ("queue", "serve"):
+        from plugins.agent import serve
+
+        return serve.queue_command(project, rest, args) if action == "queue" else serve.serve_command(project, args)
     from plugins.agent.store import Store
 
     project.ensure_state_dir()
@@ -107,6 +117,7 @@ def _engine(project: Any, store: Any, model: str | None, prompt: str) -> tuple[A
         parallel=int(project.get("agent.parallel")),
         max_rounds=int(project.get("agent.max_rounds")),
         test_command=list(project.get("agent.test_command") or []),
+        review_command=list(project.get("agent.review_command") or []),
         venv=_venv(project),
         context_ttl=float(project.get("agent.context_ttl")),
         bandit=str(project.get("agent.bandit")),
@@ -117,8 +128,15 @@ def _engine(project: Any, store: Any, model: str | None, prompt: str) -> tuple[A
 
 
 def _venv(project: Any) -> Path | None:
-    venv = (project.root / str(project.get("test.venv"))).resolve()
-    return venv if venv.is_dir() else None
+    """The environment `help.py test` runs in (the project's, helper.envs.project_env), when it exists."""
+    from helper.errors import HelpError
+    from helper.testing.environment import location
+
+    try:
+        python, _why = location(project)
+    except HelpError:
+        return None
+    return python.parent.parent.resolve() if python.exists() else None
 
 
 def _finish(store: Any, task_id: str, state: str) -> int:

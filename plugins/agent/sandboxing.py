@@ -145,7 +145,7 @@ def _run_api(
 ) -> Outcome:
     fields: dict[str, Any] = {"workdir": worktree, "readonly": readonly, "writable": writable, "network": False}
     fields["env"] = env
-    names = getattr(api.Policy, "__dataclass_fields__", {})
+    names = getattr(api.Policy, "__fields__", None) or getattr(api.Policy, "__dataclass_fields__", {})
     if "timeout" in names:
         fields["timeout"] = timeout
     if "procs" in names:

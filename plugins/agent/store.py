@@ -70,6 +70,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX calls_task ON calls(task_id, agent);
     """,
+    # 4: the task queue (plugins/agent/queue.py's SQLite backend), worker heartbeats, memory, locks
+    """
+    CREATE TABLE IF NOT EXISTS queue (
+        task_id TEXT PRIMARY KEY, prompt TEXT NOT NULL, model TEXT, state TEXT NOT NULL, worker TEXT, token TEXT,
+        lease_until REAL, claims INTEGER NOT NULL DEFAULT 0, claimed REAL, enqueued REAL NOT NULL, finished REAL,
+        progress TEXT
+    );
+    CREATE INDEX IF NOT EXISTS queue_state ON queue(state, enqueued);
+    CREATE TABLE IF NOT EXISTS claims (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, worker TEXT NOT NULL, claimed REAL NOT NULL,
+        outcome TEXT, finished REAL
+    );
+    CREATE INDEX IF NOT EXISTS claims_task ON claims(task_id);
+    CREATE TABLE IF NOT EXISTS workers (name TEXT PRIMARY KEY, info TEXT NOT NULL, seen REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS memory (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, token TEXT NOT NULL, expires REAL NOT NULL)
+    """,
 ]
 VERSION = len(MIGRATIONS)
 

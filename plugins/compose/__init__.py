@@ -10,6 +10,7 @@ PLUGIN = Plugin(
     binaries=(("podman", "docker"),),
     install_hint="sudo apt-get install podman   (or install docker)",
     checks="plugins.compose.command:checks",
+    prefetch="plugins.compose.prefetch:start",
     settings={
         "engine": Setting("choice", "auto", "container engine", choices=("auto", "podman", "docker")),
         "monitor_interval": Setting("float", 2.0, "seconds between the monitor's checks"),

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from typing import TYPE_CHECKING, Any
 
-from helper import proc
 from helper.errors import HelpError, UsageError
 from helper.ui import console
 
+TYPE_CHECKING = False  # typing costs start-up time (`compose ps` is a quick command); annotations are strings
 if TYPE_CHECKING:
+    from typing import Any
+
     from helper.checks import Check
 
 PASSTHROUGH = True
@@ -127,6 +127,8 @@ def run(args: argparse.Namespace, project: Any) -> int:
         return 0
     if action == "ps":
         return _ps(engine, model, names, everything=not args.services)
+    from helper import proc
+
     if action == "logs":
         argv = [engine.binary, "logs", *(["-f"] if args.follow else [])]
         return max(proc.passthrough([*argv, eng.container_name(model, model.services[n])]) for n in names)
@@ -205,6 +207,8 @@ def _config(project: Any) -> int:
     for warning in model.warnings:
         console.warn(warning)
     data = masked(model)
+    import json
+
     console.result(data, lambda d: console.echo(json.dumps(d, indent=2)))
     return 0
 
@@ -251,6 +255,7 @@ def _ps(engine: Any, model: Any, names: list[str], everything: bool = False) -> 
 
 
 def _events(project: Any, follow: bool) -> int:
+    import json
     from pathlib import Path
 
     from plugins.compose import events

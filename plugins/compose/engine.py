@@ -16,16 +16,18 @@ help.py's own run of the healthcheck, or exited 0).
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import time
-from typing import Any
 
 from helper import proc
 from helper.errors import HelpError
+from helper.which import which
 from plugins.compose.model import Model, Service
+from plugins.compose.prefetch import LABEL as prefetch_label
 
-LABEL = "help.compose.project"
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any
+
+LABEL = prefetch_label  # the project label, defined where `compose ps` prefetches
 SERVICE_LABEL = "help.compose.service"
 DIGEST_LABEL = "help.compose.digest"
 
@@ -49,7 +51,14 @@ class Engine:
 
     def containers(self, project: str) -> list[dict[str, Any]]:
         """The project's containers (running or not), as the engine lists them."""
-        result = self.run("ps", "-a", "--filter", f"label={LABEL}={project}", "--format", "json")
+        from plugins.compose import prefetch
+
+        command = prefetch.ps_argv(self.binary, project)
+        early = prefetch.take(command, timeout=120)  # started by `compose ps` before the CLI loaded
+        if early is not None:
+            result = proc.Result(command, early[0], early[1], early[2], 0.0, False)
+        else:
+            result = self.run(*command[1:])
         if not result.ok:
             self.ensure_running()  # a clear error when the engine is down
             raise proc.command_failed(result)
@@ -68,7 +77,7 @@ def _json_list(text: str) -> list[dict[str, Any]]:
 def choose(setting: str) -> Engine:
     names = ("podman", "docker") if setting == "auto" else (setting,)
     for name in names:
-        found = shutil.which(name)
+        found = which(name)
         if found:
             return Engine(found)
     raise HelpError(f"no container engine: {' or '.join(names)} not on PATH", "sudo apt-get install podman")
@@ -130,6 +139,8 @@ def run_argv(model: Model, service: Service) -> list[str]:
 
 
 def port_busy(host_ip: str, port: int, protocol: str) -> bool:
+    import socket
+
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
     with socket.socket(socket.AF_INET, kind) as sock:
         try:
@@ -169,6 +180,8 @@ def inspect_state(engine: Engine, cname: str) -> tuple[str, int]:
 
 def wait_condition(engine: Engine, model: Model, name: str, dep: str, deadline: float, timeout: float) -> None:
     """Block until `dep` meets the condition `name` depends on it with; a clear error if it never does."""
+    import time
+
     from plugins.compose import events
 
     condition = model.services[name].conditions.get(dep, "service_started")
@@ -214,6 +227,8 @@ def up(
     With `wait` (seconds), each service starts only once its dependencies meet their
     depends_on conditions; without it (the monitor's re-apply) nothing waits.
     """
+    import time
+
     rows = {labels_of(r).get(SERVICE_LABEL, ""): r for r in engine.containers(model.name)}
     plan: list[tuple[str, str]] = []  # (service, action)
     for name in names:

@@ -11,9 +11,10 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
-from helper.fsutil import atomic_write
+TYPE_CHECKING = False  # typing costs start-up time (`compose ps` reads the state); annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def folder(root: Path) -> Path:
@@ -60,4 +61,6 @@ def load_state(root: Path) -> dict[str, Any]:
 
 
 def save_state(root: Path, state: dict[str, Any]) -> None:
+    from helper.fsutil import atomic_write  # only writers pay for it
+
     atomic_write(folder(root) / "state.json", json.dumps(state, indent=1, sort_keys=True))

@@ -16,16 +16,16 @@ file:line, never silently dropped.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 from helper.errors import ConfigError
 from helper.records import Factory, Record
-from plugins.compose.yamlish import Tagged, YMap, loads
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any
 
 BASE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 APPENDED = ("ports", "volumes", "expose")
@@ -115,6 +115,9 @@ class Service(Record):
 
     def digest(self) -> str:
         """A hash of its merged definition and the networks/volumes it joins: a change means re-create it."""
+        import hashlib
+        import json
+
         shape = {"raw": self.raw, "networks": self.networks, "volumes": self.volumes}
         return hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -196,19 +199,26 @@ def find_files(root: Path, profile: str) -> list[Path]:
     return files
 
 
-def variables(project: Any) -> dict[str, str]:
-    """The .env's values under the process environment's (the environment wins, as in compose)."""
+def env_file(project: Any) -> Path:
+    """The project's .env for the active profile (helper.running.dotenv decides which)."""
     from helper.running import dotenv
 
-    values: dict[str, str] = {}
     try:
-        target = dotenv.env_path(project.root, project.profile, project.get("run.env_file"))
+        return dotenv.env_path(project.root, project.profile, project.get("run.env_file"))
     except KeyError:
-        target = dotenv.env_path(project.root, project.profile, None)
-    if target.is_file():
-        values.update(dotenv.read(target))
-    values.update(os.environ)
-    return values
+        return dotenv.env_path(project.root, project.profile, None)
+
+
+def dotenv_values(project: Any) -> dict[str, str]:
+    from helper.running import dotenv
+
+    target = env_file(project)
+    return dotenv.read(target) if target.is_file() else {}
+
+
+def variables(project: Any) -> dict[str, str]:
+    """The .env's values under the process environment's (the environment wins, as in compose)."""
+    return {**dotenv_values(project), **os.environ}
 
 
 def secret_like(values: dict[str, str], project: Any) -> set[str]:
@@ -218,7 +228,25 @@ def secret_like(values: dict[str, str], project: Any) -> set[str]:
     return {v for k, v in values.items() if v and len(v) >= 4 and is_secret(k)}
 
 
+class _Seen(dict):  # type: ignore[type-arg]
+    """The variables with the names interpolation looked up: a cached model holds while they do."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.names: set[str] = set()
+
+    def __contains__(self, name: object) -> bool:
+        self.names.add(str(name))
+        return super().__contains__(name)
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.names.add(name)
+        return super().get(name, default)
+
+
 def interpolate(value: Any, env: dict[str, str], where: str, key: str) -> Any:
+    from plugins.compose.yamlish import Tagged, YMap
+
     if isinstance(value, Tagged):
         return Tagged(value.tag, interpolate(value.value, env, where, key))
     if isinstance(value, dict):
@@ -257,6 +285,8 @@ def interpolate(value: Any, env: dict[str, str], where: str, key: str) -> Any:
 
 
 def merge(base: Any, over: Any, key: str = "") -> Any:
+    from plugins.compose.yamlish import Tagged, YMap
+
     if isinstance(base, dict) and isinstance(over, dict):
         out = YMap(getattr(base, "line", 0))
         out.lines = {**getattr(base, "lines", {}), **getattr(over, "lines", {})}
@@ -282,6 +312,8 @@ def merge(base: Any, over: Any, key: str = "") -> Any:
 
 def untag(value: Any) -> Any:
     """The document without !reset/!override marks: reset keys and items dropped, overrides unwrapped."""
+    from plugins.compose.yamlish import Tagged, YMap
+
     if isinstance(value, Tagged):
         return None if value.tag == "reset" else untag(value.value)
     if isinstance(value, dict):
@@ -470,7 +502,7 @@ def _service(name: str, raw: Any, where: str, root: Path, model: Model) -> Servi
         labels={str(k): _text(v) for k, v in labels.items()},
         user=None if raw.get("user") is None else _text(raw.get("user")),
         working_dir=raw.get("working_dir"),
-        raw=json.loads(json.dumps(raw, default=str)),
+        raw=_plain(raw),
         line=where,
         profiles=list(profiles),
         conditions=conditions,
@@ -673,11 +705,180 @@ def _volume(spec: Any, root: Path, model: Model, where: str, key: str) -> str:
     return source + sep + rest
 
 
+CACHE = ("compose", "model.marshal")  # in the state dir (.help/): the last model read, keyed by what it came from
+CACHE_FORMAT = 2
+RACY_WINDOW_NS = 2_000_000_000  # a file this fresh may change again within the same mtime tick
+
+
 def load(project: Any, profile: str | None = None) -> Model:
+    """The project's compose model; from .help/compose/model.marshal while the files it came from,
+    the .env and the variables it used are unchanged (no YAML read: `compose ps` stays quick)."""
     root = Path(project.root)
     profile = profile or project.profile
+    try:
+        configured = project.get("run.env_file")
+    except KeyError:
+        configured = None
+    key = _cache_key(root, profile, configured)
+    cached = _from_cache(root, key)
+    if cached is not None:
+        return cached
+    model, env, from_file = _parse(project, root, profile)
+    _to_cache(root, key, model, env, from_file, env_file(project))
+    return model
+
+
+def _cache_path(root: Path) -> str:
+    from helper.root import state_dir  # follows HELP_STATE_DIR
+
+    return os.path.join(state_dir(str(root)), *CACHE)
+
+
+def _signature(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _candidates(root: Path, profile: str) -> list[str]:
+    names = [*BASE_NAMES, f"compose.{profile}.yaml", f"compose.{profile}.yml"]
+    return [os.path.join(root, n) for n in names]
+
+
+def _cache_key(root: Path, profile: str, configured: str | None) -> tuple[object, ...]:
+    from helper import __version__
+
+    code = [os.path.join(os.path.dirname(__file__), n) for n in ("model.py", "yamlish.py")]
+    files = tuple((p, _signature(p)) for p in (*_candidates(root, profile), *code))
+    return (CACHE_FORMAT, __version__, str(root), profile, configured, files)
+
+
+def _from_cache(root: Path, key: tuple[object, ...]) -> Model | None:
+    import marshal
+
+    try:
+        with open(_cache_path(root), "rb") as handle:
+            stored_key, entry = marshal.load(handle)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    try:
+        if stored_key != key or _signature(entry["env_file"]) != tuple_or_none(entry["env_sig"]):
+            return None
+        if any(os.environ.get(name) != value for name, value in entry["environ"].items()):
+            return None
+        model = Model(
+            name=entry["name"],
+            root=root,
+            files=[Path(f) for f in entry["files"]],
+            services={},
+            secrets={k: Path(v) for k, v in entry["secrets"].items()},
+            data=entry["data"],
+        )
+        for fields in entry["services"]:
+            fields = dict(fields)
+            fields["ports"] = [Port(*p) for p in fields["ports"]]
+            fields["health"] = Health(*fields["health"]) if fields["health"] is not None else None
+            model.services[fields["name"]] = Service(**fields)
+        model.secret_values = secret_like({**entry["env_secrets"], **os.environ}, None)
+        extra = entry["extra"]
+        if any(_signature(path) != tuple_or_none(sig) for path, sig in extra["inputs"].items()):
+            return None  # an env_file changed
+        model.profiles, model.external = set(extra["profiles"]), set(extra["external"])
+        model.networks, model.volumes = dict(extra["networks"]), dict(extra["volumes"])
+        model.warnings, model.inputs = list(extra["warnings"]), list(extra["inputs"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return model
+
+
+def tuple_or_none(value: Any) -> tuple[int, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _to_cache(
+    root: Path, key: tuple[object, ...], model: Model, env: _Seen, from_file: dict[str, str], dotenv_file: Path
+) -> None:
+    """Keep the model for the next load, unless a file it depends on is too fresh to trust its stat."""
+    import marshal
+    import time
+
+    from helper.config_schema import is_secret
+
+    now = time.time_ns()
+    sigs = [sig for _, sig in key[5]] + [_signature(str(dotenv_file))]  # type: ignore[attr-defined]
+    sigs += [_signature(path) for path in model.inputs]
+    if any(sig is not None and now - sig[0] < RACY_WINDOW_NS for sig in sigs):
+        return
+    services = []
+    for service in model.services.values():
+        fields = {n: _plain(getattr(service, n)) for n in service.__fields__}
+        fields["ports"] = [[p.host, p.container, p.protocol, p.host_ip] for p in service.ports]
+        health = service.health
+        fields["health"] = (
+            None
+            if health is None
+            else [health.test, health.interval, health.timeout, health.retries, health.start_period]
+        )
+        services.append(fields)
+    entry = {
+        "name": model.name,
+        "files": [str(f) for f in model.files],
+        "secrets": {k: str(v) for k, v in model.secrets.items()},
+        "data": _plain(model.data),
+        "services": services,
+        "env_file": str(dotenv_file),
+        "env_sig": _signature(str(dotenv_file)),
+        "environ": {name: os.environ.get(name) for name in sorted(env.names)},
+        "env_secrets": {k: v for k, v in from_file.items() if is_secret(k)},
+        "extra": {
+            "profiles": sorted(model.profiles),
+            "networks": model.networks,
+            "volumes": model.volumes,
+            "external": sorted(model.external),
+            "warnings": model.warnings,
+            "inputs": {path: _signature(path) for path in model.inputs},
+        },
+    }
+    try:
+        payload = marshal.dumps((key, entry))  # type: ignore[arg-type]
+        from helper.fsutil import atomic_write
+
+        # 0600: the interpolated document and the .env's secret values are in it, as in the .env itself
+        atomic_write(_cache_path(root), payload, mode=0o600, fsync=False)
+    except (OSError, ValueError):
+        pass  # a read-only project still works, only slower
+
+
+def _plain(value: Any) -> Any:
+    """`value` as JSON would give it back (plain dicts and lists, keys as strings): marshal can store it."""
+    if isinstance(value, dict):
+        return {_key(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return str(value)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+def _parse(project: Any, root: Path, profile: str) -> tuple[Model, _Seen, dict[str, str]]:
+    """The model read from the files, the variables it looked up, and the .env's values."""
+    from plugins.compose.yamlish import loads
+
     files = find_files(root, profile)
-    env = variables(project)
+    from_file = dotenv_values(project)
+    env = _Seen({**from_file, **os.environ})
     merged: Any = None
     service_where: dict[str, str] = {}
     for path in files:
@@ -770,7 +971,7 @@ def load(project: Any, profile: str | None = None) -> Model:
                     f"services.{name}.depends_on: unknown service {dep!r}", "fix the name", where=service.line
                 )
     model.secret_values = secret_like(env, project)
-    return model
+    return model, env, from_file
 
 
 def check_secrets(model: Model, names: list[str]) -> None:

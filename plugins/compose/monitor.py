@@ -77,6 +77,15 @@ class Watch:
             console.info(f"compose: {kind} {service} " + " ".join(f"{k}={v}" for k, v in fields.items()))
         del event
 
+    def open_journal(self) -> None:
+        try:
+            if self._journal is None and self.project.get("journal.enabled"):
+                from helper.journal import Journal
+
+                self._journal = Journal(self.project.ensure_state_dir() / "journal.sqlite")
+        except Exception as exc:  # the journal must never stop the monitor
+            console.verbose(f"journal not opened: {exc}")
+
     def journal(self, kind: str, service: str, fields: dict[str, Any]) -> None:
         """Also a run in the journal (`help.py history`): command `compose-event`, the event as details."""
         try:
@@ -292,6 +301,7 @@ class Watch:
     def run(self) -> int:
         thread = threading.Thread(target=self.engine_events, daemon=True)
         thread.start()
+        self.open_journal()  # before watching: the first restart must not wait for SQLite's set-up
         self.emit("monitor-start", "", services=self.names, interval=self.interval)
         last_stats = 0.0
         try:

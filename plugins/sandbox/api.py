@@ -13,9 +13,9 @@ import select
 import signal as signals
 import subprocess
 import time
-from dataclasses import dataclass, field
 
 from helper.errors import HelpError
+from helper.records import Factory, Record
 from plugins.sandbox import backends, limits
 from plugins.sandbox.policy import Policy, sandbox_env
 
@@ -30,8 +30,7 @@ CAPTURE = 1024 * 1024  # bytes of stdout / stderr kept in the Result (the rest i
 UNSAFE = "none"
 
 
-@dataclass
-class Result:
+class Result(Record):
     command: list[str]
     backend: str
     exit_code: int  # 128 + signal number when killed by a signal
@@ -42,7 +41,7 @@ class Result:
     stdout: str = ""
     stderr: str = ""
     truncated: bool = False
-    violations: list[str] = field(default_factory=list)
+    violations: list[str] = Factory(list)
 
     @property
     def ok(self) -> bool:
@@ -73,7 +72,7 @@ def run(
 ) -> Result:
     """Run `command` (an argv, never a shell line) under `policy`; HelpError when no backend can enforce it.
 
-    backend: "bwrap" | "firejail" | "podman" | None (the first installed) | "none" (no isolation at all:
+    backend: "bwrap" | "firejail" | "podman" | "podman+bwrap" (two layers) | None (the first installed) | "none" (no isolation at all:
     only for `--unsafe-no-sandbox`).
     """
     if not command:
@@ -111,11 +110,11 @@ def _with_program(policy: Policy, program: str) -> Policy:
     A program at PREFIX/bin/NAME brings PREFIX (an interpreter needs its lib/ next to bin/), anything else
     only the file itself: e.g. /root/.pyenv/versions/3.11.7/bin/python3 shows that version, not /root.
     """
-    import shutil
-    from dataclasses import replace
     from pathlib import Path
 
-    found = shutil.which(program) if "/" not in program else program
+    from helper.which import which
+
+    found = which(program) if "/" not in program else program
     if not found or not os.path.exists(found):
         return policy
     real = Path(os.path.realpath(found))
@@ -125,7 +124,7 @@ def _with_program(policy: Policy, program: str) -> Policy:
     inside = [policy.workdir, *policy.readonly, *policy.writable]
     if any(given == p or p in given.parents for p in inside):
         return policy
-    return replace(policy, readonly=[*policy.readonly, given])
+    return policy.replace(readonly=[*policy.readonly, given])
 
 
 def _close(fd: int) -> None:
@@ -147,7 +146,7 @@ def _execute(
     try:
         child = subprocess.Popen(
             argv,
-            env=sandbox_env(policy),
+            env={**sandbox_env(policy), **launch.env},
             cwd=str(policy.workdir),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -294,7 +293,7 @@ def _limit_hit(
     # The hard CPU limit's SIGKILL: the CPU time is in the rusage when every level reaped its child; a
     # SIGKILL that is not the memory cgroup's, after at least `cpu` seconds, is that limit too.
     hard_cpu = cpu_used >= policy.cpu - 0.05 or result.duration >= policy.cpu
-    if result.signal == signals.SIGKILL and result.backend != "podman" and hard_cpu:
+    if result.signal == signals.SIGKILL and not result.backend.startswith("podman") and hard_cpu:
         return "cpu"
     if result.signal == signals.SIGXFSZ:
         return "disk"
@@ -302,7 +301,7 @@ def _limit_hit(
         return "procs"
     if result.exit_code == 0:
         return None
-    if result.backend == "podman" and result.exit_code == 137:
+    if result.backend.startswith("podman") and result.exit_code == 137:  # podman, podman+bwrap
         # SIGKILL from the container's memory cgroup, or the hard CPU limit (only reached after `cpu` seconds)
         return "cpu" if result.duration >= policy.cpu else "memory"
     tail = result.stderr[-4000:]

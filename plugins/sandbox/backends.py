@@ -10,14 +10,21 @@ namespace; the process keeps no capability in the host's namespace.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from helper.errors import HelpError
+from helper.which import which
 from plugins.sandbox import seccomp
 from plugins.sandbox.policy import NOBODY, Policy, sandbox_env, secrets, system_dirs
 
 BACKENDS = ("bwrap", "firejail", "podman")
+# Two layers: a podman container (namespaces, cgroup limits, read-only root, no capabilities) around bwrap
+# (its own namespaces, uid 65534, the seccomp filter). firejail cannot be the inner layer: 0.9.72 detects the
+# container and runs the command unsandboxed, even with --force.
+DOUBLE = "podman+bwrap"
+BWRAP_SETUP = ("mount", "umount2", "unshare", "pivot_root")  # what bwrap itself needs from the outer layer
+SECCOMP_INSIDE = "/tmp/.help-sandbox-seccomp"  # the inner filter, handed in as a read-only file
+PODMAN_ENV = ("HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "CONTAINERS_STORAGE_CONF")
 PREFERENCE = ("bwrap", "firejail", "podman")
 PACKAGES = {"bwrap": "bubblewrap", "firejail": "firejail", "podman": "podman"}
 
@@ -32,20 +39,29 @@ class Launch:
         temp_files: list[str] | None = None,
         rlimits_outside: bool = True,  # run the argv under prlimit (false: the backend sets the limits itself)
         stop: list[str] | None = None,  # run on timeout: what lives outside our process group (a container)
+        env: dict[str, str] | None = None,  # for the backend process only, never passed on to the command
     ) -> None:
         self.argv = argv
         self.pass_fds = pass_fds or []
         self.temp_files = temp_files or []
         self.rlimits_outside = rlimits_outside
         self.stop = stop
+        self.env = env or {}
 
 
 def binary(name: str) -> str | None:
-    return shutil.which(name)
+    return which(name)
 
 
 def choose(preferred: str | None = None) -> str:
     """The backend to use: `preferred` if installed, else the first installed in PREFERENCE order."""
+    if preferred == DOUBLE:
+        for part in ("podman", "bwrap"):
+            if not binary(part):
+                raise HelpError(
+                    f"the double sandbox needs {part}, which is not installed", f"sudo apt-get install {PACKAGES[part]}"
+                )
+        return DOUBLE
     if preferred:
         if preferred not in BACKENDS:
             raise HelpError(f"unknown sandbox backend {preferred}", "choose one of: " + ", ".join(BACKENDS))
@@ -66,11 +82,78 @@ def choose(preferred: str | None = None) -> str:
 def build(name: str, policy: Policy, command: list[str]) -> Launch:
     if name == "bwrap":
         return _bwrap(policy, command)
+    if os.geteuid() != 0:
+        refuse_unprivileged("podman" if name == DOUBLE else name)
     if name == "firejail":
         return Launch(_firejail(str(binary("firejail")), policy, command))
     if name == "podman":
         return _podman(policy, command)
+    if name == DOUBLE:
+        return _double(policy, command)
     raise HelpError(f"unknown sandbox backend {name}", "choose one of: " + ", ".join(BACKENDS))
+
+
+FIREJAIL_USERS = "/etc/firejail/firejail.users"
+SUBID_FILES = ("/etc/subuid", "/etc/subgid")
+
+
+def refuse_unprivileged(name: str) -> None:
+    """A HelpError when backend `name` cannot sandbox this (non-root) user here, before anything runs.
+
+    firejail never sandboxes `nobody`, and for a user it does not allow (not in firejail.users, or
+    without a login shell) it starts the user's shell instead: unsandboxed, or refused by nologin.
+    Rootless podman needs the user's /etc/subuid and /etc/subgid ranges for its user namespace.
+    """
+    import pwd
+
+    uid = os.geteuid()
+    try:
+        user = pwd.getpwuid(uid)
+    except KeyError:
+        raise HelpError(
+            f"{name} cannot sandbox uid {uid}: it has no entry in /etc/passwd", "use --backend bwrap"
+        ) from None
+    if name == "firejail":
+        shell = os.path.basename(user.pw_shell or "")
+        if user.pw_name == "nobody" or uid == NOBODY:
+            reason = "firejail never sandboxes the user nobody"
+        elif _listed(FIREJAIL_USERS, user.pw_name) is False:
+            reason = f"user {user.pw_name} is not in {FIREJAIL_USERS}"
+        elif shell in ("nologin", "false", "") or not os.access(user.pw_shell, os.X_OK):
+            reason = f"user {user.pw_name} has no login shell ({user.pw_shell or 'none'}), which firejail needs"
+        else:
+            return
+        raise HelpError(
+            f"firejail cannot sandbox this user: {reason}",
+            f"use --backend bwrap, or (as root) `firecfg --add-users {user.pw_name}` with a real login shell",
+        )
+    if name == "podman":
+        missing = [f for f in SUBID_FILES if not _has_range(f, user.pw_name, uid)]
+        if missing:
+            raise HelpError(
+                f"rootless podman cannot sandbox user {user.pw_name}: no range in {' and '.join(missing)}",
+                f"use --backend bwrap, or (as root) `usermod --add-subuids 100000-165535 --add-subgids "
+                f"100000-165535 {user.pw_name}` then `podman system migrate`",
+            )
+
+
+def _listed(path: str, name: str) -> bool | None:
+    """Whether `name` is a line of `path`; None when the file does not exist (firejail then allows everyone)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return name in {line.strip() for line in handle}
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return False
+
+
+def _has_range(path: str, name: str, uid: int) -> bool:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return any(line.split(":")[0] in (name, str(uid)) for line in handle if line.count(":") == 2)
+    except OSError:
+        return False
 
 
 def _bwrap(policy: Policy, command: list[str]) -> Launch:
@@ -216,8 +299,9 @@ def ensure_rootfs() -> str:
 ENGINE_PROFILE = "/usr/share/containers/seccomp.json"
 
 
-def _seccomp_profile() -> str:
+def _seccomp_profile(outer: bool = False) -> str:
     """The engine's own allow-list profile minus every syscall we deny; else an allow-by-default one denying them.
+    `outer`: the profile around bwrap, which lets it set up its namespaces (its own filter then denies them).
 
     Written to a temporary file (removed after the run) for `--security-opt seccomp=FILE`.
     """
@@ -226,9 +310,11 @@ def _seccomp_profile() -> str:
 
     from plugins.sandbox.seccomp import CLONE_NAMESPACES, DENIED
 
-    denied = set(DENIED)
+    denied = set(DENIED) - (set(BWRAP_SETUP) if outer else set())
     rule = {"names": sorted(denied), "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
     try:
+        if outer:
+            raise ValueError("the engine's profile refuses namespaces to a container without CAP_SYS_ADMIN")
         with open(ENGINE_PROFILE) as handle:
             profile = json.load(handle)
         for entry in profile.get("syscalls", []):
@@ -247,17 +333,37 @@ def _seccomp_profile() -> str:
             for flag in flags
         ]
         clone3 = {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
-        profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule, clone3, *clone]}
+        profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule, clone3, *([] if outer else clone)]}
     fd, path = tempfile.mkstemp(prefix="help-sandbox-seccomp-", suffix=".json")
     with os.fdopen(fd, "w") as handle:
         json.dump(profile, handle)
     return path
 
 
-def _podman(policy: Policy, command: list[str]) -> Launch:
+def _double(policy: Policy, command: list[str]) -> Launch:
+    """bwrap with the whole policy, inside a podman container with the whole policy."""
+    import tempfile
+
+    inner = _bwrap(policy, command)
+    for fd in inner.pass_fds:
+        os.close(fd)
+    argv = list(inner.argv)
+    fd, program = tempfile.mkstemp(prefix="help-sandbox-bpf-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(seccomp.program() if "--seccomp" in argv else b"")
+    os.chmod(program, 0o644)
+    if "--seccomp" in argv:
+        argv[argv.index("--seccomp") + 1] = "9"
+    wrapped = ["/bin/sh", "-c", f'exec "$@" 9< {SECCOMP_INSIDE}', "sh", *argv]
+    outer = _podman(policy, wrapped, outer=True, mounts=["-v", f"{program}:{SECCOMP_INSIDE}:ro"])
+    outer.temp_files.append(program)
+    return outer
+
+
+def _podman(policy: Policy, command: list[str], outer: bool = False, mounts: list[str] | None = None) -> Launch:
     podman = str(binary("podman"))
     rootfs = ensure_rootfs()
-    profile = _seccomp_profile()
+    profile = _seccomp_profile(outer)
     name = f"help-sandbox-{os.getpid()}-{os.urandom(4).hex()}"
     argv = [podman, "run", "--rm", "--name", name, "--read-only", "--read-only-tmpfs=false", "--log-driver=none"]
     argv += ["--network=" + ("slirp4netns" if policy.network else "none"), "--ipc=private", "--uts=private"]
@@ -266,6 +372,8 @@ def _podman(policy: Policy, command: list[str]) -> Launch:
     argv += ["--ulimit", f"cpu={policy.cpu}:{policy.cpu + 1}", "--ulimit", f"fsize={policy.disk}:{policy.disk}"]
     argv += ["--ulimit", f"nofile={policy.files}:{policy.files}", "--ulimit", "core=0:0"]
     argv += ["--ulimit", f"nproc={policy.procs}:{policy.procs}"]
+    if os.geteuid() != 0:  # rootless on cgroup v1 ignores --memory and --pids-limit: rlimits still hold
+        argv += ["--ulimit", f"data={policy.mem}:{policy.mem}"]  # engines know no "as"; data counts anonymous maps
     argv += ["--mount", f"type=tmpfs,destination=/tmp,tmpfs-size={policy.disk},tmpfs-mode=1777"]
     argv += [f"--shm-size={policy.disk}"]
     # Container uid 65534 is host root inside a private user namespace (so it owns the workdir as the caller
@@ -277,6 +385,8 @@ def _podman(policy: Policy, command: list[str]) -> Launch:
         argv += ["--userns=keep-id"]
     user = f"{NOBODY}:{NOBODY}" if os.geteuid() == 0 else f"{os.getuid()}:{os.getgid()}"
     argv += ["--user", user, "--cap-drop=all", f"--security-opt=seccomp={profile}"]
+    if outer:  # bwrap mounts a fresh /proc for its pid namespace: the engine's masks over /proc forbid that
+        argv += ["--security-opt=unmask=ALL", *(mounts or [])]
     for path, target in system_dirs():
         if not target:
             argv += ["-v", f"{path}:{path}:ro"]
@@ -289,4 +399,13 @@ def _podman(policy: Policy, command: list[str]) -> Launch:
     for key, value in sandbox_env(policy).items():
         argv += ["-e", f"{key}={value}"]
     argv += ["-w", str(policy.workdir), "--rootfs", rootfs, *command]
-    return Launch(argv, temp_files=[profile], rlimits_outside=False, stop=[podman, "rm", "-f", "-t", "0", name])
+    # Rootless podman finds its storage and runtime directory through these; the container's own environment
+    # is only the -e list above (--env-host=false), and podman's process is not visible inside it.
+    own = {k: os.environ[k] for k in PODMAN_ENV if k in os.environ} if os.geteuid() else {}
+    if own or os.geteuid():  # it maps users by name through /etc/subuid: the caller's, not the sandbox's "nobody"
+        import pwd
+
+        own["USER"] = own["LOGNAME"] = pwd.getpwuid(os.geteuid()).pw_name
+    return Launch(
+        argv, temp_files=[profile], rlimits_outside=False, stop=[podman, "rm", "-f", "-t", "0", name], env=own
+    )

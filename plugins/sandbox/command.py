@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 BACKENDS = ("bwrap", "firejail", "podman")  # plugins.sandbox.backends.BACKENDS (not imported: start-up time)
+DOUBLE = "podman+bwrap"  # plugins.sandbox.backends.DOUBLE
 MiB = 1024 * 1024
 PASSTHROUGH = True
 LONG_RUNNING = True
@@ -37,6 +39,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=BACKENDS, help="force a backend (default: bwrap, firejail, podman)")
     parser.add_argument("--rw", action="append", default=[], metavar="PATH", help="also writable (repeatable)")
     parser.add_argument("--ro", action="append", default=[], metavar="PATH", help="also visible, read-only")
+    parser.add_argument(
+        "--double", action="store_true", help="two layers: bwrap inside a podman container (both needed)"
+    )
     parser.add_argument("--net", action="store_true", help="allow network access")
     parser.add_argument("--mem", type=int, default=1024, metavar="MIB", help="memory per process (default 1024)")
     parser.add_argument("--procs", type=int, default=256, help="processes and threads (default 256)")
@@ -59,10 +64,12 @@ def run(args: argparse.Namespace, project: Any) -> int:
     command = list(args.passthrough)
     if not command:
         raise UsageError("no command to run in the sandbox", "help.py sandbox run -- python3 script.py")
+    command, inside, variables = _in_project_environment(command, project)
     policy = api.Policy(
         workdir=Path.cwd(),
-        readonly=[*([project.root] if project.found else []), *_paths(args.ro, "--ro")],
+        readonly=[*([project.root] if project.found else []), *inside, *_paths(args.ro, "--ro")],
         writable=_paths(args.rw, "--rw"),
+        env=variables,
         network=args.net,
         mem=args.mem * MiB,
         procs=args.procs,
@@ -71,6 +78,10 @@ def run(args: argparse.Namespace, project: Any) -> int:
         timeout=args.timeout,
     )
     backend = api.UNSAFE if args.unsafe_no_sandbox else args.backend
+    if args.double:
+        if args.backend or args.unsafe_no_sandbox:
+            raise UsageError("--double chooses the backends itself", "drop --backend / --unsafe-no-sandbox")
+        backend = DOUBLE
     if args.unsafe_no_sandbox:
         console.warn("running WITHOUT a sandbox (--unsafe-no-sandbox): the command can reach everything you can")
     stream = None if console.json else _echo
@@ -87,6 +98,31 @@ def run(args: argparse.Namespace, project: Any) -> int:
         console.error(f"sandboxed command stopped after {args.timeout:g}s", "raise --timeout if it needs longer")
         return 124
     return result.exit_code
+
+
+def _in_project_environment(command: list[str], project: Any) -> tuple[list[str], list[Path], dict[str, str]]:
+    """A bare `python`/`python3` means the project's environment (helper.envs.project_env), as in `help.py run`.
+
+    Returns the command, what the sandbox must show read-only for it (the environment, when it lies outside
+    the project), and the variables that put its scripts first on PATH inside.
+    """
+    if not project.found or command[0] not in ("python", "python3"):
+        return command, [], {}
+    from helper.envs.project_env import project_environment
+    from helper.errors import HelpError
+    from plugins.sandbox.policy import SANDBOX_PATH
+
+    try:
+        env = project_environment(project)
+    except HelpError:
+        return command, [], {}
+    if not env.exists:
+        return command, [], {}
+    prefix = env.prefix.resolve()
+    root = project.root.resolve()
+    inside = [] if prefix == root or root in prefix.parents else [prefix]
+    variables = {"PATH": f"{env.python.parent}{os.pathsep}{SANDBOX_PATH}", "VIRTUAL_ENV": str(env.prefix)}
+    return [str(env.python), *command[1:]], inside, variables
 
 
 def _echo(stream: str, line: str) -> None:

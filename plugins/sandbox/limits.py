@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
 
 from helper.errors import HelpError
+from helper.which import which
 from plugins.sandbox.policy import Policy, prlimit_args
 
 PIDS_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
@@ -102,38 +102,49 @@ class PidsCgroup:
             return 0
 
     def kill(self) -> None:
-        for _ in range(50):
+        delay = 0.001  # the sandbox's last processes are usually gone within a millisecond or two
+        deadline = time.monotonic() + 1.0
+        while True:
             try:
                 pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
             except OSError:
                 return
-            if not pids:
+            if not pids or time.monotonic() > deadline:
                 return
             for pid in pids:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
-            time.sleep(0.02)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
 
     def close(self) -> None:
         self.kill()
         for path in self.dirs:
-            for _ in range(50):
+            delay = 0.001
+            deadline = time.monotonic() + 1.0
+            while True:
                 try:
                     path.rmdir()
                     break
                 except OSError:
-                    time.sleep(0.02)
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.02)
 
 
 def wrap(argv: list[str], policy: Policy, cgroup: PidsCgroup | None) -> list[str]:
     """`argv` started under prlimit (and inside `cgroup` first, when given)."""
-    prlimit = shutil.which("prlimit")
+    prlimit = which("prlimit")
     if not prlimit:
         raise HelpError("prlimit is not installed: the sandbox limits cannot be set", "sudo apt-get install util-linux")
     argv = [prlimit, *prlimit_args(policy), "--", *argv]
     if cgroup is not None:
-        import shlex
-
-        joins = " && ".join(f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))}" for d in cgroup.dirs)
+        joins = " && ".join(f"echo $$ > {_quote(str(d / 'cgroup.procs'))}" for d in cgroup.dirs)
         argv = ["/bin/sh", "-c", joins + ' && exec "$@"', "sh", *argv]
     return argv
+
+
+def _quote(word: str) -> str:
+    """shlex.quote without shlex's import (and its re pattern)."""
+    return "'" + word.replace("'", "'\"'\"'") + "'"

@@ -12,8 +12,9 @@ secret of the caller.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from helper.records import Factory, Record
 
 # System directories the command may read (those that exist); symlinks such as /bin -> usr/bin are kept as symlinks.
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
@@ -45,15 +46,17 @@ NOBODY = 65534
 MiB = 1024 * 1024
 
 
-@dataclass
-class Policy:
-    """Everything a sandboxed command is given; anything not listed here it cannot reach."""
+class Policy(Record):
+    """Everything a sandboxed command is given; anything not listed here it cannot reach.
+
+    A Record, not a dataclass: `import dataclasses` costs more than the whole sandbox start.
+    """
 
     workdir: Path  # the command starts here; writable unless it lies in a read-only path (e.g. the project)
-    readonly: list[Path] = field(default_factory=list)  # visible, not writable (e.g. the project)
-    writable: list[Path] = field(default_factory=list)  # visible and writable
+    readonly: list[Path] = Factory(list)  # visible, not writable (e.g. the project)
+    writable: list[Path] = Factory(list)  # visible and writable
     network: bool = False
-    env: dict[str, str] = field(default_factory=dict)  # extra variables set inside
+    env: dict[str, str] = Factory(dict)  # extra variables set inside
     mem: int = 1024 * MiB  # bytes of address space per process (RLIMIT_AS) / container memory
     procs: int = 256  # processes and threads (pids cgroup, else RLIMIT_NPROC of the unprivileged uid)
     cpu: int = 60  # CPU seconds (RLIMIT_CPU: SIGXCPU, then SIGKILL a second later)
@@ -61,10 +64,15 @@ class Policy:
     timeout: float | None = 300.0  # wall clock seconds; the whole process tree is killed
     files: int = 256  # open files per process (RLIMIT_NOFILE)
 
-    def __post_init__(self) -> None:
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
         self.workdir = Path(self.workdir).resolve()
         self.readonly = [Path(p).resolve() for p in self.readonly]
         self.writable = [Path(p).resolve() for p in self.writable]
+
+    def replace(self, **changes: object) -> Policy:
+        """A copy with `changes` (as dataclasses.replace)."""
+        return Policy(**{**{n: getattr(self, n) for n in self.__fields__}, **changes})
 
     def writable_paths(self) -> list[Path]:
         """Where the command may write: the `writable` paths, and the workdir unless a read-only path holds it."""
@@ -106,14 +114,26 @@ def system_dirs() -> list[tuple[str, str | None]]:
 
 def secrets() -> list[tuple[str, bool]]:
     """(path, is a directory) of each secret present under the allowed directories."""
-    import glob
-
     found: dict[str, bool] = {}
     for pattern in SECRET_GLOBS:
-        for path in glob.glob(pattern):
+        for path in _matches(pattern):
             if not os.path.islink(path):
                 found[path] = os.path.isdir(path)
     return sorted(found.items())
+
+
+def _matches(pattern: str) -> list[str]:
+    """The paths a SECRET_GLOBS entry names: wildcards in the last part only (glob's import is not needed)."""
+    if "*" not in pattern:
+        return [pattern] if os.path.lexists(pattern) else []
+    import fnmatch  # already loaded with pathlib
+
+    folder, name = os.path.split(pattern)
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return []
+    return [os.path.join(folder, e) for e in sorted(entries) if fnmatch.fnmatchcase(e, name) and not e.startswith(".")]
 
 
 def prlimit_args(policy: Policy) -> list[str]:

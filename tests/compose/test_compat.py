@@ -263,3 +263,37 @@ def test_airflow_official_compose_file_loads(tmp_path: Path, monkeypatch: pytest
     assert env["DUMB_INIT_SETSID"] == "0" and env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@redis:6379/0"
     assert services["airflow-webserver"]["image"] == "apache/airflow:|version|"
     assert set(services["airflow-webserver"]["depends_on"]) == {"redis", "postgres", "airflow-init"}
+
+
+def test_cached_model_keeps_networks_profiles_warnings_and_watches_env_files(tmp_path: Path) -> None:
+    import os
+
+    write(
+        tmp_path / "compose.yaml",
+        """
+        name: demo
+        services:
+          web:
+            image: app
+            env_file: .env.web
+            networks: [front]
+            links: [db]
+          db:
+            image: db
+            profiles: [extra]
+        networks:
+          front:
+        """,
+    )
+    (tmp_path / ".env.web").write_text("MODE=one\n")
+    old = 1_600_000_000
+    for name in ("compose.yaml", ".env.web"):
+        os.utime(tmp_path / name, (old, old))
+    first = load(FakeProject(tmp_path))
+    again = load(FakeProject(tmp_path))  # from the cache
+    assert again.networks == first.networks == {"default": "demo_default", "front": "demo_front"}
+    assert again.warnings == first.warnings and "links" in again.warnings[0]
+    assert again.order() == ["web"] and "--network demo_front" in " ".join(run_argv(again, again.services["web"]))
+    (tmp_path / ".env.web").write_text("MODE=second\n")
+    os.utime(tmp_path / ".env.web", (old, old))
+    assert load(FakeProject(tmp_path)).services["web"].environment == {"MODE": "second"}

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import HELP, clean_env, need_tool, run_help, write
+from tests.conftest import HELP, age, clean_env, need_tool, run_help, write
 
 INTERVAL = 0.5
 LABEL = "help.compose.project"
@@ -347,3 +347,18 @@ secrets:
     os.chmod(secret, 0o644)
     refused = proj.help("compose", "up")
     assert refused.returncode == 2 and "readable by others" in refused.stderr
+
+
+def test_ps_reuses_the_parsed_model_and_the_engine_call_started_early(proj: Proj) -> None:
+    compose(proj, "  app:\n    image: IMAGE\n    command: [sleep, '1000']\n")
+    age(proj.root)
+    assert proj.help("compose", "up").returncode == 0
+    assert [r["state"] for r in json.loads(proj.help("--json", "compose", "ps").stdout)] == ["running"]
+    assert (proj.root / ".help" / "compose" / "model.marshal").is_file(), "the parsed model is kept"
+    again = json.loads(proj.help("--json", "compose", "ps").stdout)  # from the kept model, engine call prefetched
+    assert [(r["service"], r["state"], r["container"]) for r in again] == [("app", "running", f"{proj.name}-app")]
+    # Renamed: the kept model no longer holds, and the call started early for the old name is not taken.
+    write(proj.root / "compose.yaml", (proj.root / "compose.yaml").read_text().replace(proj.name, proj.name + "x"))
+    age(proj.root)
+    renamed = json.loads(proj.help("--json", "compose", "ps").stdout)
+    assert [(r["state"], r["container"]) for r in renamed] == [("absent", f"{proj.name}x-app")]

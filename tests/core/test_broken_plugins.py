@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import run_help, write
+from tests.env.conftest import fake_venv
 
 GOOD = """
 from helper.plugins import Plugin
@@ -66,6 +67,7 @@ def test_broken_plugins_are_named_with_file_and_line(make_project, tmp_path: Pat
 
 def test_everything_else_still_works_beside_broken_plugins(make_project, tmp_path: Path) -> None:
     root = make_project()
+    fake_venv(root / ".venv")  # `env --python` answers with the project's environment
     folder = broken_folder(tmp_path)
     env = {"HELP_PLUGIN_PATH": str(folder), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
     top = run_help("--help", cwd=root, env=env)

@@ -47,8 +47,9 @@ def test_replay_prints_the_same_answer_without_loading_the_cli(make_project) -> 
 def test_any_changed_input_means_the_full_command_runs(make_project) -> None:  # type: ignore[no-untyped-def]
     project, venv = _ready(make_project)
     assert run_help("env", "--python", cwd=project).returncode == 0  # recorded
-    write(project / "config/help.toml", f'python = "{sys.executable}"\n')  # a setting changes the answer
-    assert run_help("env", "--python", cwd=project).stdout.strip() == sys.executable
+    other = fake_venv(project.parent / "other-env", "3.12.1") / "bin" / "python"
+    write(project / "config/help.toml", f'python = "{other}"\n')  # a setting changes the answer
+    assert run_help("env", "--python", cwd=project).stdout.strip() == str(other)
     assert run_help(
         "env", "--python", cwd=project, env={"HELP_PYTHON": str(venv / "bin/python")}
     ).stdout.strip() == str(venv / "bin/python")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import need_tool, run_help
-from tests.env.conftest import PY, tool_env
+from tests.env.conftest import PY, fake_venv, tool_env
 
 
 def test_create_with_venv_and_python_version(make_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -45,6 +45,7 @@ def test_create_rejects_unknown_manager(make_project) -> None:  # type: ignore[n
 
 def test_report_writes_markdown_and_json_with_secrets_masked(make_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     project = make_project()
+    fake_venv(project / ".venv")  # the project's environment: the report's chosen one
     secrets = {
         "PIP_INDEX_URL": "https://alice:s3cr3t-pw@pypi.example.com/simple",
         "UV_PUBLISH_TOKEN": "pypi-AgEIcHlwaS5vcmc",

@@ -39,3 +39,20 @@ def test_switching_the_environment_changes_the_test_env_hash(tmp_path: Path) -> 
         for v in (one, other)
     ]
     assert parts[0]["python"] == parts[1]["python"] and parts[0]["environment"] != parts[1]["environment"]
+
+
+def test_python_setting_names_an_environment_only_by_an_environments_interpreter(make_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = make_project()
+    other = fake_venv(tmp_path / "elsewhere")
+    write(root / "config" / "help.toml", f'python = "{other / "bin" / "python"}"\n')
+    env = project_environment(load(root, environ={}))
+    assert env.configured and env.prefix == other and env.python == other / "bin" / "python"
+    assert "used as it is" in env.reason
+    base = tmp_path / "base" / "bin" / "python3.12"  # a base interpreter: what the manager makes .venv from
+    base.parent.mkdir(parents=True)
+    base.write_text("")
+    write(root / "config" / "help.toml", f'python = "{base}"\n')
+    env = project_environment(load(root, environ={}))
+    assert not env.configured and env.prefix == root / ".venv"
+    write(root / "config" / "help.toml", 'python = "3.12"\n')
+    assert project_environment(load(root, environ={})).prefix == root / ".venv"

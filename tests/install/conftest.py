@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import http.server
+import importlib.metadata
 import os
+import re
 import socket
 import sys
 import threading
@@ -70,19 +73,89 @@ class Index:
     requests: list[str] = field(default_factory=list)
 
 
+# Served too, repacked from this interpreter's own installation: a project's tests can then really run.
+PYTEST_DISTS = ("pytest", "pluggy", "iniconfig", "packaging", "pygments")
+
+
+def _applies_here(requirement: str) -> bool:
+    """A Requires-Dist line without a marker, or with one this platform meets (no extras, no win32)."""
+    _, _, marker = requirement.partition(";")
+    marker = marker.strip()
+    if not marker:
+        return True
+    if "extra" in marker or "win32" in marker:
+        return False
+    if "python_version" in marker:
+        return marker.replace(" ", "") not in ('python_version<"3.11"', "python_version<'3.11'")
+    return True
+
+
+def repack_wheel(folder: Path, name: str) -> Path:
+    """A wheel of the installed distribution `name` (its files as RECORD lists them), requirements kept that apply.
+
+    Every requirement left is one the other repacked distributions satisfy, so resolvers (uv's and pdm's
+    universal ones too) find everything on the local index.
+    """
+    import importlib.metadata
+
+    dist = importlib.metadata.distribution(name)
+    version = dist.version
+    info = f"{re.sub(r'[-_.]+', '_', dist.metadata['Name']).lower()}-{version}.dist-info"
+    files: dict[str, bytes] = {}
+    for item in dist.files or ():
+        rel = str(item)
+        if (
+            rel.startswith("..")
+            or "__pycache__" in rel
+            or rel.endswith((".pyc", "/RECORD", "/INSTALLER", "/REQUESTED"))
+        ):
+            continue
+        if rel.endswith("/direct_url.json"):
+            continue
+        source = Path(str(dist.locate_file(item)))
+        if not source.is_file():
+            continue
+        data = source.read_bytes()
+        if rel.endswith(".dist-info/METADATA"):
+            lines = data.decode().split("\n")
+            kept = [
+                line
+                for line in lines
+                if not line.startswith("Requires-Dist:") or _applies_here(line[len("Requires-Dist:") :])
+            ]
+            data = "\n".join(kept).encode()
+        top, _, rest = rel.partition("/")
+        files[f"{info}/{rest}" if top.endswith(".dist-info") else rel] = data
+    record = [f"{path},sha256={_b64(hashlib.sha256(data).digest())},{len(data)}" for path, data in files.items()]
+    record.append(f"{info}/RECORD,,")
+    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    path = folder / f"{info[: -len('.dist-info')]}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for rel, data in files.items():
+            entry = zipfile.ZipInfo(rel, date_time=(2024, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o644 << 16
+            archive.writestr(entry, data)
+    return path
+
+
 def _make_tree(root: Path) -> None:
     files = root / "files"
     files.mkdir(parents=True)
     by_name: dict[str, list[Path]] = {}
     for name, version, requires in PACKAGES:
         by_name.setdefault(name, []).append(build_wheel(files, name, version, requires))
+    requires_python = dict.fromkeys(by_name, ">=3.8")
+    for name in PYTEST_DISTS:
+        by_name[name] = [repack_wheel(files, name)]
+        requires_python[name] = importlib.metadata.metadata(name).get("Requires-Python") or ""
     simple = root / "simple"
     simple.mkdir()
     links = []
     for name, wheels in by_name.items():
         (simple / name).mkdir()
+        python = html.escape(requires_python[name])
         anchors = "".join(
-            f'<a href="/files/{w.name}#sha256={hashlib.sha256(w.read_bytes()).hexdigest()}" data-requires-python="&gt;=3.8">{w.name}</a><br>\n'
+            f'<a href="/files/{w.name}#sha256={hashlib.sha256(w.read_bytes()).hexdigest()}" data-requires-python="{python}">{w.name}</a><br>\n'
             for w in wheels
         )
         (simple / name / "index.html").write_text(f"<!DOCTYPE html><html><body>\n{anchors}</body></html>\n")

@@ -24,6 +24,8 @@ from tests.conftest import need_tool
 HERE = Path(__file__).resolve().parent
 # HELP_ESCAPE_BACKENDS=none runs the attempts WITHOUT a sandbox: every escape test should then fail.
 BACKENDS = tuple(os.environ.get("HELP_ESCAPE_BACKENDS", "bwrap,firejail,podman").split(","))
+DOUBLE = "podman+bwrap"  # the two-layer sandbox: the escape attempts run under it too (the limits are podman's)
+ESCAPE_BACKENDS = (*BACKENDS, DOUBLE) if "HELP_ESCAPE_BACKENDS" not in os.environ else BACKENDS
 PACKAGES = {
     "bwrap": "apt-get install bubblewrap",
     "firejail": "apt-get install firejail",
@@ -102,11 +104,11 @@ class Escape:
         return path.read_bytes() if path.exists() else b""
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=ESCAPE_BACKENDS)
 def escape(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Escape]:
     backend = request.param
-    if backend != "none":
-        need_tool(backend, PACKAGES[backend])
+    for part in backend.split("+") if backend != "none" else ():
+        need_tool(part, PACKAGES[part])
     sandbox = sandbox_api()
     base = tmp_path_factory.mktemp(f"escape-{backend}")
     work, project, tools = base / "work", base / "project", base / "tools"

@@ -129,3 +129,17 @@ def test_podman_seccomp_profile_denies_with_or_without_the_engine_default(
     )
     result = sandbox.run([PYTHON, "-c", probe], sandbox.Policy(workdir=tmp_path), backend="podman")
     assert result.stdout.split() == ["-1", "-1", "True"], result.stderr
+
+
+def test_cli_double_runs_bwrap_inside_podman(make_project) -> None:
+    need_tool("podman", PACKAGES["podman"])
+    need_tool("bwrap", PACKAGES["bwrap"])
+    root = make_project()
+    probe = "grep -E '^(Seccomp_filters|NoNewPrivs):' /proc/self/status; id -u"
+    result = run_help("sandbox", "run", "--double", "--json", "--", "sh", "-c", probe, cwd=root)
+    data = json.loads(result.stdout)
+    assert result.returncode == 0 and data["backend"] == "podman+bwrap", result.stderr
+    assert "Seccomp_filters:\t2" in data["stdout"] and "NoNewPrivs:\t1" in data["stdout"]
+    assert data["stdout"].split()[-1] == "65534"
+    both = run_help("sandbox", "run", "--double", "--backend", "bwrap", "--", "true", cwd=root)
+    assert both.returncode == 2 and "--double chooses the backends itself" in both.stderr

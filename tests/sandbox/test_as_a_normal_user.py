@@ -1,20 +1,25 @@
-"""The policy holds for a normal user too: the caller itself is dropped to uid 65534 with setpriv (needs root)."""
+"""The policy holds for a normal user too, with every backend: the caller itself is dropped to an
+unprivileged user with setpriv (needs root). `helpsbx` (.ci/setup.d/sandbox.sh) has a login shell and
+subuid/subgid ranges; `nobody` has neither, and firejail and podman then refuse with one clear line."""
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
 import secrets
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import IN_CI, ROOT
 from tests.sandbox.conftest import PACKAGES, need_tool
 
+USER = "helpsbx"
 CALLER = """
 import json, sys
 from plugins.sandbox import api
@@ -35,58 +40,126 @@ for i in range(64):
         break
 print(__import__("json").dumps(out))
 '''.replace("sys_canary", repr(sys.argv[2]))
-result = api.run(["/usr/bin/python3", "-c", script], api.Policy(workdir=sys.argv[1], procs=24), backend="bwrap")
+policy = api.Policy(workdir=sys.argv[1], procs=24, timeout=120)
+result = api.run(["/usr/bin/python3", "-c", script], policy, backend=sys.argv[3])
 print(result.stdout, end="")
+sys.stderr.write(result.stderr)
 """
 
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another user needs root")
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another user needs root")
-def test_bwrap_policy_holds_for_an_unprivileged_caller() -> None:
-    need_tool("bwrap", PACKAGES["bwrap"])
-    need_tool("setpriv", "apt-get install util-linux")
-    if not Path("/usr/bin/python3").exists():
-        pytest.skip("no /usr/bin/python3 an unprivileged user can run")
-    work = Path(tempfile.mkdtemp(prefix="help-sandbox-user-"))
-    work.chmod(0o777)
+
+def _user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(USER)
+    except KeyError:
+        message = f"no user {USER}: run .ci/setup.d/sandbox.sh (as root) to make it"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _own_dir(prefix: str, uid: int, gid: int, mode: int = 0o700) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chown(path, uid, gid)
+    path.chmod(mode)
+    return path
+
+
+def _as(uid: int, gid: int, argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *argv],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+@pytest.fixture(scope="module")
+def code() -> Iterator[Path]:
+    """A copy of the code the dropped caller can read: the checkout may sit in a 0700 temp dir."""
+    folder = Path(tempfile.mkdtemp(prefix="help-sandbox-code-"))
+    folder.chmod(0o755)
+    for package in ("helper", "plugins"):
+        shutil.copytree(ROOT / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "help.py", folder / "help.py")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def canary() -> Iterator[tuple[Path, str]]:
     token = secrets.token_hex(8)
     elsewhere = Path(tempfile.mkdtemp(prefix="help-sandbox-elsewhere-"))
     elsewhere.chmod(0o755)
-    canary = elsewhere / "readable-by-the-caller"
-    canary.write_text(token)
-    canary.chmod(0o644)  # the caller may read it; the sandbox was not given it
-    # the checkout may sit where uid 65534 cannot read (a 0700 temp dir): give the caller its own copy of the code
-    code = Path(tempfile.mkdtemp(prefix="help-sandbox-code-"))
-    code.chmod(0o755)
-    for package in ("helper", "plugins"):
-        shutil.copytree(ROOT / package, code / package, ignore=shutil.ignore_patterns("__pycache__"))
+    path = elsewhere / "readable-by-the-caller"
+    path.write_text(token)
+    path.chmod(0o644)  # the caller may read it; the sandbox was not given it
+    yield path, token
+    shutil.rmtree(elsewhere, ignore_errors=True)
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "firejail", "podman"])
+def test_policy_holds_for_an_unprivileged_caller(backend: str, canary: tuple[Path, str], code: Path) -> None:
+    need_tool(backend, PACKAGES[backend])
+    need_tool("setpriv", "apt-get install util-linux")
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("no /usr/bin/python3 an unprivileged user can run")
+    user = _user()
+    uid, gid = user.pw_uid, user.pw_gid
+    home, runtime, work = (_own_dir(p, uid, gid) for p in ("help-sbx-home-", "help-sbx-run-", "help-sbx-work-"))
+    path, token = canary
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime), "PYTHONPATH": str(code)}
     try:
-        result = subprocess.run(
-            [
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "/usr/bin/python3",
-                "-c",
-                CALLER,
-                str(work),
-                str(canary),
-            ],
-            env={"PATH": "/usr/bin:/bin", "HOME": str(work), "PYTHONPATH": str(code)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
+        result = _as(uid, gid, ["/usr/bin/python3", "-c", CALLER, str(work), str(path), backend], env, work)
+        assert result.returncode == 0 and result.stdout, result.stderr
         seen = json.loads(result.stdout)
-        assert seen["uid"] == 65534
-        assert seen["/etc/shadow"] in ("denied", "") and token not in result.stdout
-        assert seen["forks"] < 24  # RLIMIT_NPROC holds for a non-root uid
-        check = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat", str(canary)], capture_output=True
-        )
+        assert seen["uid"] != 0 and seen["uid"] in (65534, uid)
+        assert seen["/etc/shadow"] in ("denied", "")
+        assert token not in result.stdout and seen[str(path)] == "denied"
+        assert seen["forks"] < 24  # the process limit holds for a non-root uid
+        check = _as(uid, gid, ["cat", str(path)], env, work)
         assert check.returncode == 0  # the caller could read it: only the sandbox kept it out
     finally:
+        if backend == "podman":  # the user's rootless storage lives in its temporary home
+            _as(uid, gid, ["podman", "system", "reset", "--force"], env, work)
+        for folder in (home, runtime, work):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("backend", "line"),
+    [
+        ("firejail", "error: firejail cannot sandbox this user: firejail never sandboxes the user nobody"),
+        ("podman", "error: rootless podman cannot sandbox user nobody: no range in /etc/subuid and /etc/subgid"),
+    ],
+)
+def test_a_backend_that_cannot_sandbox_the_user_refuses_with_one_line(backend: str, line: str, code: Path) -> None:
+    need_tool(backend, PACKAGES[backend])
+    need_tool("setpriv", "apt-get install util-linux")
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("no /usr/bin/python3 an unprivileged user can run")
+    work = _own_dir("help-sbx-nobody-", 65534, 65534)
+    marker = work / "ran"
+    try:
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(work)}
+        argv = [
+            "/usr/bin/python3",
+            str(code / "help.py"),
+            "sandbox",
+            "run",
+            "--backend",
+            backend,
+            "--",
+            "touch",
+            str(marker),
+        ]
+        result = _as(65534, 65534, argv, env, work)
+        assert result.returncode == 1 and not marker.exists(), result
+        lines = result.stderr.strip().splitlines()
+        assert lines[0] == line and lines[1].startswith("hint: use --backend bwrap"), result.stderr
+        assert len(lines) == 2
+    finally:
         shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(elsewhere, ignore_errors=True)
-        shutil.rmtree(code, ignore_errors=True)

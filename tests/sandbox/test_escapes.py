@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.conftest import BACKENDS, HERE, PACKAGES, PYTHON, Escape, need_tool, sandbox_api
+from tests.sandbox.conftest import BACKENDS, DOUBLE, HERE, PACKAGES, PYTHON, Escape, need_tool, sandbox_api
 
 AS_ROOT = os.geteuid() == 0
 
@@ -230,3 +230,12 @@ def test_timeout_kills_the_whole_tree(tmp_path: Path, backend: str) -> None:
     before = beat.stat().st_size if beat.exists() else 0
     time.sleep(0.6)
     assert (beat.stat().st_size if beat.exists() else 0) == before
+
+
+@pytest.mark.parametrize("escape", [DOUBLE], indirect=True)
+def test_double_sandbox_stacks_two_layers(escape: Escape) -> None:
+    """podman+bwrap: the container's seccomp profile and bwrap's filter both apply to the command."""
+    assert escape.result.backend == DOUBLE
+    status = escape.evidence("capabilities")
+    assert b"Seccomp_filters:\t2" in status or b"Seccomp:\t2" in status, status
+    assert escape.evidence("euid") == b"65534 65534" or not AS_ROOT

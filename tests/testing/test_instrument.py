@@ -1,4 +1,4 @@
-"""The 3.11 recorder that instruments project modules on import (helper/testing/instrument.py).
+"""The 3.11 recorder that instruments project modules on import (helper/testing/inpytest/instrument.py).
 
 Checked on real sample projects through `help.py test`: it records what the
 profiler hook would, even for modules imported before pytest loads the

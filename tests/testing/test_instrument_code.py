@@ -85,7 +85,7 @@ SOURCE = textwrap.dedent(
 
 @pytest.fixture
 def instrument() -> Any:
-    return importlib.import_module("helper.testing.instrument")
+    return importlib.import_module("helper.testing.inpytest.instrument")
 
 
 def _load(instrument: Any, source: str) -> tuple[ModuleType, Any]:
@@ -169,7 +169,7 @@ def test_units_match_the_checksums() -> None:
     """Both sides name units alike, so what the recorder reports has a checksum."""
     from helper.testing import checksums
 
-    instrument = importlib.import_module("helper.testing.instrument")
+    instrument = importlib.import_module("helper.testing.inpytest.instrument")
     reported = set(instrument.instrument(ast.parse(SOURCE), SOURCE.encode()))
     sums = checksums.analyse(SOURCE.encode())["sums"]
     assert reported - {"<module>"} == {k for k in sums if not k.startswith("<")}

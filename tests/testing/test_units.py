@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helper.testing import checksums, discovery, envhash, shard
+from helper.testing import checksums, discovery, envhash
 from helper.testing.graph import ImportGraph
+from helper.testing.inpytest import shard
 from helper.testing.state import State
 
 SOURCE = textwrap.dedent(

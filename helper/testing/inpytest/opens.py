@@ -1,6 +1,6 @@
 """Which file an "open" audit event reads, for the recorders' data dependencies.
 
-Both recorders (recorder_plugin.py in the pytest process, subprocess_recorder.py
+Both recorders (recorder.py in the pytest process, subprocess_recorder.py
 in a test's Python subprocesses) add an audit hook and pass each "open" event's
 arguments here. A file read as data counts whatever its suffix: a test that
 parses, copies or lexes a .py file depends on its whole content. Python's own

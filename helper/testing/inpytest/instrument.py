@@ -55,7 +55,7 @@ from typing import Any
 try:  # inside pytest the recorder's copy of units.py sits beside this file
     from helpy_units import loaders  # type: ignore[import-not-found]
 except ImportError:  # imported from the repository itself (its tests, tools)
-    from helper.testing.units import loaders
+    from helper.testing.inpytest.units import loaders
 
 HITS = "__help_hits_{}__"  # formatted with key_of(path): one list of flags per file
 # The hooks too are named per file: a file's code calls the Hits that registered that file, so a

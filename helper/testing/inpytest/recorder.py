@@ -36,7 +36,7 @@ from typing import Any
 try:  # inside pytest: the copy beside this file
     from helpy_opens import read_path  # type: ignore[import-not-found]
 except ImportError:  # imported from the repository itself
-    from helper.testing.opens import read_path
+    from helper.testing.inpytest.opens import read_path
 
 CONTROL_ENV = "HELPY_TEST_CONTROL"
 
@@ -89,6 +89,8 @@ class Recorder:
         self._tool: int | None = None
         self._previous: Any = None
         self._profiler: Any = None
+        self._restart = True  # monitoring: re-enable the locations DISABLE turned off, at the next install
+        self._is_file: set[str] = set()  # paths already found to be files (one stat per path per process)
         sys.addaudithook(self._audit)
 
     # -- tracer --------------------------------------------------------------
@@ -125,8 +127,12 @@ class Recorder:
                     return mon.DISABLE
 
                 mon.register_callback(self._tool, mon.events.PY_START, on_start)
+            if self._restart:
+                # What DISABLE turned off fires again once per scope (a test, a shared fixture), not
+                # per phase: each restart makes every code object re-instrument itself when next run.
+                mon.restart_events()
+                self._restart = False
             mon.set_events(self._tool, mon.events.PY_START)
-            mon.restart_events()
         elif self.mode == "cprofile":
             if self._profiler is None:
                 import cProfile
@@ -186,6 +192,7 @@ class Recorder:
         self.codes = {}
         self.opened = set()
         self._profiler = None
+        self._restart = True
         if self.mode == "instrument":
             self.instrumentation.hits.take()  # what ran between tests is nobody's
 
@@ -209,6 +216,7 @@ class Recorder:
         self._uninstall()
         self._flush()
         self.codes, self.opened = {}, set()
+        self._restart = True  # what the test ran before counts for the fixture too
         self._install()
         return saved
 
@@ -265,9 +273,13 @@ class Recorder:
 
     def files(self, opened: set[str]) -> list[str]:
         found = set()
+        known = self._is_file
         for path in opened:
             rel = self.rel(path)
-            if rel and os.path.isfile(path):
+            if not rel:
+                continue
+            if path in known or os.path.isfile(path):
+                known.add(path)
                 found.add(rel)
         return sorted(found)
 
@@ -352,6 +364,7 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
             self.cached = set(control.get("deselect", []))
             self.record = bool(control.get("record", True))
             self.counter = 0
+            self.pid = os.getpid()
             self.recording = False
 
         @pytest.hookimpl(hookwrapper=True)
@@ -404,7 +417,7 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
             sub_dir = None
             if subprocess_base:
                 self.counter += 1
-                sub_dir = os.path.join(subprocess_base, f"{os.getpid()}-{self.counter}")  # made by a subprocess, if any
+                sub_dir = os.path.join(subprocess_base, f"{self.pid}-{self.counter}")  # made by a subprocess, if any
                 os.environ["HELPY_TEST_SUBPROCESS_DIR"] = sub_dir
             recorder.begin()
             self.recording = True
