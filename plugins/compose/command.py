@@ -55,7 +55,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("-d", "--detach", action="store_true", help="up: return once started (the default)")
     parser.add_argument("--monitor", action="store_true", help="up: then watch health in the foreground")
     parser.add_argument("--wait", action="store_true", help="up: return once every service is running and healthy")
-    parser.add_argument("--timeout", type=float, default=120.0, help="up --wait: give up after this many seconds")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0,
+        help="up: give up waiting for a depends_on condition (or, with --wait, health) after this many seconds",
+    )  # fmt: skip
+    parser.add_argument("--volumes", action="store_true", help="down: also remove the project's named volumes")
     parser.add_argument("-o", "--output", help="kube: file to write (default: <project>-kube.yaml)")
     parser.add_argument("-f", "--follow", action="store_true", help="logs/events: keep following")
     return parser
@@ -66,6 +70,8 @@ def _setup(project: Any) -> tuple[Any, Any]:
     from plugins.compose.model import load
 
     model = load(project)
+    for warning in model.warnings:
+        console.warn(warning)
     return eng.choose(str(project.get("compose.engine"))), model
 
 
@@ -91,7 +97,9 @@ def run(args: argparse.Namespace, project: Any) -> int:
 
         check_secrets(model, names)
         if action == "up":
-            done = eng.up(engine, model, names, emit=lambda k, s, **f: events.append(model.root, k, s, **f))
+            done = eng.up(
+                engine, model, names, emit=lambda k, s, **f: events.append(model.root, k, s, **f), wait=args.timeout
+            )
             if args.wait:
                 _wait_healthy(engine, model, names, args.timeout)
             console.result(done, _show_up)
@@ -108,7 +116,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
         console.result(made, lambda d: console.echo(f"wrote {d['file']}"))
         return 0
     if action == "down":
-        gone = eng.down(engine, model, args.services or None)
+        gone = eng.down(engine, model, args.services or None, volumes=args.volumes)
         console.result({"removed": gone}, lambda d: console.echo(f"removed: {', '.join(d['removed']) or 'nothing'}"))
         return 0
     if action == "restart":
@@ -118,7 +126,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
         console.result({"restarted": names}, lambda d: console.echo("restarted: " + ", ".join(d["restarted"])))
         return 0
     if action == "ps":
-        return _ps(engine, model, names)
+        return _ps(engine, model, names, everything=not args.services)
     from helper import proc
 
     if action == "logs":
@@ -163,6 +171,8 @@ def _wait_healthy(engine: Any, model: Any, names: list[str], timeout: float) -> 
             service = model.services[name]
             row = rows.get(name)
             if row is None or eng.state_of(row) != "running":
+                if row is not None and row.get("ExitCode") == 0 and model.one_shot(name):
+                    pending.remove(name)  # an init container that has done its job
                 continue
             if service.health is not None:
                 cname = eng.container_name(model, service)
@@ -194,6 +204,8 @@ def _config(project: Any) -> int:
     from plugins.compose.model import load, masked
 
     model = load(project)
+    for warning in model.warnings:
+        console.warn(warning)
     data = masked(model)
     import json
 
@@ -208,11 +220,13 @@ def _uptime(row: dict[str, Any]) -> float | None:
     return None
 
 
-def _ps(engine: Any, model: Any, names: list[str]) -> int:
+def _ps(engine: Any, model: Any, names: list[str], everything: bool = False) -> int:
     from plugins.compose import engine as eng
     from plugins.compose import events
 
     rows = {eng.labels_of(r).get(eng.SERVICE_LABEL, ""): r for r in engine.containers(model.name)}
+    if everything:  # services outside the active profiles too, once they have a container
+        names = names + [n for n in model.services if n in rows and n not in names]
     state = events.load_state(model.root).get("services", {})
     out = []
     for name in names:

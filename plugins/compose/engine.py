@@ -5,6 +5,12 @@ to podman-compose or `docker compose`: one engine call per step, no second YAML 
 different merge rules, start order and port checks before anything starts, and the same code
 path on podman and docker. Containers carry labels (project, service, definition digest) so
 they are found again and re-created only when their definition changed.
+
+As in compose, services reach each other by name: `up` makes the project's networks
+(`<project>_default`, `<project>_<name>`) and named volumes (`<project>_<name>`), labelled
+with the project, and joins each container to its networks with the service name as alias.
+A dependent starts only once each dependency meets its `depends_on` condition (healthy by
+help.py's own run of the healthcheck, or exited 0).
 """
 
 from __future__ import annotations
@@ -109,7 +115,16 @@ def run_argv(model: Model, service: Service) -> list[str]:
     if service.privileged:
         argv.append("--privileged")
     if service.network_mode:
-        argv += ["--network", service.network_mode]
+        mode = service.network_mode
+        if mode.startswith("service:") and mode[8:] in model.services:
+            mode = "container:" + container_name(model, model.services[mode[8:]])
+        argv += ["--network", mode]
+    elif service.networks:
+        for net in service.networks:
+            argv += ["--network", model.networks[net]]
+        for alias in dict.fromkeys([service.name, *(a for aliases in service.networks.values() for a in aliases)]):
+            argv += ["--network-alias", alias]
+    argv += service.options
     if service.user:
         argv += ["--user", service.user]
     if service.working_dir:
@@ -135,8 +150,85 @@ def port_busy(host_ip: str, port: int, protocol: str) -> bool:
     return False
 
 
-def up(engine: Engine, model: Model, names: list[str], emit: Any = None) -> list[dict[str, str]]:
-    """Start `names` (already in dependency order); existing up-to-date containers are kept."""
+def _resources(engine: Engine, model: Model, names: list[str]) -> None:
+    """Create the networks and named volumes `names` use (labelled with the project), if missing."""
+    networks = {model.networks[n] for s in names for n in model.services[s].networks}
+    volumes = {v.split(":", 1)[0] for s in names for v in model.services[s].volumes} & set(model.volumes.values())
+    for kind, wanted in (("network", networks), ("volume", volumes)):
+        for item in sorted(wanted):
+            if engine.run(kind, "inspect", item, timeout=30).ok:
+                continue
+            if item in model.external:
+                raise HelpError(f"{kind} {item} is declared external but does not exist",
+                                f"create it: {engine.name} {kind} create {item}; nothing was started")  # fmt: skip
+            made = engine.run(kind, "create", "--label", f"{LABEL}={model.name}", item, timeout=60)
+            if not made.ok:
+                reason = (made.stderr.strip().splitlines() or [f"exit code {made.returncode}"])[-1]
+                raise HelpError(
+                    f"cannot create {kind} {item}: {reason}", "see the engine's message; nothing was started"
+                )
+
+
+def inspect_state(engine: Engine, cname: str) -> tuple[str, int]:
+    """(status, exit code) of a container, ("absent", -1) when there is none."""
+    out = engine.run("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", cname, timeout=30)
+    if not out.ok:
+        return "absent", -1
+    status, _, code = out.stdout.strip().partition(" ")
+    return status.lower(), int(code) if code.strip().lstrip("-").isdigit() else -1
+
+
+def wait_condition(engine: Engine, model: Model, name: str, dep: str, deadline: float, timeout: float) -> None:
+    """Block until `dep` meets the condition `name` depends on it with; a clear error if it never does."""
+    import time
+
+    from plugins.compose import events
+
+    condition = model.services[name].conditions.get(dep, "service_started")
+    if condition == "service_started":
+        return
+    service = model.services[dep]
+    cname = container_name(model, service)
+    if condition == "service_healthy" and service.health is None:
+        raise HelpError(f"services.{name}.depends_on.{dep}: condition service_healthy, but {dep} has no healthcheck",
+                        f"add a healthcheck to {dep} or use condition: service_started")  # fmt: skip
+    while True:
+        status, code = inspect_state(engine, cname)
+        if condition == "service_completed_successfully":
+            if status == "exited" and code == 0:
+                return
+            if status in ("exited", "stopped") and code != 0:
+                raise HelpError(f"services.{name}: dependency {dep} exited with code {code}, not 0",
+                                f"see `help.py compose logs {dep}`; {name} was not started")  # fmt: skip
+        elif status == "running" and service.health is not None:
+            if engine.run("exec", cname, *service.health.argv(), timeout=max(service.health.timeout, 1)).ok:
+                state = events.load_state(model.root)
+                entry = state.setdefault("services", {}).setdefault(dep, {"restarts": 0, "breaker": "closed"})
+                if entry.get("health") != "healthy":
+                    entry["health"] = "healthy"
+                    events.save_state(model.root, state)
+                    events.append(model.root, "health", dep, health="healthy")
+                return
+        elif status in ("exited", "stopped", "absent"):
+            raise HelpError(f"services.{name}: dependency {dep} is {status} and can never become healthy",
+                            f"see `help.py compose logs {dep}`; {name} was not started")  # fmt: skip
+        if time.monotonic() > deadline:
+            want = "healthy" if condition == "service_healthy" else "exited 0"
+            raise HelpError(f"services.{name}: dependency {dep} not {want} after {timeout:g}s; {name} was not started",
+                            f"see `help.py compose logs {dep}`, or raise --timeout")  # fmt: skip
+        time.sleep(0.2)
+
+
+def up(
+    engine: Engine, model: Model, names: list[str], emit: Any = None, wait: float | None = None
+) -> list[dict[str, str]]:
+    """Start `names` (already in dependency order); existing up-to-date containers are kept.
+
+    With `wait` (seconds), each service starts only once its dependencies meet their
+    depends_on conditions; without it (the monitor's re-apply) nothing waits.
+    """
+    import time
+
     rows = {labels_of(r).get(SERVICE_LABEL, ""): r for r in engine.containers(model.name)}
     plan: list[tuple[str, str]] = []  # (service, action)
     for name in names:
@@ -158,10 +250,20 @@ def up(engine: Engine, model: Model, names: list[str], emit: Any = None) -> list
                         f"services.{name}.ports: port {port.host} is already in use on this host",
                         "stop what listens there or change the host port; nothing was started",
                     )
+    _resources(engine, model, [n for n, a in plan if a != "keep"])
     done: list[dict[str, str]] = []
+    deadline = time.monotonic() + (wait or 0)
     for name, action in plan:
         service = model.services[name]
         cname = container_name(model, service)
+        if wait is not None and action != "keep":
+            try:
+                for dep in service.depends_on:
+                    if dep in names:
+                        wait_condition(engine, model, name, dep, deadline, wait)
+            except HelpError as exc:
+                started = ", ".join(d["service"] for d in done) or "none"
+                raise HelpError(exc.message, f"{exc.hint}; up: {started} (stop with `help.py compose down`)") from None
         if action == "recreate":
             engine.run("rm", "-f", "-t", "2", cname, timeout=60)
         if action in ("create", "recreate"):
@@ -184,10 +286,19 @@ def up(engine: Engine, model: Model, names: list[str], emit: Any = None) -> list
     return done
 
 
-def down(engine: Engine, model: Model, names: list[str] | None = None) -> list[str]:
+def down(engine: Engine, model: Model, names: list[str] | None = None, volumes: bool = False) -> list[str]:
+    """Remove the containers (of `names`, or all); with every container gone, the project's
+    networks too, and with `volumes` its named volumes (external ones are never touched)."""
     rows = engine.containers(model.name)
     targets = [r for r in rows if not names or labels_of(r).get(SERVICE_LABEL) in names]
     ids = [str(r.get("Id") or r.get("ID")) for r in targets]
     if ids:
         engine.run("rm", "-f", "-t", "3", *ids, timeout=120, check=True)
+    if len(targets) == len(rows):
+        kinds = ("network", "volume") if volumes else ("network",)
+        for kind in kinds:
+            listed = engine.run(kind, "ls", "-q", "--filter", f"label={LABEL}={model.name}", timeout=30)
+            gone = [n for n in listed.stdout.split() if n not in model.external]
+            if gone:
+                engine.run(kind, "rm", *gone, timeout=60)
     return [labels_of(r).get(SERVICE_LABEL, "") for r in targets]

@@ -134,6 +134,8 @@ class Watch:
             running = row is not None and eng.state_of(row) == "running"
             if not running:
                 code = row.get("ExitCode") if row else None
+                if row is not None and code == 0 and self.model.one_shot(name):
+                    continue  # an init container that did its job: not a crash
                 self.set_health(name, "down", exit_code=code)
                 self.restart(name, f"exited (code {code})" if row else "missing", now)
                 continue

@@ -36,7 +36,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if name == "tmp" else 0o755
             tar.addfile(info)
         tar.add(busybox, "bin/busybox")
-        for tool in ("sh", "httpd", "sleep", "touch", "rm", "test", "cat", "echo", "true", "ls"):
+        for tool in ("sh", "httpd", "sleep", "touch", "rm", "test", "cat", "echo", "true", "ls", "wget", "nslookup"):
             link = tarfile.TarInfo(f"bin/{tool}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(link)
@@ -113,6 +113,12 @@ def proj(tmp_path: Path, image: str) -> Iterator[Proj]:
     ).stdout.split()
     if ids:
         subprocess.run(["podman", "rm", "-f", "-t", "0", *ids], capture_output=True)
+    for kind in ("network", "volume"):  # `up` makes the project's network (and named volumes)
+        made = subprocess.run(
+            ["podman", kind, "ls", "-q", "--filter", f"label={LABEL}={name}"], capture_output=True, text=True
+        ).stdout.split()
+        if made:
+            subprocess.run(["podman", kind, "rm", "-f", *made], capture_output=True)
 
 
 def compose(proj: Proj, body: str) -> None:
