@@ -1,8 +1,8 @@
 """The health monitor: healthchecks run by help.py, restarts with backoff, a breaker per service.
 
-Each tick (compose.monitor_interval): one `ps` of the project's containers; a service not
-running is restarted; a running one with a healthcheck has its test run through `exec`
-every healthcheck interval and is restarted after `retries` failures in a row. Restarts
+Each tick (compose.monitor_interval, or at once when an engine event says a container died): one
+`ps` of the project's containers; a service not running is restarted; a running one with a
+healthcheck has its test run through `exec` every healthcheck interval and is restarted after `retries` failures in a row. Restarts
 wait helper.retry's backoff (growing while the service keeps failing soon after a start)
 and go through a CircuitBreaker: compose.breaker_threshold restarts within
 compose.breaker_window seconds open it and the service is left down (an event says why);
@@ -57,6 +57,7 @@ class Watch:
         self.warned: set[str] = set()
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.wake = threading.Event()  # set by an engine event that a container died: check now, not next tick
         self.file_stamp = self._stamp()
         self._journal: Any = None
 
@@ -292,6 +293,8 @@ class Watch:
                     container=data.get("Name"),
                     exit_code=data.get("ContainerExitCode"),
                 )
+                if status in ("died", "stop", "kill", "oom"):
+                    self.wake.set()
                 if self.stop.is_set():
                     break
             proc.stop(child, grace=1)
@@ -312,7 +315,8 @@ class Watch:
                 if started - last_stats > max(10 * self.interval, 5):
                     last_stats = started
                     self.stats()
-                self.stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+                self.wake.wait(max(0.0, self.interval - (time.monotonic() - started)))
+                self.wake.clear()
         except KeyboardInterrupt:
             pass
         finally:
