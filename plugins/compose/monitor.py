@@ -2,8 +2,8 @@
 
 Each tick (compose.monitor_interval, or at once when an engine event says a container died): one
 `ps` of the project's containers; a service not running is restarted; a running one with a
-healthcheck has its test run through `exec` every healthcheck interval and is restarted after `retries` failures in a row. Restarts
-wait helper.retry's backoff (growing while the service keeps failing soon after a start)
+healthcheck has its test run through `exec` every healthcheck interval and is restarted after
+`retries` failures in a row. Restarts wait helper.retry's backoff (growing while the service keeps failing soon after a start)
 and go through a CircuitBreaker: compose.breaker_threshold restarts within
 compose.breaker_window seconds open it and the service is left down (an event says why);
 after the window it is half-open, one restart is tried, and a healthy run closes it.
