@@ -107,7 +107,7 @@ def show(found: Any, project: Any) -> int:
             console.warn(error)
 
     console.result(found.to_dict() | {"manager": manager, "manager_reason": manager_reason}, render)
-    return 0 if found.chosen else 1
+    return 0  # a listing: `env check` and `env --python` are the ones whose exit code says the environment is missing
 
 
 def print_python(args: argparse.Namespace, project: Any) -> int:
