@@ -22,6 +22,7 @@ from plugins.sandbox.policy import Policy, sandbox_env
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
     from typing import Any
 
 __all__ = ["Policy", "Result", "record", "run"]
@@ -122,9 +123,29 @@ def _with_program(policy: Policy, program: str) -> Policy:
         return policy
     given = real.parent.parent if real.parent.name == "bin" and real.parent.parent != Path("/") else real
     inside = [policy.workdir, *policy.readonly, *policy.writable]
+    links = _hidden_links(found, [*inside, given])
     if any(given == p or p in given.parents for p in inside):
-        return policy
-    return policy.replace(readonly=[*policy.readonly, given])
+        return policy.replace(links=[*policy.links, *links]) if links else policy
+    return policy.replace(readonly=[*policy.readonly, given], links=[*policy.links, *links])
+
+
+def _hidden_links(program: str, visible: list[Path]) -> list[tuple[str, str]]:
+    """The symlinks on the way from `program` to its real file that sit outside the visible paths."""
+    from pathlib import Path
+
+    system = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/")
+    links: list[tuple[str, str]] = []
+    path = os.path.abspath(program)
+    for _ in range(40):  # the kernel's own limit on a symlink chain
+        if not os.path.islink(path):
+            break
+        target = os.readlink(path)
+        parent = Path(os.path.dirname(path)).resolve()
+        shown = path.startswith(system) or any(parent == p or p in parent.parents for p in visible)
+        if not shown:
+            links.append((target, str(parent / os.path.basename(path))))
+        path = os.path.join(str(parent), target)
+    return links
 
 
 def _close(fd: int) -> None:

@@ -50,7 +50,9 @@ class Launch:
 
 
 def binary(name: str) -> str | None:
-    return which(name)
+    """The backend's executable by its real path: a symlink on PATH (e.g. in a temp dir) is not inside a container."""
+    found = which(name)
+    return os.path.realpath(found) if found else None
 
 
 def choose(preferred: str | None = None) -> str:
@@ -173,6 +175,8 @@ def _bwrap(policy: Policy, command: list[str]) -> Launch:
         argv += ["--ro-bind", str(path), str(path)]
     for path in map(str, policy.writable_paths()):
         argv += ["--bind", str(path), str(path)]
+    for target, path in policy.links:
+        argv += ["--symlink", target, path]
     argv += ["--chdir", str(policy.workdir)]
     fds: list[int] = []
     if seccomp.supported():

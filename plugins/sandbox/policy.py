@@ -63,6 +63,9 @@ class Policy(Record):
     disk: int = 256 * MiB  # size of every writable tmpfs (/tmp) and the largest file (RLIMIT_FSIZE)
     timeout: float | None = 300.0  # wall clock seconds; the whole process tree is killed
     files: int = 256  # open files per process (RLIMIT_NOFILE)
+    # (target, path) symlinks recreated inside: the links between a program and its real file that lie outside
+    # the visible paths (e.g. .venv/bin/python -> /tmp/x/bin/python -> /root/.pyenv/.../python3.11)
+    links: list[tuple[str, str]] = Factory(list)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
