@@ -39,10 +39,10 @@ DAEMON = """\
 import os, sys, time
 if os.fork() == 0:
     os.setsid()  # leaves the process group help.py tracks
-    print("daemon", os.getpid(), flush=True)
+    os.write(1, f"daemon {os.getpid()}\\n".encode())  # one write: the two processes share the pipe
     time.sleep(300)
     sys.exit()
-print("parent", os.getpid(), flush=True)
+os.write(1, f"parent {os.getpid()}\\n".encode())
 time.sleep(300)
 """
 
