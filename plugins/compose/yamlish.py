@@ -351,19 +351,8 @@ class _Reader:
 
 
 def _is_closed_quote(text: str) -> bool:
-    quote = text[0]
-    i = 1
-    while i < len(text):
-        if quote == '"' and text[i] == "\\":
-            i += 2
-            continue
-        if text[i] == quote:
-            if quote == "'" and i + 1 < len(text) and text[i + 1] == "'":
-                i += 2
-                continue
-            return i == len(text) - 1
-        i += 1
-    return False
+    """Whether `text` is one quoted string and nothing after it."""
+    return _quote_end(text, 0) == len(text) - 1
 
 
 def _quote_end(text: str, start: int) -> int:
