@@ -122,19 +122,25 @@ def _tests(project: Any, family: Any) -> None:
     family("tests_duration_seconds", "gauge", "sum of the tests' last recorded durations").add(total)
 
 
-def _runs(project: Any, family: Any) -> None:
+def _journal_runs(project: Any, command: str | None = None) -> list[dict[str, Any]] | None:
+    """The journal's newest 5000 runs (of `command` only, when given); None when there is no readable journal."""
     from helper.journal import Journal, recorded
 
-    path = project.state_dir / "journal.sqlite"
     if not recorded(project.state_dir):
-        return
+        return None
     try:
-        journal = Journal(path)
+        journal = Journal(project.state_dir / "journal.sqlite")
         try:
-            rows = journal.runs(limit=5000)
+            return journal.runs(command=command, limit=5000)
         finally:
             journal.close()
     except Exception:
+        return None
+
+
+def _runs(project: Any, family: Any) -> None:
+    rows = _journal_runs(project)
+    if rows is None:
         return
     last: dict[str, dict[str, Any]] = {}
     totals: dict[tuple[str, str], int] = {}
@@ -167,19 +173,7 @@ def _runs(project: Any, family: Any) -> None:
 
 def _agents(project: Any, family: Any) -> None:
     """The agent's counters: one journal run (command `agent.task`) per finished task, its per-role calls in details."""
-    from helper.journal import Journal, recorded
-
-    path = project.state_dir / "journal.sqlite"
-    if not recorded(project.state_dir):
-        return
-    try:
-        journal = Journal(path)
-        try:
-            rows = journal.runs(command="agent.task", limit=5000)
-        finally:
-            journal.close()
-    except Exception:
-        return
+    rows = _journal_runs(project, "agent.task")
     if not rows:
         return
     tasks: dict[tuple[str, str], float] = {}
