@@ -62,12 +62,21 @@ class Engine:
         return json_format(self.binary)
 
     def ensure_running(self) -> None:
-        probe = self.run("info", "--format", self.json_format, timeout=30)
+        # docker 20.10's `info` exits 0 without a daemon (the error is inside its output); `version` does not
+        probe = self.run(
+            *(["version", "--format", "{{.Server.Version}}"] if self.docker else ["info", "--format", "json"]),
+            timeout=30,
+        )
         if not probe.ok:
             reason = (probe.stderr.strip().splitlines() or ["no answer"])[-1]
             raise HelpError(
                 f"the {self.name} engine is not running or not reachable: {reason}",
-                "start it (systemctl start docker / podman system service) and try again; nothing was started",
+                (
+                    "start it (systemctl start docker, or without systemd as root: dockerd &)"
+                    if self.docker
+                    else "start it (podman system service, for a remote CONTAINER_HOST)"
+                )
+                + " and try again; nothing was started",
             )
 
     def containers(self, project: str) -> list[dict[str, Any]]:

@@ -206,6 +206,39 @@ def test_docker_monitor_restarts_on_kill_and_docker_health_breaker_and_events(dp
         docker("rm", "-f", foreign)
 
 
+def test_docker_build_up_wait_on_docker_health_and_entrypoint(dproj: Proj) -> None:
+    tag = f"help-compose-built:{dproj.name}"
+    (dproj.root / "img").mkdir()
+    (dproj.root / "img" / "Dockerfile").write_text(f"FROM {dproj.image}\nRUN echo built-here > /built\n")
+    compose(dproj, f"""
+  app:
+    image: {tag}
+    build: {{context: img}}
+    init: true
+    entrypoint: [sh, -c]
+    command: ['touch /tmp/ok; while true; do sleep 1; done']
+    healthcheck:
+      test: [CMD-SHELL, 'test -f /tmp/ok && test -f /built']
+      interval: 300ms
+      retries: 2
+""")  # fmt: skip
+    try:
+        assert dproj.help("compose", "build").returncode == 0
+        up = dproj.help("compose", "up", "--wait", "--timeout", "30")
+        assert up.returncode == 0, up.stderr
+        ps = json.loads(dproj.help("--json", "compose", "ps").stdout)  # healthy as soon as --wait returned
+        assert [(r["state"], r["health"]) for r in ps] == [("running", "healthy")]
+        ran = dproj.help("compose", "exec", "app", "--", "cat", "/built")
+        assert ran.returncode == 0 and "built-here" in ran.stdout
+        # docker's --entrypoint is one executable: the rest of the entrypoint leads the command
+        entry, cmd = (json.loads(docker("inspect", "--format", f"{{{{json .Config.{key}}}}}", f"{dproj.name}-app").stdout)
+                      for key in ("Entrypoint", "Cmd"))  # fmt: skip
+        assert entry == ["sh"] and cmd == ["-c", "touch /tmp/ok; while true; do sleep 1; done"]
+    finally:
+        clean_up(dproj)
+        docker("rmi", "-f", tag)
+
+
 def test_docker_bad_input_engine_down_port_in_use_and_kube(dproj: Proj) -> None:
     compose(dproj, "  app:\n    image: IMAGE\n    command: [sleep, '1000']\n")
     down = dproj.help("compose", "up", DOCKER_HOST=f"unix://{dproj.root}/no-engine.sock")
