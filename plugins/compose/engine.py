@@ -99,7 +99,8 @@ class Engine:
         """Docker's ps rows in podman's shape (Id, State, ExitCode, StartedAt, Labels), plus Health."""
         found = self.run("inspect", *(str(r.get("ID")) for r in rows), timeout=60)
         text = found.stdout.strip()
-        if not text.startswith("["):  # every container went away between the two calls
+        if not text.startswith("["):  # every container went away between the two calls, or the daemon did
+            self.ensure_running()
             return []
         out = []
         for item in json.loads(text):  # a container removed in between is simply not there

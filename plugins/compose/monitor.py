@@ -281,6 +281,8 @@ class Watch:
         since = self.state.get("cursor") or str(int(time.time()))
         argv = [self.engine.binary, "events", "--format", self.engine.json_format, "--since", str(since),
                 "--filter", f"label={eng.LABEL}={self.model.name}"]  # fmt: skip
+        if self.engine.docker:  # docker also reports the project's labelled networks and volumes
+            argv += ["--filter", "type=container"]
         seen: set[str] = set(self.state.get("cursor_seen", []))
         while not self.stop.is_set():
             child = proc.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
