@@ -153,8 +153,8 @@ def parse_event(data: dict[str, Any]) -> dict[str, Any]:
         attrs = actor.get("Attributes") or {}
         nanos = int(data.get("timeNano") or int(data.get("time") or 0) * 10**9)
         stamp = f"{nanos // 10**9}.{nanos % 10**9:09d}"
-        status = str(data.get("status") or data.get("Action") or "")
-        name, code, ident = attrs.get("name"), attrs.get("exitCode"), data.get("id")
+        status = str(data.get("Action") or data.get("status") or "")  # status and id: gone in newer APIs
+        name, code, ident = attrs.get("name"), attrs.get("exitCode"), actor.get("ID") or data.get("id")
     else:  # podman
         attrs = data.get("Attributes") or {}
         stamp = str(data.get("Time") or data.get("time") or "")
