@@ -219,6 +219,9 @@ class Pip(Manager):
                 atomic_write(path, new)
         if self.python().exists():
             runner.run(self._pip("uninstall", "-y", *names), "uninstalling " + ", ".join(names))
+            orphans = self.unneeded()  # what only the removed packages needed goes too, as uv remove does
+            if orphans:
+                runner.run(self._pip("uninstall", "-y", *orphans), "removing what nothing needs any more")
 
     def _arrays(self, data: dict) -> list[tuple[list[str], str]]:
         arrays: list[tuple[list[str], str]] = [(["project"], "dependencies")]

@@ -49,3 +49,18 @@ def test_install_pkg_writes_the_lower_bound_of_what_was_installed(tmp_path: Path
     assert added.returncode == 0, added.stderr
     assert tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"] == ["delta>=1.1"]
     assert venv_versions(root)["delta"] == "1.1"
+
+
+def test_uninstall_also_removes_what_only_the_removed_package_needed(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    _manifest(root, "beta", "delta")
+    assert run_help("install", cwd=root).returncode == 0
+    assert {"alpha", "beta", "delta"} <= set(venv_versions(root))
+    removed = run_help("uninstall", "beta", cwd=root)
+    assert removed.returncode == 0, removed.stderr
+    versions = venv_versions(root)
+    assert "beta" not in versions and "alpha" not in versions  # alpha was there only for beta
+    assert "delta" in versions and "pip" in versions
+    again = run_help("install", "--json", cwd=root)  # the environment is already what the manifest says
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["removed"] == []
