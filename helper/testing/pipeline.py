@@ -12,8 +12,9 @@
     offer_replay                         an all-from-cache answer, replayable while its inputs stay
 
 The steps are defined below in that order (STEPS lists them) and `execute`
-calls them in it; every result is a frozen record, so a step can be called
-alone with constructed inputs. When nothing needs to run, no pytest process is
+calls them in it; every result is a frozen record (helper.records.Frozen:
+no dataclass to build at import), so a step can be called alone with
+constructed inputs. When nothing needs to run, no pytest process is
 started at all: the answer comes from the cache in this process.
 """
 
@@ -23,12 +24,12 @@ import argparse
 import os
 import shlex
 import time
-from dataclasses import dataclass, replace
 from functools import wraps
 from pathlib import Path
 
 from helper import proc
 from helper.errors import HelpError, UsageError
+from helper.records import Frozen, replace
 from helper.ui import console
 
 TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
@@ -52,8 +53,7 @@ if TYPE_CHECKING:
 
 
 # -- what the steps hand on ------------------------------------------------------
-@dataclass(frozen=True)
-class Environment:
+class Environment(Frozen):
     """The project's environment, synced unless --no-sync: pytest runs under its interpreter."""
 
     python: Path
@@ -75,8 +75,7 @@ class ProjectFiles:
         return self._listed
 
 
-@dataclass(frozen=True)
-class Stores:
+class Stores(Frozen):
     """What earlier runs left in .help/, read once; store_results saves them again."""
 
     fingerprints: Fingerprinter  # file hashes by stat signature
@@ -87,8 +86,7 @@ class Stores:
     files: ProjectFiles
 
 
-@dataclass(frozen=True)
-class Inputs:
+class Inputs(Frozen):
     """What this run is asked and in what environment: pytest's configuration and arguments, hashed."""
 
     pytest_config: PytestConfig
@@ -99,8 +97,7 @@ class Inputs:
     env_changed: tuple[str, ...] = ()  # the parts of it that changed since the last run
 
 
-@dataclass(frozen=True)
-class Wanted:
+class Wanted(Frozen):
     """Which known tests the run asks for, as one predicate on test ids (relative to pytest's rootdir).
 
     Paths and node ids named on the command line, pytest's --ignore, --ignore-glob
@@ -119,12 +116,15 @@ class Wanted:
     state: State | None = None  # what each test ran last time, for `component`
 
     @property
-    def excludes(self) -> bool:
-        return bool(self.ignored or self.ignored_globs or self.deselected)
+    def narrows(self) -> bool:
+        """False when every test is wanted."""
+        return not (
+            self.targets is None
+            and self.component is None
+            and not (self.ignored or self.ignored_globs or self.deselected)
+        )
 
     def __call__(self, test: str) -> bool:
-        if self.targets is None and self.component is None and not self.excludes:
-            return True
         from helper.testing import discovery
 
         file = self.prefix + test.partition("::")[0]
@@ -149,8 +149,7 @@ class Wanted:
         return any(discovery.under(n.partition("::")[0], paths) for n in names)
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(Frozen):
     """The test modules this run may collect and the test ids it asks for."""
 
     test_files: tuple[str, ...]  # project-relative
@@ -162,8 +161,7 @@ class Scope:
     collect_digest: str = ""  # of the conftest.py files whose rules could not be read
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(Frozen):
     """What the run step did: the plan it carried out (this shard's share) and what pytest recorded."""
 
     plan: Plan
@@ -355,7 +353,7 @@ def select(project: Project, args: argparse.Namespace, stores: Stores, inputs: I
         env=inputs.env,
         env_changed=inputs.env_changed,
         lookup=stores.cache.get_action,
-        wanted=scoped.wanted,
+        wanted=scoped.wanted if scoped.wanted.narrows else None,
         run_all=args.all or args.cov,
         changed_files=changed,
         partial_ok=scoped.node_ids_only,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from helper.records import Factory, Frozen
 from helper.testing.deps import Hasher
 from helper.testing.state import State
 
@@ -20,8 +20,9 @@ PASSLIKE = {"passed", "skipped", "xfailed", "xpassed"}
 KEY_VERSION = 2
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
+    """One known test: run it (and why), or answer it with `result` from the cache."""
+
     test: str
     file: str
     run: bool
@@ -29,12 +30,11 @@ class Decision:
     result: dict[str, Any] | None = None  # the cached result when not run
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Frozen):
     """Every known test's decision, and the test files pytest must collect (new, changed, failed)."""
 
     decisions: tuple[Decision, ...] = ()
-    collect: dict[str, str] = field(default_factory=dict)  # test file -> why pytest must collect it
+    collect: dict[str, str] = Factory(dict)  # test file -> why pytest must collect it
 
     @property
     def to_run(self) -> list[Decision]:
@@ -76,12 +76,12 @@ def make_plan(
     env: str,
     env_changed: Sequence[str],
     lookup: Callable[[str], dict[str, Any] | None],
-    wanted: Callable[[str], bool] = lambda test: True,
+    wanted: Callable[[str], bool] | None = None,
     run_all: bool = False,
     changed_files: set[str] | None = None,
     partial_ok: bool = False,
 ) -> Plan:
-    """Decide every known test of `test_files`; `partial_ok`: only named node ids are wanted."""
+    """Decide every known test of `test_files` (`wanted`: of those it keeps); `partial_ok`: only named node ids are wanted."""
     decisions: list[Decision] = []
     collect: dict[str, str] = {}
     for rel in test_files:
@@ -116,7 +116,7 @@ def make_plan(
             base = variants[0]
         static = state.names(base["collect"])
         for test in base.get("ids", []):
-            if wanted(test):
+            if wanted is None or wanted(test):
                 decisions.append(
                     _decide(
                         test,
