@@ -144,8 +144,10 @@ class Wanted(Frozen):
         paths = list(self.component)
         if discovery.under(file, paths):
             return True
-        entry = (self.state.tests.get(test) if self.state is not None else None) or {}
-        names = self.state.names(entry["variants"][0]) if self.state is not None and entry.get("variants") else []
+        if self.state is None:
+            return False
+        entry = self.state.tests.get(test) or {}
+        names = self.state.names(entry["variants"][0]) if entry.get("variants") else []
         return any(discovery.under(n.partition("::")[0], paths) for n in names)
 
 
