@@ -12,9 +12,9 @@
     offer_replay                         an all-from-cache answer, replayable while its inputs stay
 
 The steps are defined below in that order (STEPS lists them) and `execute`
-calls them in it; every result is a frozen record (helper.records.Frozen:
-no dataclass to build at import), so a step can be called alone with
-constructed inputs. When nothing needs to run, no pytest process is
+calls them in it; the records defined here and the Plan are frozen
+(helper.records.Frozen: no dataclass to build at import), so a step can be
+called alone with constructed inputs. When nothing needs to run, no pytest process is
 started at all: the answer comes from the cache in this process.
 """
 
