@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -28,11 +30,11 @@ class Turn:
 
 @dataclass
 class Fault:
-    kind: str  # die | garbage | delay | notfound | oom | error
+    kind: str  # die | reset | stall | garbage | delay | notfound | oom | error
     role: str | None = None
     model: str | None = None
     times: int = 1
-    seconds: float = 0.0  # for delay
+    seconds: float = 0.0  # for delay (before the answer) and stall (after two lines of it)
 
 
 ScriptFn = Callable[[list[dict[str, Any]]], Turn]  # a model that answers from what it is shown
@@ -203,10 +205,18 @@ class FakeModelServer:
                     return
                 lines = self._sse(model, turn) if openai else self._ndjson(model, turn, self.path == "/api/generate")
                 for n, line in enumerate(lines):
-                    if fault and fault.kind == "die" and n >= 2:
+                    if fault and fault.kind == "die" and n >= 2:  # the runner crashed: the stream just ends
                         self.wfile.flush()
                         self.connection.shutdown(2)
                         return
+                    if fault and fault.kind == "reset" and n >= 2:  # the connection torn down (RST)
+                        self.wfile.flush()
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        self.connection.close()
+                        return
+                    if fault and fault.kind == "stall" and n == 2:  # the answer began, then nothing for a while
+                        self.wfile.flush()
+                        time.sleep(fault.seconds)
                     self.wfile.write(line)
                     self.wfile.flush()
 

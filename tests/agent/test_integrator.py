@@ -30,6 +30,7 @@ def shop(root: Path, server_url: str) -> Path:
 
         [tool.help.agent]
         server = "{server_url}"
+        client = "stdlib"
         """,
     )
     write(root / "src" / "shop" / "__init__.py", "")
