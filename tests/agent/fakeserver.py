@@ -105,7 +105,7 @@ class FakeModelServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 data = json.loads(self.rfile.read(length) or b"{}")
                 with server.lock:
-                    server.requests.append({"path": self.path, **data})
+                    server.requests.append({"path": self.path, "user_agent": self.headers.get("User-Agent"), **data})
                 return data  # type: ignore[no-any-return]
 
             def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
@@ -124,7 +124,7 @@ class FakeModelServer:
 
             def do_GET(self) -> None:
                 with server.lock:
-                    server.requests.append({"path": self.path})
+                    server.requests.append({"path": self.path, "user_agent": self.headers.get("User-Agent")})
                 if self.path == "/api/tags":
                     models = [
                         {
