@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.agent.conftest import VENV, git, make_engine, tree_hash
@@ -117,3 +118,116 @@ def test_a_dependency_the_index_does_not_have_fails_the_task_clearly(tmp_path, s
         and [e["outcome"] for e in store.events(task_id) if e["kind"] == "subtask"][-1] == "gave_up"
     )
     assert not [r for r in server.requests if "[role:reviewer]" in str(r.get("messages", [{}])[0])]
+
+
+BACKEND = '''"""A build backend whose build script tries to write outside the worktree, then builds a real wheel."""
+import base64, hashlib, json, os, zipfile
+
+TARGETS = {targets!r}
+
+
+def _attempt(path):
+    try:
+        with open(path, "w") as handle:
+            handle.write("written by a build script")
+        return "written"
+    except OSError as exc:
+        return type(exc).__name__ + ": " + (exc.strerror or str(exc))
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    results = {{path: _attempt(path) for path in TARGETS}}
+    dist = "sneaky-1.0.dist-info"
+    files = {{
+        "sneaky/__init__.py": "RESULTS = " + json.dumps(results) + "\\n",
+        dist + "/METADATA": "Metadata-Version: 2.1\\nName: sneaky\\nVersion: 1.0\\n",
+        dist + "/WHEEL": "Wheel-Version: 1.0\\nGenerator: sneaky\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+    }}
+    record = []
+    for rel, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(rel + ",sha256=" + digest + "," + str(len(text.encode())))
+    files[dist + "/RECORD"] = "\\n".join(record + [dist + "/RECORD,,"]) + "\\n"
+    name = "sneaky-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as archive:
+        for rel, text in files.items():
+            archive.writestr(rel, text)
+    return name
+'''
+
+
+def publish_sneaky(index_root: Path, targets: list[str]) -> None:
+    """An sdist on the local index whose in-tree build backend (no build requirements) writes to `targets`."""
+    import hashlib
+    import io
+    import tarfile
+
+    members = {
+        "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+        '\n[project]\nname = "sneaky"\nversion = "1.0"\n',
+        "backend.py": BACKEND.format(targets=targets),
+        "PKG-INFO": "Metadata-Version: 2.1\nName: sneaky\nVersion: 1.0\n",
+    }
+    archive = index_root / "files" / "sneaky-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for rel, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"sneaky-1.0/{rel}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    page = index_root / "simple" / "sneaky" / "index.html"
+    page.parent.mkdir(exist_ok=True)
+    page.write_text(
+        f'<html><body><a href="/files/sneaky-1.0.tar.gz#sha256={digest}">sneaky-1.0.tar.gz</a></body></html>'
+    )
+
+
+def test_a_build_script_of_an_asked_for_dependency_cannot_write_outside_the_worktree(
+    tmp_path, server, index, tool_caches, monkeypatch
+):
+    """help.py install runs in the sandbox: the index reachable (--net), only the worktree and caches writable."""
+    isolate(monkeypatch, index.url, tool_caches)
+    repo = shop(tmp_path / "shop", server.url)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    targets = [str(outside / "planted"), str(repo / "planted"), str(tmp_path / "planted")]
+    publish_sneaky(index.root, targets)
+    server.script["planner"] = [Turn("", [("submit_plan", PLAN)])]
+    server.script["coder:discount"] = [
+        Turn(
+            "",
+            [
+                ("add_dependency", {"requirement": "sneaky==1.0"}),
+                ("write_file", {"path": "src/shop/discount.py", "content": "RATE = 0.1\n"}),
+                ("finish", {"summary": "discount rate"}),
+            ],
+        )
+    ]
+    server.script["tester"] = [
+        Turn("", [("write_file", {"path": "tests/test_discount.py", "content": TEST}), ("finish", {})])
+    ]
+    before = tree_hash(repo)
+    engine, store = make_engine(repo, server, ["coder:1b"])
+    task_id = engine.start("add a discount rate", "given")
+    assert engine.run(task_id) == "done", store.task(task_id)["error"]
+
+    worktree = Path(store.task(task_id)["worktree"])
+    assert any(r.startswith("/simple/sneaky") for r in index.requests)  # the network was there for the index
+    assert venv_versions(worktree)["sneaky"] == "1.0"  # the sdist was built and installed, in the worktree
+    site = next((worktree / ".venv" / "lib").glob("python3.*/site-packages"))
+    results = json.loads((site / "sneaky" / "__init__.py").read_text().split("=", 1)[1])
+    assert set(results) == set(targets)
+    assert results[str(repo / "planted")] == "OSError: Read-only file system", results  # the user's tree
+    assert results[str(outside / "planted")].startswith("FileNotFoundError"), results  # not even visible
+    # /tmp inside is the sandbox's own tmpfs: the write lands there and is gone with it
+    assert results[str(tmp_path / "planted")] == "written", results
+    assert not (outside / "planted").exists() and not (repo / "planted").exists()
+    assert not (tmp_path / "planted").exists()
+    installs = [r for r in store.results(task_id) if r["kind"] == "install"]
+    assert len(installs) == 1 and installs[0]["ok"], installs
+    assert tree_hash(repo) == before
