@@ -122,7 +122,10 @@ def install(worktree: Path, requirement: str, dev: bool, environ: dict[str, str]
 
 
 def _program_dirs(path: str, home: Path) -> list[Path]:
-    """The PATH folders outside the system ones, where the managers (uv, poetry, ...) may live; never a whole home."""
+    """The PATH folders outside the system ones, where the managers (uv, poetry, ...) may live; never a whole home.
+
+    A folder of pyenv shims brings its pyenv root (the shims run `$PYENV_ROOT/libexec/pyenv exec NAME`).
+    """
     system = ("/usr", "/bin", "/sbin", "/lib")
     homes = {home.resolve(), Path("/home"), Path("/root"), Path("/")}
     found: list[Path] = []
@@ -130,7 +133,10 @@ def _program_dirs(path: str, home: Path) -> list[Path]:
         folder = Path(entry)
         if not folder.is_absolute() or not folder.is_dir() or str(folder).startswith(system):
             continue
-        if folder.resolve() in homes or folder.resolve().parent == Path("/home"):
+        real = folder.resolve()
+        if real in homes or real.parent == Path("/home"):
             continue
+        if real.name == "shims" and (real.parent / "libexec" / "pyenv").exists() and real.parent not in homes:
+            folder = real.parent
         found.append(folder)
     return list(dict.fromkeys(found))

@@ -121,6 +121,10 @@ def test_forcing_the_package_without_it_is_a_clear_error(tmp_path):
         "    c.connect('http://127.0.0.1:9', 'ollama', client='ollama')\n"
         "except c.HelpError as exc:\n"
         "    print(exc.message, '|', exc.hint)\n"
+        "from plugins.agent.health import client_check\n"
+        "for choice in ('ollama', 'auto', 'stdlib'):\n"
+        "    check = client_check(choice)\n"
+        "    print(choice, check.status, check.detail)\n"
     )
     done = subprocess.run(
         [sys.executable, "-S", "-c", code, str(ROOT)], capture_output=True, text=True, env=clean_env(), cwd=tmp_path
@@ -128,6 +132,10 @@ def test_forcing_the_package_without_it_is_a_clear_error(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "agent.client is 'ollama' but the ollama package cannot be imported" in done.stdout
     assert "pip install ollama" in done.stdout
+    # the doctor says so too: a failing check when forced, the stdlib client named otherwise
+    assert "ollama fail agent.client = ollama but the ollama package is not installed" in done.stdout
+    assert "auto ok Ollama API through the stdlib HTTP client (agent.client = auto;" in done.stdout
+    assert "stdlib ok Ollama API through the stdlib HTTP client: agent.client = stdlib" in done.stdout
 
 
 def test_the_package_is_imported_only_on_use(tmp_path, server):

@@ -231,3 +231,49 @@ def test_a_build_script_of_an_asked_for_dependency_cannot_write_outside_the_work
     installs = [r for r in store.results(task_id) if r["kind"] == "install"]
     assert len(installs) == 1 and installs[0]["ok"], installs
     assert tree_hash(repo) == before
+
+
+def test_a_uv_project_adds_its_dependency_with_uv_in_the_sandbox(tmp_path, server, index, tool_caches, monkeypatch):
+    """uv found on PATH inside the sandbox, its cache (UV_CACHE_DIR) writable, the lock written in the worktree."""
+    need_tool("uv", "the dev extra has it")
+    isolate(monkeypatch, index.url, tool_caches)
+    repo = tmp_path / "shop"
+    write(
+        repo / "pyproject.toml",
+        f"""
+        [project]
+        name = "shop"
+        version = "0.1"
+        requires-python = ">=3.11"
+        dependencies = []
+
+        [tool.uv]
+        package = false
+
+        [tool.help.test]
+        venv = "{VENV}"
+
+        [tool.help.agent]
+        server = "{server.url}"
+        client = "stdlib"
+        """,
+    )
+    write(repo / "tests" / "test_shop.py", "def test_nothing():\n    assert True\n")
+    write(repo / ".gitignore", "__pycache__/\n.venv/\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a uv shop")
+    server.script["planner"] = [Turn("", [("submit_plan", PLAN)])]
+    server.script["coder:discount"] = [
+        Turn("", [("add_dependency", {"requirement": "epsilon==1.0"}), ("finish", {"summary": "x"})])
+    ]
+    server.script["tester"] = [Turn("", [("finish", {"summary": "the project's test is enough"})])]
+    engine, store = make_engine(repo, server, ["coder:1b"])
+    task_id = engine.start("add a discount rate", "given")
+    assert engine.run(task_id) == "done", store.task(task_id)["error"]
+    worktree = Path(store.task(task_id)["worktree"])
+    assert "epsilon==1.0" in (worktree / "pyproject.toml").read_text()
+    assert 'name = "epsilon"' in (worktree / "uv.lock").read_text()
+    assert venv_versions(worktree)["epsilon"] == "1.0"
+    assert any((tool_caches / "uv").iterdir())  # the shared cache was written from inside
+    assert not (repo / "uv.lock").exists() and not (repo / ".venv").exists()
