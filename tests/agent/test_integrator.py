@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from tests.agent.conftest import VENV, git, make_engine, tree_hash
@@ -277,3 +278,44 @@ def test_a_uv_project_adds_its_dependency_with_uv_in_the_sandbox(tmp_path, serve
     assert venv_versions(worktree)["epsilon"] == "1.0"
     assert any((tool_caches / "uv").iterdir())  # the shared cache was written from inside
     assert not (repo / "uv.lock").exists() and not (repo / ".venv").exists()
+
+
+def test_the_sandboxed_install_gets_the_managers_settings_and_no_other_secret(tmp_path):
+    from plugins.agent import integrator
+
+    home = tmp_path / "home"
+    (home / ".config" / "pip").mkdir(parents=True)
+    (home / ".config" / "gh").mkdir(parents=True)  # another program's settings: not shown
+    (home / ".local" / "bin").mkdir(parents=True)
+    (tmp_path / "pyenv" / "shims").mkdir(parents=True)
+    (tmp_path / "pyenv" / "libexec").mkdir()
+    (tmp_path / "pyenv" / "libexec" / "pyenv").write_text("#!/bin/sh\n")
+    environ = {
+        "HOME": str(home),
+        "PATH": os.pathsep.join(
+            [str(tmp_path / "pyenv" / "shims"), str(home / ".local" / "bin"), str(home), "/usr/bin"]
+        ),
+        "PIP_INDEX_URL": "http://127.0.0.1:1/simple/",
+        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+        "https_proxy": "http://127.0.0.1:3128",
+        "GITHUB_TOKEN": "secret",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "SSH_AUTH_SOCK": "/tmp/agent.sock",
+    }
+    job = integrator.install(tmp_path / "worktree", "epsilon==1.0", True, environ)
+    assert job.command[-3:] == ["install", "epsilon==1.0", "--dev"]
+    options = job.options
+    assert options["network"] is True and options["limits"]["cpu"] >= 600
+    env = options["env"]
+    assert env["PIP_INDEX_URL"] == environ["PIP_INDEX_URL"] and env["https_proxy"] == environ["https_proxy"]
+    assert env["HELP_PROJECT"] == str(tmp_path / "worktree") and env["PATH"] == environ["PATH"]
+    assert not {"GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "SSH_AUTH_SOCK", "HOME"} & set(env)
+    # caches: the given one and ~/.cache/<manager> for the rest, each made and writable
+    assert Path(env["UV_CACHE_DIR"]) == tmp_path / "uv-cache" and env["PIP_CACHE_DIR"] == str(home / ".cache" / "pip")
+    assert set(options["writable"]) == {Path(env[k]) for k in integrator.CACHES} and all(
+        p.is_dir() for p in options["writable"]
+    )
+    # read-only: the pip settings folder, the pyenv root behind the shims, ~/.local/bin; never the home itself
+    shown = set(options["readonly"])
+    assert {home / ".config" / "pip", tmp_path / "pyenv", home / ".local" / "bin"} <= shown
+    assert home not in shown and home / ".config" / "gh" not in shown and home / ".config" not in shown
