@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import HELP, git
-from tests.testing.conftest import sdist
+from tests.testing.conftest import Sample, sdist
 
 
 @dataclass(frozen=True)
@@ -202,3 +203,85 @@ def test_first_run_matches_plain_pytest(name: str, tmp_path: Path) -> None:
     assert left <= set(git(plain_root, "status", "--porcelain", "--untracked-files=all").splitlines()), (
         "help.py left files plain pytest does not"
     )
+
+
+OUTCOME_KINDS = """
+import pytest
+
+@pytest.fixture
+def skipping():
+    pytest.skip("in setup")
+
+@pytest.fixture
+def xfailing():
+    pytest.xfail("in setup")
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("setup")
+
+@pytest.fixture
+def bad_teardown():
+    yield
+    raise RuntimeError("teardown")
+
+def test_passed():
+    pass
+
+def test_failed():
+    assert False
+
+def test_skipped():
+    pytest.skip("in call")
+
+def test_skipped_in_setup(skipping):
+    pass
+
+@pytest.mark.skipif(True, reason="marked")
+def test_skipif():
+    pass
+
+@pytest.mark.xfail(reason="known")
+def test_xfailed():
+    assert False
+
+@pytest.mark.xfail(reason="known")
+def test_xpassed():
+    pass
+
+@pytest.mark.xfail(strict=True, reason="known")
+def test_xpassed_strict():
+    pass
+
+@pytest.mark.xfail(run=False, reason="not run")
+def test_xfail_not_run():
+    pass
+
+def test_xfail_in_setup(xfailing):
+    pass
+
+def test_xfail_imperative():
+    pytest.xfail("in call")
+
+def test_error_in_setup(broken):
+    pass
+
+def test_error_in_teardown(bad_teardown):
+    pass
+
+def test_failed_and_teardown_error(bad_teardown):
+    assert False
+"""
+
+
+def test_every_outcome_kind_matches_plain_pytest(sample: Callable[[dict[str, str]], Sample], tmp_path: Path) -> None:
+    project = sample({"tests/test_kinds.py": OUTCOME_KINDS})
+    plugin_dir = tmp_path / "plugin"
+    plugin_dir.mkdir()
+    (plugin_dir / "real_outcomes.py").write_text(OUTCOMES_PLUGIN)
+    clone = tmp_path / "plain"
+    git(tmp_path, "clone", "-q", str(project.root), str(clone))
+    plain = plain_pytest(clone, project.venv, (), plugin_dir)
+    report = helpy_test(project.root, {"HELP_PYTHON": str(project.venv / "bin" / "python")}, ())
+    assert len(set(plain["outcomes"].values())) == 6  # passed, failed, skipped, xfailed, xpassed, error
+    assert {t["id"]: t["outcome"] for t in report["tests"]} == plain["outcomes"]
