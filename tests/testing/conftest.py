@@ -79,12 +79,19 @@ def sdist(spec: str) -> Path:
             return found
         partial = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
         try:
-            command = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check"]
+            import importlib.util
+
+            pip = [sys.executable, "-m", "pip"] if importlib.util.find_spec("pip") else [shutil.which("pip3") or "pip"]
+            command = [*pip, "download", "-q", "--disable-pip-version-check"]
             command += ["--no-deps", "--no-binary", ":all:", spec, "-d", str(partial)]
-            result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+            try:
+                result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+                output = result.stderr or result.stdout
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                result, output = None, str(exc)
             archives = [p for p in partial.iterdir() if p.name.endswith((".tar.gz", ".zip"))]
-            if result.returncode != 0 or not archives:
-                message = f"cannot download the sdist of {spec} from PyPI: {(result.stderr or result.stdout)[-1500:]}"
+            if result is None or result.returncode != 0 or not archives:
+                message = f"cannot download the sdist of {spec} from PyPI: {output[-1500:]}"
                 if IN_CI:
                     pytest.fail(message + " (CI must reach PyPI)")
                 pytest.skip(message)
