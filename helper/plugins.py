@@ -33,6 +33,7 @@ class Plugin:
         "checks",
         "commands",
         "description",
+        "fast",
         "install_hint",
         "modules",
         "name",
@@ -57,6 +58,9 @@ class Plugin:
         # "module:function" called with argv before the CLI parses it, for one of the plugin's commands: it may
         # start what the command will wait for (an engine call) while the rest of help.py loads.
         prefetch: str | None = None,
+        # Hand-written start paths for hot actions of the plugin's command: {"run": "module:function"}, called by
+        # helper.fast before argparse loads, with a helper.fast.Start; None from it hands the run to the full CLI.
+        fast: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -68,6 +72,7 @@ class Plugin:
         self.settings = settings or {}
         self.api = api
         self.prefetch = prefetch
+        self.fast = fast or {}
 
     def __repr__(self) -> str:
         return f"Plugin({self.name!r})"
@@ -203,6 +208,10 @@ def _check(plugin: object) -> str | None:
         for k, v in plugin.commands.items()
     ):
         return "PLUGIN's commands must map a name to (module, summary)"
+    if not isinstance(plugin.fast, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and ":" in v for k, v in plugin.fast.items()
+    ):
+        return "PLUGIN's fast must map an action to 'module:function'"
     if not isinstance(plugin.settings, dict):
         return "PLUGIN's settings must map a key to helper.config_schema.Setting"
     if plugin.settings:  # the schema module is imported only when a plugin has settings

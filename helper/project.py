@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "HELP_"
 # HELP_* variables that steer help.py itself rather than set a config key.
-ENV_RESERVED = {"HELP_PROFILE", "HELP_DEBUG", "HELP_PROJECT", "HELP_PLUGIN_PATH", "HELP_STATE_DIR"}
+ENV_RESERVED = {"HELP_PROFILE", "HELP_DEBUG", "HELP_PROJECT", "HELP_PLUGIN_PATH", "HELP_STATE_DIR", "HELP_NO_FAST"}
 
 
 def find_root(start: Path) -> Path | None:

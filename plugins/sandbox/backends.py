@@ -10,7 +10,6 @@ namespace; the process keeps no capability in the host's namespace.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from helper.errors import HelpError
 from helper.which import which
@@ -286,18 +285,18 @@ def ensure_rootfs() -> str:
 
     Kept in the user-wide cache; no image is pulled or built, and nothing of the host is copied.
     """
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "help" / "sandbox-rootfs"
+    base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "help", "sandbox-rootfs")
     links = {path.lstrip("/"): target for path, target in system_dirs() if target}
     for name in ("usr", "etc", "tmp", "proc", "dev", "sys", "run", "lib", "lib64", "bin", "sbin"):
-        path = base / name
+        path = os.path.join(base, name)
         if name in links:
-            if not path.is_symlink():
-                path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.path.islink(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
                 os.symlink(links[name], path)
-        elif not path.is_dir() and not path.is_symlink():
-            path.mkdir(parents=True, exist_ok=True)
-    os.chmod(base / "tmp", 0o1777)  # the engine gives the /tmp tmpfs the mode of the directory under it
-    return str(base)
+        elif not os.path.isdir(path) and not os.path.islink(path):
+            os.makedirs(path, exist_ok=True)
+    os.chmod(os.path.join(base, "tmp"), 0o1777)  # the engine gives the /tmp tmpfs the mode of the directory under it
+    return base
 
 
 ENGINE_PROFILE = "/usr/share/containers/seccomp.json"
