@@ -152,10 +152,10 @@ def dispatch(argv: list[str]) -> int | None:
     start = Start(argv, command, rest, options)
     if not _configure(start, options, index["settings"]) or not _available(entry, start.get("plugins.disabled") or []):
         return None
-    import importlib
-
-    module_name, _, function = target.partition(":")
-    module = importlib.import_module(module_name)
+    module = _entry_module(target)
+    if module is None:
+        return None
+    function = target.partition(":")[2]
     start.long_running = bool(getattr(module, "LONG_RUNNING", False))
     from helper.ui import console
 
@@ -170,12 +170,24 @@ def dispatch(argv: list[str]) -> int | None:
     return _run(getattr(module, function), start)
 
 
-def _prefetch(target: str, argv: list[str]) -> None:
+def _entry_module(target: str) -> Any:
+    """The module of a "module:function" entry, found as plugin discovery finds it (the bundled package,
+    HELP_PLUGIN_PATH's folders added to it); None when it cannot be imported (the full CLI then says why)."""
     import importlib
 
-    module_name, _, function = target.partition(":")
+    from helper.plugins import _package_for_paths
+
+    try:
+        _package_for_paths()
+        return importlib.import_module(target.partition(":")[0])
+    except Exception:
+        return None
+
+
+def _prefetch(target: str, argv: list[str]) -> None:
+    module = _entry_module(target)
     try:  # noqa: SIM105
-        getattr(importlib.import_module(module_name), function)(argv)
+        getattr(module, target.partition(":")[2])(argv)
     except Exception:  # only ever an optimisation: the command does the work itself
         pass
 

@@ -56,11 +56,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, project: Any) -> int:
+    from plugins.sandbox import runner
+
     if args.action == "check":
         from plugins.sandbox.check import report
 
-        return report(args.backend)
-    from plugins.sandbox import runner
+        return report(runner.DOUBLE if args.double else args.backend)
 
     command = list(args.passthrough)
     if not command:
