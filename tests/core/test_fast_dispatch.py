@@ -14,7 +14,7 @@ import pytest
 from helper import fast
 from tests.conftest import HELP, age, clean_env, write
 
-PLUGIN = '''
+PLUGIN = """
 from helper.config_schema import Setting
 from helper.plugins import Plugin
 
@@ -25,8 +25,8 @@ PLUGIN = Plugin(
     settings={"greeting": Setting("str", "hello", "what to say")},
     fast={"greet": "plugins.demo.fast:greet"},
 )
-'''
-COMMAND = '''
+"""
+COMMAND = """
 import argparse
 import sys
 
@@ -47,8 +47,8 @@ def run(args, project):
     from plugins.demo import body
 
     return body.greet(args.name, args.fail, project.config.get("demo.greeting"), project.profile)
-'''
-FAST = '''
+"""
+FAST = """
 LONG_RUNNING = True
 
 
@@ -70,8 +70,8 @@ def greet(start):
 
     start.begin()
     return body.greet(name, fail, start.get("demo.greeting"), start.get("profile"))
-'''
-BODY = '''
+"""
+BODY = """
 import sys
 
 from helper.errors import UsageError
@@ -84,7 +84,7 @@ def greet(name, fail, greeting, profile):
     console.result({"greeting": f"{greeting} {name}", "profile": profile, "modules": None},
                    lambda d: console.echo(f"{d['greeting']} ({d['profile']})"))
     return 3 if name == "three" else 0
-'''
+"""
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def project(tmp_path: Path) -> Path:
 def run(argv: list[str], cwd: Path, env: dict[str, str], slow: bool = False) -> subprocess.CompletedProcess[str]:
     extra = {**env, **({"HELP_NO_FAST": "1"} if slow else {})}
     return subprocess.run(
-        [sys.executable, "-X", "importtime", str(HELP), *argv],
+        [sys.executable, "-S", "-X", "importtime", str(HELP), *argv],  # -S: no .pth file imports anything first
         cwd=cwd,
         env=clean_env(extra),
         capture_output=True,
@@ -143,7 +143,9 @@ def warm(cwd: Path, env: dict[str, str]) -> None:
         (["--project=y", "-q", "--no-color", "c"], ("c", [], {"project": "y", "quiet": True, "no_color": True})),
     ],
 )
-def test_split_takes_the_global_options_out(argv: list[str], expected: tuple[str, list[str], dict[str, object]]) -> None:
+def test_split_takes_the_global_options_out(
+    argv: list[str], expected: tuple[str, list[str], dict[str, object]]
+) -> None:
     parsed = fast.split(argv)
     assert parsed is not None
     command, rest, options = parsed
@@ -251,5 +253,9 @@ def test_the_run_is_journaled_the_same_way(demo: dict[str, str], project: Path) 
         assert len(records) == 1, slow
         record = records[0]
         assert record is not None
-        assert (record["command"], record["argv"], record["exit_code"]) == ("demo", ["demo", "greet", "--name", "three"], 3)
+        assert (record["command"], record["argv"], record["exit_code"]) == (
+            "demo",
+            ["demo", "greet", "--name", "three"],
+            3,
+        )
         assert record["error"] is None and record["duration"] > 0
