@@ -30,7 +30,7 @@ TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are st
 if TYPE_CHECKING:
     from typing import Any
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 DISABLE_VARIABLE = "HELP_NO_FAST"  # set to 1: always the full CLI (tests compare both paths with it)
 FLAGS = {"--json": "json", "-q": "quiet", "--quiet": "quiet", "--no-color": "no_color"}
 VALUED = {"-C": "project", "--project": "project", "--profile": "profile"}
@@ -175,10 +175,12 @@ def _entry_module(target: str) -> Any:
     HELP_PLUGIN_PATH's folders added to it); None when it cannot be imported (the full CLI then says why)."""
     import importlib
 
-    from helper.plugins import _package_for_paths
-
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        _package_for_paths()
+        if os.environ.get("HELP_PLUGIN_PATH") or os.path.isdir(os.path.join(here, "helper_plugins")):
+            from helper.plugins import _package_for_paths
+
+            _package_for_paths()  # HELP_PLUGIN_PATH's folders, or the installed package known as `plugins`
         return importlib.import_module(target.partition(":")[0])
     except Exception:
         return None
@@ -273,7 +275,7 @@ def _plugin_folders() -> list[str]:
 
 def index_key() -> tuple[object, ...]:
     """What plugin discovery depends on: the plugin folders and their packages' __init__.py, the entry points."""
-    from helper.statsig import stat_signature
+    from helper.statsig import import_path_stamps, stat_signature
 
     stamps: list[tuple[str, object]] = []
     for folder in _plugin_folders():
@@ -286,16 +288,18 @@ def index_key() -> tuple[object, ...]:
             if not name.startswith(("_", ".")):
                 init = os.path.join(folder, name, "__init__.py")
                 stamps.append((init, stat_signature(init)))
-    from helper.plugins import entry_points
-
-    return (INDEX_FORMAT, __version__, sys.executable, tuple(stamps), tuple(entry_points()))
+    own = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # the import path's folders stand for the installed entry points (as helper.plugins' own cache of them)
+    return (INDEX_FORMAT, __version__, tuple(stamps), import_path_stamps(skip=own))
 
 
 def index_path() -> str:
-    from helper.plugins import _entry_point_cache
-
-    folder, name = os.path.split(_entry_point_cache())
-    return os.path.join(folder, name.replace("entry-points-", "fast-index-"))
+    """One index per interpreter (the key holds its import path): XDG_CACHE_HOME/help/fast-index-<crc>.marshal."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    crc = 0
+    for byte in sys.executable.encode("utf-8", "surrogateescape"):  # FNV-1a: no zlib (a shared library) to load
+        crc = ((crc ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return os.path.join(base, "help", f"fast-index-{crc:08x}.marshal")
 
 
 def read_index() -> dict[str, Any] | None:
@@ -338,7 +342,7 @@ def remember() -> None:
         return
     key = index_key()
     now = time.time_ns()
-    if any(isinstance(s, tuple) and now - s[0] < 2_000_000_000 for _, s in key[3]):  # type: ignore[attr-defined]
+    if any(isinstance(s, tuple) and now - s[0] < 2_000_000_000 for _, s in key[2]):  # type: ignore[attr-defined]
         return  # a file this fresh may change again within its mtime tick
     payload = marshal.dumps((key, build_index()))  # type: ignore[arg-type]
     from helper.fsutil import atomic_write

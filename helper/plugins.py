@@ -301,19 +301,9 @@ RACY_WINDOW_NS = 2_000_000_000  # a folder this fresh may change again within th
 
 def _entry_point_key() -> tuple[object, ...]:
     """What the installed distributions' entry points depend on: the import path's folders."""
-    import sys
+    from helper.statsig import import_path_stamps
 
-    own = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    stamps: list[tuple[str, int | None]] = []
-    for entry in sys.path:
-        entry = os.path.abspath(entry or ".")
-        if entry == own:
-            continue  # help.py's own checkout: no installed distribution lives there
-        try:
-            stamps.append((entry, os.stat(entry).st_mtime_ns))
-        except OSError:
-            stamps.append((entry, None))
-    return (sys.executable, sys.version, tuple(stamps))
+    return import_path_stamps(skip=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _entry_point_cache() -> str:

@@ -44,7 +44,8 @@ class Child:
 
 def _here(cwd: str) -> bool:
     try:
-        return os.path.realpath(os.getcwd()) == os.path.realpath(cwd)
+        here = os.getcwd()  # the kernel's own, resolved path: most often equal as it is
+        return here == cwd or os.path.realpath(here) == os.path.realpath(cwd)
     except OSError:
         return False
 
