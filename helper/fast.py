@@ -173,15 +173,14 @@ def dispatch(argv: list[str]) -> int | None:
 def _entry_module(target: str) -> Any:
     """The module of a "module:function" entry, found as plugin discovery finds it (the bundled package,
     HELP_PLUGIN_PATH's folders added to it); None when it cannot be imported (the full CLI then says why)."""
-    import importlib
-
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         if os.environ.get("HELP_PLUGIN_PATH") or os.path.isdir(os.path.join(here, "helper_plugins")):
             from helper.plugins import _package_for_paths
 
             _package_for_paths()  # HELP_PLUGIN_PATH's folders, or the installed package known as `plugins`
-        return importlib.import_module(target.partition(":")[0])
+        __import__(target.partition(":")[0])
+        return sys.modules[target.partition(":")[0]]
     except Exception:
         return None
 

@@ -8,8 +8,8 @@ commands, and the command modules are imported only when they run.
 
 from __future__ import annotations
 
-import importlib
 import os
+import sys
 
 from helper.errors import HelpError, MissingDependency
 
@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from helper.config_schema import Setting
+
+
+def import_module(name: str) -> ModuleType:
+    """importlib.import_module for an absolute name, without the importlib package (it imports warnings, and
+    every start imports this module)."""
+    __import__(name)
+    return sys.modules[name]
 
 
 class Plugin:
@@ -138,7 +145,7 @@ def _bundled_package() -> ModuleType | None:
         if not os.path.isfile(os.path.join(here, name, "__init__.py")):
             continue
         try:
-            package = importlib.import_module(name)
+            package = import_module(name)
         except Exception:
             continue
         if os.path.dirname(os.path.dirname(os.path.abspath(package.__file__ or ""))) != here:
@@ -277,14 +284,14 @@ def _scan() -> tuple[list[Plugin], list[Problem], dict[str, str]]:
                 init = os.path.join(folder, "__init__.py")
                 if name.startswith(("_", ".")) or not os.path.isfile(init):
                     continue
-                plugin, problem = _load(name, lambda n=name: importlib.import_module(f"plugins.{n}"), folder)
+                plugin, problem = _load(name, lambda n=name: import_module(f"plugins.{n}"), folder)
                 add(plugin, problem, init)
     for name, value in entry_points():
         label = f"entry point {name} = {value}"
 
         def load(value: str = value) -> object:
             module_name, _, attribute = value.partition(":")
-            loaded: object = importlib.import_module(module_name.strip())
+            loaded: object = import_module(module_name.strip())
             for part in filter(None, attribute.strip().split(".")):
                 loaded = getattr(loaded, part)
             return loaded
@@ -496,7 +503,7 @@ def api(name: str) -> ModuleType:
         if plugin.name == name:
             if not plugin.api:
                 raise HelpError(f"plugin '{name}' offers no Python API", "use its command instead")
-            return importlib.import_module(plugin.api)
+            return import_module(plugin.api)
     raise HelpError(f"plugin '{name}' is not installed", "`help.py plugins` lists the plugins found")
 
 
