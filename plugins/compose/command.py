@@ -158,7 +158,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
 
 
 def _wait_healthy(engine: Any, model: Any, names: list[str], timeout: float) -> None:
-    """Run each service's healthcheck (help.py's, as the monitor does) until all pass."""
+    """Until every healthcheck passes: help.py runs it on podman (as the monitor does), docker's daemon on docker."""
     from plugins.compose import engine as eng
     from plugins.compose import events
 
@@ -175,8 +175,7 @@ def _wait_healthy(engine: Any, model: Any, names: list[str], timeout: float) -> 
                     pending.remove(name)  # an init container that has done its job
                 continue
             if service.health is not None:
-                cname = eng.container_name(model, service)
-                if not engine.run("exec", cname, *service.health.argv(), timeout=service.health.timeout).ok:
+                if not engine.health(eng.container_name(model, service), service):
                     continue
                 entry = state.setdefault("services", {}).setdefault(name, {"restarts": 0, "breaker": "closed"})
                 if entry.get("health") != "healthy":

@@ -19,8 +19,13 @@ LABEL = "help.compose.project"  # plugins.compose.engine.LABEL (not imported: it
 _started: dict[tuple[str, ...], tuple[int, int, int]] = {}  # argv -> (pid, stdout fd, stderr fd)
 
 
+def json_format(binary: str) -> str:
+    """`--format` for one JSON object a line: docker's CLI before 23 (Debian's 20.10) has only the template."""
+    return "{{json .}}" if binary.endswith("docker") else "json"
+
+
 def ps_argv(binary: str, project: str) -> list[str]:
-    return [binary, "ps", "-a", "--filter", f"label={LABEL}={project}", "--format", "json"]
+    return [binary, "ps", "-a", "--filter", f"label={LABEL}={project}", "--format", json_format(binary)]
 
 
 def start(argv: list[str]) -> None:

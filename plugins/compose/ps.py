@@ -60,7 +60,8 @@ def rows(
             "service": name,
             "container": container,
             "state": state_of(row) if row else "absent",
-            "health": info.get("health", "unknown") if health else "none",
+            # docker's daemon keeps the health state (the row's Health); on podman it is help.py's (the state file)
+            "health": (row.get("Health") or info.get("health", "unknown")) if health else "none",
             "restarts": int(info.get("restarts", 0)),
             "breaker": info.get("breaker", "closed"),
             "ports": list(ports),
