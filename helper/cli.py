@@ -115,9 +115,9 @@ def _remember_fast(argv: list[str], commands: dict[str, tuple[str, str, Any]]) -
     if plugin is None or not getattr(plugin, "fast", None):
         return
     try:
-        from helper import fast
+        from helper import fastindex
 
-        fast.remember()
+        fastindex.remember()
     except Exception as exc:  # only ever an optimisation
         console.verbose(f"fast start index not written: {exc}")
 

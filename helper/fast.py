@@ -4,9 +4,8 @@ A plugin names a hand-written entry per action of its command,
 `Plugin(fast={"run": "plugins.sandbox.fast:run"})`. help.py calls `dispatch`
 before importing helper.cli's parser; it reads, with `os` and `marshal` only:
 
-- the index of fast entries (kept in the user's cache by the full CLI, which
-  discovers the plugins anyway: `remember`), valid while the plugin folders, their
-  `__init__.py` files, HELP_PLUGIN_PATH and the installed entry points are unchanged;
+- the index of fast entries (helper.fastindex, kept in the user's cache by the
+  full CLI, which discovers the plugins anyway);
 - the merged configuration from .help/config.cache, valid under the same signature the
   full loader checks (helper.config_cache.signature_of), so pyproject.toml, config/help*.toml,
   profiles, HELP_* variables and -C mean what they mean in the full CLI.
@@ -30,7 +29,6 @@ TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are st
 if TYPE_CHECKING:
     from typing import Any
 
-INDEX_FORMAT = 3
 DISABLE_VARIABLE = "HELP_NO_FAST"  # set to 1: always the full CLI (tests compare both paths with it)
 FLAGS = {"--json": "json", "-q": "quiet", "--quiet": "quiet", "--no-color": "no_color"}
 VALUED = {"-C": "project", "--project": "project", "--profile": "profile"}
@@ -139,6 +137,8 @@ def dispatch(argv: list[str]) -> int | None:
     if parsed is None:
         return None
     command, rest, options = parsed
+    from helper.fastindex import read_index
+
     index = read_index()
     if index is None or command not in index["commands"]:
         return None
@@ -255,97 +255,3 @@ def _available(entry: dict[str, Any], disabled: list[str]) -> bool:
     from helper.which import which
 
     return all(any(which(b) for b in choices) for choices in entry["binaries"])
-
-
-# --- the index of fast entries -------------------------------------------------------------------------------
-
-
-def _plugin_folders() -> list[str]:
-    """The folders plugin packages are found in (helper.plugins' bundled package, then HELP_PLUGIN_PATH)."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    folders = [
-        os.path.join(here, name)
-        for name in ("helper_plugins", "plugins")
-        if os.path.isfile(os.path.join(here, name, "__init__.py"))
-    ][:1]
-    extra = [os.path.abspath(d) for d in os.environ.get("HELP_PLUGIN_PATH", "").split(os.pathsep) if d]
-    return folders + [d for d in extra if d not in folders]
-
-
-def index_key() -> tuple[object, ...]:
-    """What plugin discovery depends on: the plugin folders and their packages' __init__.py, the entry points."""
-    from helper.statsig import import_path_stamps, stat_signature
-
-    stamps: list[tuple[str, object]] = []
-    for folder in _plugin_folders():
-        stamps.append((folder, stat_signature(folder)))
-        try:
-            names = sorted(os.listdir(folder))
-        except OSError:
-            continue
-        for name in names:
-            if not name.startswith(("_", ".")):
-                init = os.path.join(folder, name, "__init__.py")
-                stamps.append((init, stat_signature(init)))
-    own = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    # the import path's folders stand for the installed entry points (as helper.plugins' own cache of them)
-    return (INDEX_FORMAT, __version__, tuple(stamps), import_path_stamps(skip=own))
-
-
-def index_path() -> str:
-    """One index per interpreter (the key holds its import path): XDG_CACHE_HOME/help/fast-index-<crc>.marshal."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    crc = 0
-    for byte in sys.executable.encode("utf-8", "surrogateescape"):  # FNV-1a: no zlib (a shared library) to load
-        crc = ((crc ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return os.path.join(base, "help", f"fast-index-{crc:08x}.marshal")
-
-
-def read_index() -> dict[str, Any] | None:
-    import marshal
-
-    try:
-        with open(index_path(), "rb") as handle:
-            key, index = marshal.load(handle)
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-    if key != index_key() or not isinstance(index, dict):
-        return None
-    return index
-
-
-def build_index() -> dict[str, Any]:
-    """The fast entries of every plugin command nobody else claims, with what `require` checks, and the
-    plugins' settings signature (part of the configuration cache's signature)."""
-    from helper.plugins import command_index, settings_signature
-
-    commands = {
-        name: {
-            "plugin": plugin.name,
-            "fast": dict(plugin.fast),
-            "binaries": [list(choices) for choices in plugin.binaries],
-            "modules": list(plugin.modules),
-            "prefetch": plugin.prefetch,
-        }
-        for name, (_, _, plugin) in command_index().items()
-        if plugin.fast
-    }
-    return {"commands": commands, "settings": settings_signature()}
-
-
-def remember() -> None:
-    """Write the index when it is missing or stale (called by the full CLI, which has discovered the plugins)."""
-    import marshal
-
-    if read_index() is not None:
-        return
-    key = index_key()
-    now = time.time_ns()
-    if any(isinstance(s, tuple) and now - s[0] < 2_000_000_000 for _, s in key[2]):  # type: ignore[attr-defined]
-        return  # a file this fresh may change again within its mtime tick
-    payload = marshal.dumps((key, build_index()))  # type: ignore[arg-type]
-    from helper.fsutil import atomic_write
-
-    path = index_path()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    atomic_write(path, payload, fsync=False)
