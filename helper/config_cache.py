@@ -70,7 +70,7 @@ def signature_of(root: str, profile: str | None, env: dict[str, str], settings: 
         _stat(SCHEMA_FILE),
         settings,
         profile,
-        tuple(sorted((k, v) for k, v in env.items() if k.startswith("HELP_") and k != "HELP_NO_FAST")),
+        tuple(sorted((k, v) for k, v in env.items() if k.startswith("HELP_") and k != "HELP_NO_FAST")),  # not a setting
         tuple((p, _stat(p)) for p in input_paths(root)),
     )
 

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 DISABLE_VARIABLE = "HELP_NO_FAST"  # set to 1: always the full CLI (tests compare both paths with it)
 FLAGS = {"--json": "json", "-q": "quiet", "--quiet": "quiet", "--no-color": "no_color"}
 VALUED = {"-C": "project", "--project": "project", "--profile": "profile"}
-ENV_RESERVED = ("HELP_PROFILE", "HELP_DEBUG", "HELP_PROJECT", "HELP_PLUGIN_PATH", "HELP_STATE_DIR", DISABLE_VARIABLE)
 
 
 class Start:
@@ -53,6 +52,7 @@ class Start:
         self.state: str | None = None  # the state folder the run's record goes to, once `begin` made it
         self.long_running = False
         self.key = f"{time.time_ns()}-{os.getpid()}"
+        self.started = time.monotonic()  # the run's duration counts from here, as the CLI's from its main()
         self.fields: dict[str, Any] = {"started": time.time(), "command": command, "argv": argv, "version": __version__}
         self.begun = False
 
@@ -196,7 +196,6 @@ def _prefetch(target: str, argv: list[str]) -> None:
 def _run(entry: Any, start: Start) -> int | None:
     from helper import cli
 
-    started = time.monotonic()
     handed: list[bool] = []
 
     def body() -> int:
@@ -215,7 +214,7 @@ def _run(entry: Any, start: Start) -> int | None:
     finally:
         if start.state is not None and start.begun:
             start.fields.update(
-                exit_code=code, duration=time.monotonic() - started, error=error, cache_hits=0, cache_misses=0
+                exit_code=code, duration=time.monotonic() - start.started, error=error, cache_hits=0, cache_misses=0
             )
             try:
                 cli._journal_end(start.state, start.key, start, start.fields)
@@ -225,14 +224,14 @@ def _run(entry: Any, start: Start) -> int | None:
 
 def _configure(start: Start, options: dict[str, Any], settings: tuple[object, ...]) -> bool:
     """The project and its merged configuration, from the configuration cache only; False to hand over."""
-    from helper.root import find_root
+    from helper.root import RESERVED_VARIABLES, find_root
 
     begin = options["project"] or os.environ.get("HELP_PROJECT") or "."
     if not os.path.isdir(begin):
         return False
     root = find_root(begin)
     if root is None:  # no project: the defaults, unless a HELP_* variable sets something
-        if any(k.startswith("HELP_") and k not in ENV_RESERVED for k in os.environ):
+        if any(k.startswith("HELP_") and k not in RESERVED_VARIABLES for k in os.environ):
             return False
         start.root = os.path.realpath(begin)
         start.config = {"plugins.disabled": [], "journal.enabled": True, "profile": "development"}
