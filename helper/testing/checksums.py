@@ -187,6 +187,7 @@ def _literal(node: ast.expr | None) -> bool:
 # Names every module and class body has, besides what it binds itself.
 _MODULE_NAMES = frozenset(dir(builtins)) | {"__name__", "__doc__", "__file__", "__spec__", "__package__", "__loader__"}
 _CLASS_NAMES = frozenset({"__doc__", "__module__", "__qualname__"})
+_IMPLICIT = _CLASS_NAMES | {"__name__"}  # strings Python binds itself: never a function of the module
 
 
 def _bound(body: list[ast.stmt]) -> set[str]:
@@ -324,8 +325,8 @@ def _import_time_calls(tree: ast.AST, *, classes: bool = True) -> set[str]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for expr in [*child.decorator_list, *child.args.defaults, *child.args.kw_defaults]:
-                    if expr is not None:
-                        found.update(units.names(expr))
+                    if expr is not None:  # a name passed there may be called; a docstring never is
+                        found.update(units.names(expr) - _IMPLICIT)
                 continue
             if isinstance(child, ast.Lambda):
                 continue

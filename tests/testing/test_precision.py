@@ -95,10 +95,11 @@ def test_decorator_arguments_join_their_class_or_function() -> None:
     function = "import functools\n\n\n@functools.lru_cache(100)\ndef f(x):\n    return x\n"
     assert changed(function, function.replace("100", "101")) == {"f", "<class>:f"}
     # A name the class body has (its docstring) cannot fail to evaluate: it moves like a literal.
-    named = 'class C:\n    """Doc."""\n\n    @prop(classval=__doc__)\n    def f(self):\n        return 1\n'
-    assert changed(named, named.replace("__doc__", "None")) == {"C.f", "<class>:C"}
+    # As toolz's Compose: a property whose class-level value is the class's docstring.
+    named = 'class C:\n    """Doc."""\n\n    @prop(classval=__doc__)\n    def __doc__(self):\n        return 1\n'
+    assert changed(named, named.replace("classval=__doc__", "classval=None")) == {"C.__doc__", "<class>:C"}
     # A name nothing binds would fail at import: it stays in the module.
-    assert checksums.MODULE in changed(named, named.replace("__doc__", "undefined_name"))
+    assert checksums.MODULE in changed(named, named.replace("classval=__doc__", "classval=undefined_name"))
 
 
 def test_code_run_at_import_keeps_what_it_uses_in_the_module() -> None:
