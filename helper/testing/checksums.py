@@ -167,7 +167,9 @@ def analyse(source: bytes) -> dict[str, Any]:
         uses[ASSIGN + name] = sorted(refs[name])
     for name, found in class_uses.items():
         uses[CLASS + name] = sorted(found)
-    sums[OUTLINE] = _outline(skeleton, sums, _closure(called_outside_classes, unit_names))
+    # A method's decorator sits in its class's body, which the outline leaves out.
+    outside_classes = [part.dump for part in moved if "." not in part.where]
+    sums[OUTLINE] = _outline(skeleton, sums, _closure(called_outside_classes, unit_names), outside_classes)
     return {"v": VERSION, "sums": sums, "imports": imports, "uses": uses, "loaders": sorted(loaders)}
 
 
@@ -294,7 +296,7 @@ def _class_scope(node: ast.ClassDef, where: str, module_scope: Callable[[], set[
     return functools.cache(lambda: (_bound(node.body) | _CLASS_NAMES | module_scope()) - set(where.split(".")))
 
 
-def _outline(skeleton: ast.Module, sums: dict[str, str], at_import: set[str]) -> str:
+def _outline(skeleton: ast.Module, sums: dict[str, str], at_import: set[str], decorated: list[str]) -> str:
     """Hash of the module with class bodies left out: what a test may use of a module it never ran.
 
     A loader (see inpytest/units.py) may hand a test any module of its package. When the
@@ -310,7 +312,8 @@ def _outline(skeleton: ast.Module, sums: dict[str, str], at_import: set[str]) ->
 
     outline = Bodiless().visit(skeleton)
     parts = [ast.dump(outline), *(f"{q}={sums[q]}" for q in sorted(at_import))]
-    parts += [f"{key}={value}" for key, value in sorted(sums.items()) if key.startswith((ASSIGN, CLASS))]
+    parts += [f"{key}={value}" for key, value in sorted(sums.items()) if key.startswith(ASSIGN)]
+    parts += decorated  # the arguments of top-level classes' and functions' decorators
     return _digest("\n".join(parts))
 
 
