@@ -197,6 +197,8 @@ def test_label():
 def test_child():
     assert Child(1, 2).y == 2
 """,
+    "shapes/consts.py": "def scale(x, n=2):\n    return x * n\n\n\nDOUBLE = scale(5)\n",
+    "tests/test_consts.py": "from shapes.consts import DOUBLE\n\n\ndef test_double():\n    assert DOUBLE == 10\n",
     "tests/test_plain.py": "def test_plain():\n    assert True\n",
 }
 
@@ -206,7 +208,7 @@ def test_each_mutation_reruns_the_tests_that_use_it_and_misses_no_failure(
 ) -> None:
     project = sample(SHAPES)
     first = project.test()
-    assert first["returncode"] == 0 and len(ran(first)) == 7, first["stderr"]
+    assert first["returncode"] == 0 and len(ran(first)) == 8, first["stderr"]
     geo, frozen = "tests/test_geo.py::", "tests/test_frozen.py::"
     cases = [
         # (file, old, new, the tests that rerun, those of them that fail)
@@ -214,6 +216,14 @@ def test_each_mutation_reruns_the_tests_that_use_it_and_misses_no_failure(
         # lru_cache's argument: a test reading the cache of a method it never ran, through the class's name
         ("shapes/geo.py", "maxsize=2", "maxsize=3", {geo + "test_cache_size"}, {geo + "test_cache_size"}),
         ("shapes/geo.py", "d=1", "d=2", {geo + "test_moved"}, {geo + "test_moved"}),
+        # a default of a function a constant's value is computed with, at import: the test of the constant
+        (
+            "shapes/consts.py",
+            "n=2",
+            "n=3",
+            {"tests/test_consts.py::test_double"},
+            {"tests/test_consts.py::test_double"},
+        ),
         # the class's decorator: the test that names the class though it ran no method of it (but ran
         # code in its module), and the one that ran a method; not those using other classes
         (
