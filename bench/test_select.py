@@ -304,6 +304,12 @@ def plain_full(venv: Path, root: Path) -> tuple[Timed, set[str], set[str]]:
 
 
 def helpy(root: Path, env: dict[str, str], *args: str) -> tuple[Timed, set[str]]:
+    timed, report = helpy_report(root, env, *args)
+    return timed, {nodeid_key(t["id"]) for t in report["tests"] if not t["cached"]}
+
+
+def helpy_report(root: Path, env: dict[str, str], *args: str) -> tuple[Timed, dict]:
+    """`help.py test --json ARGS` on the common test set: its timing and parsed report."""
     timed = run(
         [
             PYTHON,
@@ -326,7 +332,7 @@ def helpy(root: Path, env: dict[str, str], *args: str) -> tuple[Timed, set[str]]
         report = json.loads(timed.out)
     except ValueError:
         raise SystemExit(f"help.py test gave no report:\n{timed.out[-2000:]}\n{timed.err[-3000:]}") from None
-    return timed, {nodeid_key(t["id"]) for t in report["tests"] if not t["cached"]}
+    return timed, report
 
 
 def testmon(venv: Path, root: Path) -> tuple[Timed, set[str]]:
@@ -528,6 +534,64 @@ def overhead_main(opts: argparse.Namespace) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def help_only_main(opts: argparse.Namespace) -> int:
+    """help.py's selection alone after each mutation: no pytest-testmon, no plain full run per mutation.
+
+    For a loaded machine or a quick check after a change to the selection. The
+    failing set is then unknown: printed is how many of the selected tests fail,
+    to be compared with the "failing" column of a whole run of this benchmark
+    (the same mutations, the same sdist), where equal counts mean none missed.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    work = Path(tempfile.mkdtemp(prefix="bench-select-"))
+    try:
+        print(f"work dir {work}; fetching {opts.package} (help.py only)", flush=True)
+        source = fetch(opts.package, work)
+        venv = make_venv(work, [d for d in opts.test_deps.split(",") if d])
+        hp = copy(source, work / "helpy")
+        env = {"HELP_TEST__VENV": str(venv), "HELP_TEST__EXTRAS": ""}
+        from helper.fingerprint import sha256_file
+
+        state = hp / ".help"
+        state.mkdir()
+        (state / "test-env.json").write_text(
+            json.dumps({"pyproject": sha256_file(hp / "pyproject.toml"), "extras": [], "base_python": PYTHON})
+        )
+        COMMON_ARGS.extend(testmon_unreadable(hp))
+        full, report = helpy_report(hp, env, "--all")
+        n = len(report["tests"]) or 1
+        print(f"{opts.package}: {n} tests; help.py test --all {full.wall:.2f}s wall / {full.cpu:.2f}s cpu", flush=True)
+        helpy(hp, env)  # settle: every result cached
+        mutations = find_mutations(source, opts.module, opts.mutations, kinds=opts.arg_mutations)
+        if opts.kinds == "args":
+            mutations = [m for m in mutations if ": default " in m.name or ": @" in m.name]
+        rows = []
+        for mutation in mutations:
+            apply([hp], mutation)
+            timed, report = helpy_report(hp, env)
+            selected = [t for t in report["tests"] if not t["cached"]]
+            failed = sum(1 for t in selected if t["outcome"] in ("failed", "error"))
+            rows.append((mutation.name, len(selected), failed, timed.wall))
+            print(f"  {mutation.name}: help.py ran {len(selected)} ({timed.wall:.2f}s), {failed} failing", flush=True)
+            apply([hp], mutation, revert=True)
+            helpy(hp, env)
+        print()
+        print(f"{'mutation':<52} {'help.py sel':>11} {'failing':>7}")
+        for name, sel, failed, _ in rows:
+            print(f"{name[:52]:<52} {sel:>11} {failed:>7}")
+        mean = statistics.mean(r[1] for r in rows) / n if rows else 0.0
+        rerun = statistics.mean(r[3] for r in rows) if rows else 0.0
+        print(
+            f"selected fraction (mean): {mean:.1%}; selective run {rerun:.2f}s, {rerun / full.wall:.1%} of a recorded full run"
+        )
+        return 0
+    finally:
+        if opts.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--package", default="pygments==2.18.0")
@@ -546,7 +610,13 @@ def main() -> int:
     parser.add_argument("--overhead", action="store_true", help="only the recording cost, per Python version")
     parser.add_argument("--pythons", default="3.11,3.12,3.13", help="with --overhead: the versions measured")
     parser.add_argument("--projects", default="pygments,toolz", help=f"with --overhead: among {', '.join(PROJECTS)}")
+    parser.add_argument(
+        "--kinds", choices=("all", "args"), default="all", help="with --help-only: args = defaults and decorators only"
+    )
+    parser.add_argument("--help-only", action="store_true", help="help.py's selection only (see help_only_main)")
     opts = parser.parse_args()
+    if opts.help_only:
+        return help_only_main(opts)
     if opts.overhead:
         opts.repeat = opts.repeat or 1
         return overhead_main(opts)
