@@ -365,22 +365,17 @@ def _build_profile(denied: list[str], outer: bool) -> bytes:
 
 def _double(policy: Policy, command: list[str]) -> Launch:
     """bwrap with the whole policy, inside a podman container with the whole policy."""
-    import tempfile
+    from plugins.sandbox import profilecache
 
     inner = _bwrap(policy, command)
     for fd in inner.pass_fds:
         os.close(fd)
     argv = list(inner.argv)
-    fd, program = tempfile.mkstemp(prefix="help-sandbox-bpf-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(seccomp.program() if "--seccomp" in argv else b"")
-    os.chmod(program, 0o644)
+    program = profilecache.program(seccomp.program() if "--seccomp" in argv else b"")
     if "--seccomp" in argv:
         argv[argv.index("--seccomp") + 1] = "9"
     wrapped = ["/bin/sh", "-c", f'exec "$@" 9< {SECCOMP_INSIDE}', "sh", *argv]
-    outer = _podman(policy, wrapped, outer=True, mounts=["-v", f"{program}:{SECCOMP_INSIDE}:ro"])
-    outer.temp_files.append(program)
-    return outer
+    return _podman(policy, wrapped, outer=True, mounts=["-v", f"{program}:{SECCOMP_INSIDE}:ro"])
 
 
 def _podman(policy: Policy, command: list[str], outer: bool = False, mounts: list[str] | None = None) -> Launch:

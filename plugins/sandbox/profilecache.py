@@ -1,4 +1,5 @@
-"""Seccomp profiles for podman, built once and kept in the user cache (XDG_CACHE_HOME/help/sandbox-seccomp/).
+"""podman's seccomp profiles and the double sandbox's BPF file, built once and kept in the user cache
+(XDG_CACHE_HOME/help/sandbox-seccomp/).
 
 A profile's file is named after a key holding everything it is made of (the denied
 syscalls, the layer, the engine profile's stat signature, FORMAT), so a changed
@@ -53,4 +54,24 @@ def profile(key: str, build: Callable[[], bytes]) -> str:
     from helper import fsutil
 
     fsutil.atomic_write(path, prefix + b"%08x" % zlib.crc32(rest) + b'",' + rest, mode=0o644, fsync=False)
+    return path
+
+
+def program(data: bytes) -> str:
+    """The path of a file holding exactly `data` (bwrap's BPF program, mounted into the double sandbox's container).
+
+    Named by its CRC and compared byte for byte on reuse, so a damaged or foreign file is rewritten.
+    """
+    import zlib
+
+    path = os.path.join(folder(), f"bpf-{zlib.crc32(data):08x}-{len(data)}.bin")
+    try:
+        with open(path, "rb") as handle:
+            if handle.read() == data:
+                return path
+    except OSError:
+        pass
+    from helper import fsutil
+
+    fsutil.atomic_write(path, data, mode=0o644, fsync=False)
     return path

@@ -108,6 +108,26 @@ def test_reusing_the_profile_imports_neither_json_nor_tempfile(cache: Path) -> N
     assert out.split() == ["[]"]
 
 
+def test_the_double_sandboxs_bpf_file_is_reused_and_rewritten_when_damaged(cache: Path, tmp_path: Path) -> None:
+    need_tool("podman", PACKAGES["podman"])
+    need_tool("bwrap", PACKAGES["bwrap"])
+    from plugins.sandbox import backends, seccomp
+    from plugins.sandbox.policy import Policy
+
+    def mounted() -> Path:
+        launch = backends.build(backends.DOUBLE, Policy(workdir=tmp_path), ["true"])
+        assert launch.temp_files == []
+        volume = next(a for a in launch.argv if a.endswith(f":{backends.SECCOMP_INSIDE}:ro"))
+        return Path(volume.split(":")[0])
+
+    first = mounted()
+    stamp = first.stat()
+    assert mounted() == first and first.stat().st_mtime_ns == stamp.st_mtime_ns
+    assert first.read_bytes() == seccomp.program()
+    first.write_bytes(b"\0" * len(seccomp.program()))
+    assert mounted() == first and first.read_bytes() == seccomp.program()
+
+
 def test_a_damaged_cached_profile_still_denies_in_podman(cache: Path, tmp_path: Path) -> None:
     need_tool("podman", PACKAGES["podman"])
     from plugins.sandbox import backends
