@@ -35,6 +35,7 @@ from helper.which import which
 from plugins.compose.model import Model, Service
 from plugins.compose.prefetch import LABEL as prefetch_label
 from plugins.compose.prefetch import json_format
+from plugins.compose.ps import labels_of, state_of  # shared with `compose ps`'s fast path
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
@@ -192,17 +193,6 @@ def choose(setting: str) -> Engine:
 
 def container_name(model: Model, service: Service) -> str:
     return str(service.raw.get("container_name") or f"{model.name}-{service.name}")
-
-
-def labels_of(row: dict[str, Any]) -> dict[str, str]:
-    labels = row.get("Labels") or {}
-    if isinstance(labels, str):  # docker: "a=b,c=d"
-        labels = dict(x.partition("=")[::2] for x in labels.split(",") if x)
-    return dict(labels)
-
-
-def state_of(row: dict[str, Any]) -> str:
-    return str(row.get("State") or "unknown").lower()
 
 
 def run_argv(model: Model, service: Service, docker: bool = False) -> list[str]:

@@ -10,7 +10,6 @@ namespace; the process keeps no capability in the host's namespace.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from helper.errors import HelpError
 from helper.which import which
@@ -100,21 +99,29 @@ SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 
 
 def refuse_unprivileged(name: str) -> None:
-    """A HelpError when backend `name` cannot sandbox this (non-root) user here, before anything runs.
+    """A HelpError when backend `name` cannot sandbox this (non-root) user here, before anything runs."""
+    found = refusal(name)
+    if found is not None:
+        raise HelpError(*found)
+
+
+def refusal(name: str, uid: int | None = None) -> tuple[str, str] | None:
+    """(message, hint) when backend `name` refuses the user `uid` (default: this process's), else None.
 
     firejail never sandboxes `nobody`, and for a user it does not allow (not in firejail.users, or
     without a login shell) it starts the user's shell instead: unsandboxed, or refused by nologin.
     Rootless podman needs the user's /etc/subuid and /etc/subgid ranges for its user namespace.
+    Root is refused by neither.
     """
     import pwd
 
-    uid = os.geteuid()
+    uid = os.geteuid() if uid is None else uid
+    if uid == 0 or name not in ("firejail", "podman", DOUBLE):
+        return None
     try:
         user = pwd.getpwuid(uid)
     except KeyError:
-        raise HelpError(
-            f"{name} cannot sandbox uid {uid}: it has no entry in /etc/passwd", "use --backend bwrap"
-        ) from None
+        return f"{name} cannot sandbox uid {uid}: it has no entry in /etc/passwd", "use --backend bwrap"
     if name == "firejail":
         shell = os.path.basename(user.pw_shell or "")
         if user.pw_name == "nobody" or uid == NOBODY:
@@ -124,19 +131,19 @@ def refuse_unprivileged(name: str) -> None:
         elif shell in ("nologin", "false", "") or not os.access(user.pw_shell, os.X_OK):
             reason = f"user {user.pw_name} has no login shell ({user.pw_shell or 'none'}), which firejail needs"
         else:
-            return
-        raise HelpError(
+            return None
+        return (
             f"firejail cannot sandbox this user: {reason}",
             f"use --backend bwrap, or (as root) `firecfg --add-users {user.pw_name}` with a real login shell",
         )
-    if name == "podman":
-        missing = [f for f in SUBID_FILES if not _has_range(f, user.pw_name, uid)]
-        if missing:
-            raise HelpError(
-                f"rootless podman cannot sandbox user {user.pw_name}: no range in {' and '.join(missing)}",
-                f"use --backend bwrap, or (as root) `usermod --add-subuids 100000-165535 --add-subgids "
-                f"100000-165535 {user.pw_name}` then `podman system migrate`",
-            )
+    missing = [f for f in SUBID_FILES if not _has_range(f, user.pw_name, uid)]
+    if missing:
+        return (
+            f"rootless podman cannot sandbox user {user.pw_name}: no range in {' and '.join(missing)}",
+            f"use --backend bwrap, or (as root) `usermod --add-subuids 100000-165535 --add-subgids "
+            f"100000-165535 {user.pw_name}` then `podman system migrate`",
+        )
+    return None
 
 
 def _listed(path: str, name: str) -> bool | None:
@@ -286,36 +293,51 @@ def ensure_rootfs() -> str:
 
     Kept in the user-wide cache; no image is pulled or built, and nothing of the host is copied.
     """
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "help" / "sandbox-rootfs"
+    base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "help", "sandbox-rootfs")
     links = {path.lstrip("/"): target for path, target in system_dirs() if target}
     for name in ("usr", "etc", "tmp", "proc", "dev", "sys", "run", "lib", "lib64", "bin", "sbin"):
-        path = base / name
+        path = os.path.join(base, name)
         if name in links:
-            if not path.is_symlink():
-                path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.path.islink(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
                 os.symlink(links[name], path)
-        elif not path.is_dir() and not path.is_symlink():
-            path.mkdir(parents=True, exist_ok=True)
-    os.chmod(base / "tmp", 0o1777)  # the engine gives the /tmp tmpfs the mode of the directory under it
-    return str(base)
+        elif not os.path.isdir(path) and not os.path.islink(path):
+            os.makedirs(path, exist_ok=True)
+    os.chmod(os.path.join(base, "tmp"), 0o1777)  # the engine gives the /tmp tmpfs the mode of the directory under it
+    return base
 
 
 ENGINE_PROFILE = "/usr/share/containers/seccomp.json"
 
 
 def _seccomp_profile(outer: bool = False) -> str:
-    """The engine's own allow-list profile minus every syscall we deny; else an allow-by-default one denying them.
-    `outer`: the profile around bwrap, which lets it set up its namespaces (its own filter then denies them).
+    """The path of the podman profile (plugins.sandbox.profilecache keeps it): see _build_profile.
 
-    Written to a temporary file (removed after the run) for `--security-opt seccomp=FILE`.
+    Keyed by the denied syscalls, the layer and the engine profile's stat signature; reusing it builds nothing.
     """
-    import json
-    import tempfile
-
+    from plugins.sandbox import profilecache
     from plugins.sandbox.seccomp import CLONE_NAMESPACES, DENIED
 
-    denied = set(DENIED) - (set(BWRAP_SETUP) if outer else set())
-    rule = {"names": sorted(denied), "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+    denied = sorted(set(DENIED) - (set(BWRAP_SETUP) if outer else set()))
+    try:
+        st = os.stat(ENGINE_PROFILE)
+        engine = f"{st.st_mtime_ns}.{st.st_size}.{st.st_ino}"
+    except OSError:
+        engine = "none"
+    layer = "outer" if outer else "inner"
+    key = f"{profilecache.FORMAT}:{layer}:{CLONE_NAMESPACES:x}:{engine}:{ENGINE_PROFILE}:{','.join(denied)}"
+    return profilecache.profile(key, lambda: _build_profile(denied, outer))
+
+
+def _build_profile(denied: list[str], outer: bool) -> bytes:
+    """The engine's own allow-list profile minus every syscall we deny; else an allow-by-default one denying them.
+    `outer`: the profile around bwrap, which lets it set up its namespaces (its own filter then denies them).
+    """
+    import json
+
+    from plugins.sandbox.seccomp import CLONE_NAMESPACES
+
+    rule = {"names": denied, "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
     try:
         if outer:
             raise ValueError("the engine's profile refuses namespaces to a container without CAP_SYS_ADMIN")
@@ -325,7 +347,7 @@ def _seccomp_profile(outer: bool = False) -> str:
             if entry.get("action") == "SCMP_ACT_ALLOW":
                 entry["names"] = [n for n in entry.get("names", []) if n not in denied]
         profile["syscalls"] = [e for e in profile["syscalls"] if e.get("names")] + [rule]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         flags = [1 << bit for bit in range(32) if CLONE_NAMESPACES & (1 << bit)]
         clone = [
             {
@@ -338,30 +360,22 @@ def _seccomp_profile(outer: bool = False) -> str:
         ]
         clone3 = {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
         profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule, clone3, *([] if outer else clone)]}
-    fd, path = tempfile.mkstemp(prefix="help-sandbox-seccomp-", suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(profile, handle)
-    return path
+    return json.dumps(profile, separators=(",", ":")).encode("ascii")
 
 
 def _double(policy: Policy, command: list[str]) -> Launch:
     """bwrap with the whole policy, inside a podman container with the whole policy."""
-    import tempfile
+    from plugins.sandbox import profilecache
 
     inner = _bwrap(policy, command)
     for fd in inner.pass_fds:
         os.close(fd)
     argv = list(inner.argv)
-    fd, program = tempfile.mkstemp(prefix="help-sandbox-bpf-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(seccomp.program() if "--seccomp" in argv else b"")
-    os.chmod(program, 0o644)
+    program = profilecache.program(seccomp.program() if "--seccomp" in argv else b"")
     if "--seccomp" in argv:
         argv[argv.index("--seccomp") + 1] = "9"
     wrapped = ["/bin/sh", "-c", f'exec "$@" 9< {SECCOMP_INSIDE}', "sh", *argv]
-    outer = _podman(policy, wrapped, outer=True, mounts=["-v", f"{program}:{SECCOMP_INSIDE}:ro"])
-    outer.temp_files.append(program)
-    return outer
+    return _podman(policy, wrapped, outer=True, mounts=["-v", f"{program}:{SECCOMP_INSIDE}:ro"])
 
 
 def _podman(policy: Policy, command: list[str], outer: bool = False, mounts: list[str] | None = None) -> Launch:
@@ -410,6 +424,4 @@ def _podman(policy: Policy, command: list[str], outer: bool = False, mounts: lis
         import pwd
 
         own["USER"] = own["LOGNAME"] = pwd.getpwuid(os.geteuid()).pw_name
-    return Launch(
-        argv, temp_files=[profile], rlimits_outside=False, stop=[podman, "rm", "-f", "-t", "0", name], env=own
-    )
+    return Launch(argv, rlimits_outside=False, stop=[podman, "rm", "-f", "-t", "0", name], env=own)
