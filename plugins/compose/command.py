@@ -133,6 +133,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
             for name in names:
                 engine.run("restart", "-t", "3", eng.container_name(model, model.services[name]), check=True)
                 events.append(model.root, "restart", name, reason="requested")
+            intent.note_restart(model.root)
         console.result({"restarted": names}, lambda d: console.echo("restarted: " + ", ".join(d["restarted"])))
         return 0
     if action == "ps":

@@ -4,7 +4,8 @@
 lift the mark for the services they start. One lock file (.help/compose/monitor.lock) orders
 the writers: `down` marks under it before removing anything, and the monitor checks the mark
 under it right before each restart it makes, so a restart never brings back what `down` removed.
-`compose restart` holds it too, so the monitor does not restart a service a second time meanwhile.
+`compose restart` holds it too and notes when it ran, so the monitor, whose view of the
+containers is then stale, looks again before restarting a service a second time.
 """
 
 from __future__ import annotations
@@ -54,6 +55,19 @@ def mark(root: Path, names: list[str], reason: str) -> None:
     for name in names:
         marks[name] = {"time": now, "reason": reason}
     _write(root, marks)
+
+
+def note_restart(root: Path) -> None:
+    """`compose restart` ran (call with lock(root) held): a monitor's view of the containers may be stale."""
+    (folder(root) / "restarted").touch()
+
+
+def restarted_at(root: Path) -> float:
+    """When `compose restart` last ran (0.0: never); one stat."""
+    try:
+        return (folder(root) / "restarted").stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def lift(root: Path, names: list[str]) -> None:

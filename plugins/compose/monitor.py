@@ -62,6 +62,7 @@ class Watch:
         self.file_stamp = self._stamp()
         self._journal: Any = None
         self.stop_reason = ""
+        self.seen_at = 0.0
 
     # -- state & events ---------------------------------------------------------
     def svc(self, name: str) -> dict[str, Any]:
@@ -141,6 +142,7 @@ class Watch:
     # -- one tick ---------------------------------------------------------------
     def tick(self) -> None:
         now = time.monotonic()
+        self.seen_at = time.time()  # the `ps` below is the view of the containers a restart acts on
         self.release(intent.stopped(self.root))
         rows = {eng.labels_of(r).get(eng.SERVICE_LABEL, ""): r for r in self.engine.containers(self.model.name)}
         for name in list(self.names):
@@ -219,7 +221,8 @@ class Watch:
         with intent.lock(self.root):  # `down` marks under it first: what it removes is never brought back
             if self.release(intent.stopped(self.root)) and name not in self.names:
                 return
-            if verb == "start" and eng.inspect_state(self.engine, cname)[0] == "running":
+            fresh = intent.restarted_at(self.root) >= self.seen_at - 1  # `compose restart` since the `ps`?
+            if verb == "start" and fresh and eng.inspect_state(self.engine, cname)[0] == "running":
                 self.started_at[name] = time.monotonic()  # started meanwhile (`compose restart`): nothing to do
                 return
             result = self.engine.run(verb, *(["-t", "1"] if verb == "restart" else []), cname, timeout=60)

@@ -49,3 +49,16 @@ def test_down_of_one_service_while_watching_leaves_the_monitor_on_the_others(pro
     assert not [e for e in proj.events() if e["kind"] == "restart" and e["service"] == "side"]
     up = proj.help("compose", "up", "side")  # the user's `up` lifts the stop: a new monitor manages it again
     assert up.returncode == 0 and proj.state("side") == "running"
+
+
+def test_restart_while_watching_is_not_followed_by_a_second_restart(proj: Proj) -> None:  # noqa: F811
+    compose(proj, TWO)
+    assert proj.help("compose", "up").returncode == 0
+    watcher = proj.watch()
+    for _ in range(3):
+        restarted = proj.help("compose", "restart", "api")
+        assert restarted.returncode == 0, restarted.stderr
+        time.sleep(4 * INTERVAL)
+    requested = [e for e in proj.events() if e["kind"] == "restart"]
+    assert [e.get("reason") for e in requested] == ["requested"] * 3, requested  # none by the monitor
+    assert proj.state("api") == "running" and watcher.poll() is None
