@@ -96,6 +96,9 @@ def run(args: argparse.Namespace, project: Any) -> int:
         from plugins.compose.model import check_secrets
 
         check_secrets(model, names)
+        from plugins.compose import intent
+
+        intent.lift(model.root, names)  # the user starts them: a monitor may manage them again
         if action == "up":
             done = eng.up(
                 engine, model, names, emit=lambda k, s, **f: events.append(model.root, k, s, **f), wait=args.timeout
@@ -116,13 +119,21 @@ def run(args: argparse.Namespace, project: Any) -> int:
         console.result(made, lambda d: console.echo(f"wrote {d['file']}"))
         return 0
     if action == "down":
+        from plugins.compose import intent
+
+        with intent.lock(model.root):  # marked before anything is removed: a monitor's restart checks under the lock
+            intent.mark(model.root, list(args.services or model.services), "compose down")
         gone = eng.down(engine, model, args.services or None, volumes=args.volumes)
         console.result({"removed": gone}, lambda d: console.echo(f"removed: {', '.join(d['removed']) or 'nothing'}"))
         return 0
     if action == "restart":
-        for name in names:
-            engine.run("restart", "-t", "3", eng.container_name(model, model.services[name]), check=True)
-            events.append(model.root, "restart", name, reason="requested")
+        from plugins.compose import intent
+
+        with intent.lock(model.root):  # a running monitor waits, then sees them running: no second restart
+            for name in names:
+                engine.run("restart", "-t", "3", eng.container_name(model, model.services[name]), check=True)
+                events.append(model.root, "restart", name, reason="requested")
+            intent.note_restart(model.root)
         console.result({"restarted": names}, lambda d: console.echo("restarted: " + ", ".join(d["restarted"])))
         return 0
     if action == "ps":

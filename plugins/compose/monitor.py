@@ -27,10 +27,10 @@ from helper import proc
 from helper.retry import CircuitBreaker, backoff_delays
 from helper.ui import console
 from plugins.compose import engine as eng
-from plugins.compose import events
+from plugins.compose import events, intent
 from plugins.compose.model import Model, load
 
-JOURNALED = ("restart", "breaker", "health", "config-changed", "config-error", "resource-warning")
+JOURNALED = ("restart", "breaker", "health", "config-changed", "config-error", "resource-warning", "released")
 
 
 class Watch:
@@ -61,6 +61,8 @@ class Watch:
         self.wake = threading.Event()  # set by an engine event that a container died: check now, not next tick
         self.file_stamp = self._stamp()
         self._journal: Any = None
+        self.stop_reason = ""
+        self.seen_at = 0.0
 
     # -- state & events ---------------------------------------------------------
     def svc(self, name: str) -> dict[str, Any]:
@@ -124,11 +126,30 @@ class Watch:
             entry["breaker"] = state
             self.emit("breaker", name, state=state)
 
+    def release(self, marks: dict[str, dict[str, Any]]) -> bool:
+        """Stop managing the services the user stopped (an event each); True if `names` had any.
+
+        With none left to manage the monitor ends, saying why."""
+        gone = [n for n in self.names if n in marks]
+        for name in gone:
+            self.names.remove(name)
+            self.emit("released", name, reason=str(marks[name].get("reason", "stopped")))
+        if gone and not self.names:
+            self.stop_reason = str(marks[gone[-1]].get("reason", "stopped"))
+            self.stop.set()
+        return bool(gone)
+
     # -- one tick ---------------------------------------------------------------
     def tick(self) -> None:
         now = time.monotonic()
+        self.seen_at = time.time()  # the `ps` below is the view of the containers a restart acts on
+        self.release(intent.stopped(self.root))
         rows = {eng.labels_of(r).get(eng.SERVICE_LABEL, ""): r for r in self.engine.containers(self.model.name)}
-        for name in self.names:
+        for name in list(self.names):
+            if self.stop.is_set():
+                break
+            if name not in self.names:  # released by a restart's check this tick
+                continue
             row = rows.get(name)
             service = self.model.services[name]
             breaker = self.breaker(name)
@@ -197,9 +218,16 @@ class Watch:
         service = self.model.services[name]
         cname = eng.container_name(self.model, service)
         verb = "restart" if reason == "unhealthy" else "start"
-        result = self.engine.run(verb, *(["-t", "1"] if verb == "restart" else []), cname, timeout=60)
-        if not result.ok:
-            eng.up(self.engine, self.model, [name])
+        with intent.lock(self.root):  # `down` marks under it first: what it removes is never brought back
+            if self.release(intent.stopped(self.root)) and name not in self.names:
+                return
+            fresh = intent.restarted_at(self.root) >= self.seen_at - 1  # `compose restart` since the `ps`?
+            if verb == "start" and fresh and eng.inspect_state(self.engine, cname)[0] == "running":
+                self.started_at[name] = time.monotonic()  # started meanwhile (`compose restart`): nothing to do
+                return
+            result = self.engine.run(verb, *(["-t", "1"] if verb == "restart" else []), cname, timeout=60)
+            if not result.ok:
+                eng.up(self.engine, self.model, [name])
         self.started_at[name] = time.monotonic()
         self.failing[name] = 0
         self.next_check[name] = time.monotonic() + (service.health.start_period if service.health else 0)
@@ -237,10 +265,16 @@ class Watch:
         changed = [n for n in fresh.services if n not in self.model.services
                    or fresh.services[n].digest() != self.model.services[n].digest()]  # fmt: skip
         self.model = fresh
-        self.names = [n for n in self.names if n in fresh.services] + [n for n in changed if n not in self.names]
+        marks = intent.stopped(self.root)  # a service the user stopped stays stopped, changed or not
+        self.names = [n for n in self.names if n in fresh.services] + [
+            n for n in changed if n not in self.names and n not in marks
+        ]
         self.emit("config-changed", "", services=changed)
-        if changed:
-            eng.up(self.engine, fresh, fresh.order(changed))
+        with intent.lock(self.root):
+            self.release(intent.stopped(self.root))
+            changed = [n for n in changed if n in self.names]
+            if changed:
+                eng.up(self.engine, fresh, fresh.order(changed))
             for name in changed:
                 self.started_at[name] = time.monotonic()
 
@@ -335,5 +369,5 @@ class Watch:
             child = getattr(self, "child", None)
             if child is not None:
                 proc.stop(child, grace=1)
-            self.emit("monitor-stop", "")
+            self.emit("monitor-stop", "", **({"reason": self.stop_reason} if self.stop_reason else {}))
         return 0

@@ -1,7 +1,9 @@
 """`compose ps` starts the engine's `ps` before the CLI has loaded: that call is most of the command's time.
 
 The project name comes from the last parsed model (.help/compose/model.marshal);
-the engine is the first of podman, docker on PATH. The command takes the answer
+the engine is `compose.engine` as the configuration cache has it (helper.config_cache, read
+as helper.fast reads it: os and marshal only), or HELP_COMPOSE__ENGINE when the cache does not
+hold; "auto" is the first of podman, docker on PATH. The command takes the answer
 only when it asks for exactly the same argv (engine, project, format), else the
 process is stopped and the command calls the engine itself: a wrong guess costs
 nothing but the spare process. The process is started with os.posix_spawn (subprocess costs
@@ -49,7 +51,8 @@ def start(argv: list[str]) -> None:
         name = str(entry["name"])
     except (OSError, EOFError, ValueError, TypeError, KeyError):
         return
-    binary = which("podman") or which("docker")
+    setting = engine_setting(argv, root)
+    binary = (which("podman") or which("docker")) if setting == "auto" else which(setting)
     if binary is None:
         return
     command = ps_argv(binary, name)
@@ -72,6 +75,22 @@ def start(argv: list[str]) -> None:
     import atexit
 
     atexit.register(_discard)
+
+
+def engine_setting(argv: list[str], root: str) -> str:
+    """`compose.engine` for this command line: from the cached merged configuration when its signature
+    holds, else HELP_COMPOSE__ENGINE, else "auto" (a wrong guess only costs the spare process)."""
+    from helper.config_cache import read_entry, signature_of
+    from helper.fast import split
+    from helper.fastindex import read_index
+
+    index = read_index()
+    parsed = split(argv)
+    if index is not None and parsed is not None:
+        entry = read_entry(root, signature_of(root, parsed[2]["profile"], dict(os.environ), index["settings"]))
+        if entry is not None:
+            return str(entry["config"].get("compose.engine") or "auto")
+    return os.environ.get("HELP_COMPOSE__ENGINE") or "auto"
 
 
 def take(command: list[str], timeout: float) -> tuple[int, str, str] | None:

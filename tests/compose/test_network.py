@@ -149,11 +149,14 @@ def test_service_completed_successfully_waits_for_the_init_container(net: Proj) 
     assert up.returncode == 0, up.stderr
     assert "prepared" in logs_until(net, "app", "prepared")
     assert net.state("init") == "exited"
-    net.watch()  # the monitor leaves an init container that exited 0 alone
+    watcher = net.watch()  # the monitor leaves an init container that exited 0 alone
     time.sleep(4 * INTERVAL)
     assert not [e for e in net.events() if e["kind"] == "restart"]
     assert net.state("init") == "exited" and net.state("app") == "running"
     assert net.help("compose", "down", "--volumes").returncode == 0
+    assert watcher.wait(timeout=30) == 0  # `down` ends the monitor: it brings back nothing `down` removed
+    assert net.wait_for(lambda e: e["kind"] == "monitor-stop")["reason"] == "compose down"
+    assert not [e for e in net.events() if e["kind"] == "restart"]
     compose(net, INIT.replace("CODE", "3"))
     failed = net.help("compose", "up")
     assert failed.returncode == 1
