@@ -210,7 +210,10 @@ def named_assignments(hasher: Hasher, static: Iterable[str], units: list[tuple[s
         pending = [name for rel in modules for name in _uses(hasher, rel).get(checksums.MODULE, [])]
         found = memo[(modules, None)] = _named_closure(hasher, modules, pending)
     result = set(found)
+    index = hasher._assigners  # complete for `modules` now: a name it lacks is assigned in none of them
     for name in starts:
+        if name not in index:
+            continue
         reached = memo.get((modules, name))
         if reached is None:
             reached = memo[(modules, name)] = _named_closure(hasher, modules, [name])
