@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """help.py: one command for a Python project's whole development loop.
 
-Thin entry point: puts this repository on sys.path and hands over to helper.cli.
+Thin entry point: puts this repository on sys.path, replays a recorded answer or takes a plugin's fast
+start path when it can, and otherwise hands over to helper.cli.
 """
 
 import os
@@ -22,6 +23,12 @@ if len(sys.argv) > 1:  # an answer recorded earlier and still valid is printed w
     replayed = replay(sys.argv[1:])
     if replayed is not None:
         sys.exit(replayed)
+
+    from helper.fast import dispatch  # a plugin's hot command started without argparse (helper.fast)
+
+    fast = dispatch(sys.argv[1:])
+    if fast is not None:
+        sys.exit(fast)
 
 from helper.cli import main
 

@@ -3,8 +3,9 @@
 1. `help.py compose up --wait` (help.py runs the healthchecks itself) against
    `podman-compose up -d` followed by polling `podman healthcheck run` until every
    service with a healthcheck answers 0.
-2. `help.py --json compose ps` against `podman ps -a --filter label=... --format json`
-   (target: within 1.5x of the bare engine call).
+2. `help.py --json compose ps` (its fast start path, and the full CLI with HELP_NO_FAST=1) against
+   `podman ps -a --filter label=... --format json` (target: within 1.5x of the bare engine call), in
+   wall time and in CPU time (user + system of the process tree, getrusage), interleaved run by run.
 
 The image is made here by `podman import` of a busybox-static rootfs (nothing is pulled).
 
@@ -14,7 +15,10 @@ The image is made here by `podman import` of a busybox-static rootfs (nothing is
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -25,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._peers import clean_python, compile_sources, report, time_command  # noqa: E402
+from bench._peers import clean_python, compile_sources, report  # noqa: E402
 
 IMAGE = "localhost/help-compose-bench:1"
 COMPOSE = """name: {name}
@@ -93,6 +97,28 @@ def podman_compose_up(cwd: Path, name: str) -> float:
     raise RuntimeError("podman-compose: worker never healthy")
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def interleaved(
+    commands: dict[str, tuple[list[str], dict[str, str]]], runs: int, cwd: Path
+) -> dict[str, tuple[list[float], list[float]]]:
+    """name -> (wall seconds, CPU seconds) of each command, run in turn `runs` times after a warm-up each."""
+    found: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in commands}
+    for n in range(runs + 1):
+        for name, (argv, env) in commands.items():
+            cpu, started = _cpu(), time.perf_counter()
+            done = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True)
+            if done.returncode:
+                raise RuntimeError(f"{' '.join(argv)}: {done.stderr.decode()[-400:]}")
+            if n:
+                found[name][0].append(time.perf_counter() - started)
+                found[name][1].append(_cpu() - cpu)
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -126,14 +152,27 @@ def main() -> int:
             report([("help.py compose up --wait", up_ours), ("podman-compose up -d + poll", up_theirs or None)],
                    "help.py compose up --wait")  # fmt: skip
             print()
-            ps_ours = time_command([*help_py, "--json", "compose", "ps"], args.rounds * 3, cwd=ours)
-            ps_bare = time_command(
-                ["podman", "ps", "-a", "--filter", "label=help.compose.project=benchours", "--format", "json"],
-                args.rounds * 3,
+            bare = "podman ps --format json"
+            measured = interleaved(
+                {
+                    bare: (
+                        ["podman", "ps", "-a", "--filter", "label=help.compose.project=benchours", "--format", "json"],
+                        {},
+                    ),
+                    "help.py --json compose ps": ([*help_py, "--json", "compose", "ps"], {}),
+                    "help.py ... (full CLI)": ([*help_py, "--json", "compose", "ps"], {"HELP_NO_FAST": "1"}),
+                },
+                args.rounds * 5,
+                ours,
             )
-            print("ps:")
-            report([("podman ps --format json", ps_bare), ("help.py --json compose ps", ps_ours)],
-                   "podman ps --format json")  # fmt: skip
+            print("ps, wall:")
+            report([(name, walls) for name, (walls, _) in measured.items()], bare)
+            print("ps, CPU (user+system):")
+            report([(name, cpus) for name, (_, cpus) in measured.items()], bare)
+            ratio = statistics.median(measured["help.py --json compose ps"][0]) / statistics.median(measured[bare][0])
+            print(
+                f"compose ps / podman ps (wall): {ratio:.2f}x (target <= 1.5x: {'met' if ratio <= 1.5 else 'MISSED'})"
+            )
         finally:
             clean("benchours")
             clean("benchtheirs")

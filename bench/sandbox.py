@@ -2,17 +2,21 @@
 
     python bench/sandbox.py [--runs 10] [--backends bwrap,firejail,podman]
 
-For each backend: `help.py sandbox run --backend B -- true`; the same backend
-started by hand with exactly the argv help.py builds (prlimit, cgroup join,
-seccomp fd included); and `python -c pass` unsandboxed. Prints medians,
-ratios and the milliseconds help.py adds; `api.run` in process shows the
-sandbox code's own share (no interpreter or CLI start). Target: under 30 ms added.
+For each backend: `help.py sandbox run --backend B -- true` on its fast start
+path (helper.fast) and on the full CLI (HELP_NO_FAST=1, what every run took
+before the fast path); the same backend started by hand with exactly the argv
+help.py builds (prlimit, cgroup join, seccomp fd included); and `python -c pass`
+unsandboxed. Prints wall medians, ratios and the milliseconds help.py adds, and
+the same for CPU time (user + system of the whole process tree, from
+getrusage: steadier than wall time on a shared machine); `api.run` in process
+shows the sandbox code's own share. Target: under 30 ms added (wall).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -21,9 +25,34 @@ import tempfile
 import time
 from pathlib import Path
 
-from _peers import ROOT, clean_python, compile_sources, report, time_command
+from _peers import ROOT, clean_python, compile_sources, report
 
 sys.path.insert(0, str(ROOT))
+
+CPU: dict[str, list[float]] = {}  # row name -> CPU seconds of each run
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_command(
+    argv: list[str], runs: int, name: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> list[float]:
+    """Wall seconds of `runs` runs (after a warm-up); their CPU seconds go to CPU[name]."""
+    full_env = {**os.environ, **(env or {})}
+    subprocess.run(argv, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    walls, cpus = [], []
+    for _ in range(runs):
+        cpu, started = _cpu(), time.perf_counter()
+        result = subprocess.run(argv, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        walls.append(time.perf_counter() - started)
+        cpus.append(_cpu() - cpu)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed: {result.stderr.decode()[-500:]}")
+    CPU[name] = cpus
+    return walls
 
 
 def time_bare(backend: str, runs: int, workdir: Path) -> list[float]:
@@ -32,12 +61,12 @@ def time_bare(backend: str, runs: int, workdir: Path) -> list[float]:
     from plugins.sandbox.policy import Policy, sandbox_env
 
     policy = Policy(workdir=workdir)
-    times = []
+    times, cpus = [], []
     for n in range(runs + 1):
         launch = backends.build(backend, policy, ["true"])
         cgroup = limits.PidsCgroup.create(policy.procs) if launch.rlimits_outside and os.geteuid() == 0 else None
         argv = limits.wrap(launch.argv, policy, cgroup) if launch.rlimits_outside else launch.argv
-        started = time.perf_counter()
+        cpu, started = _cpu(), time.perf_counter()
         subprocess.run(
             argv,
             env={**sandbox_env(policy), **launch.env},
@@ -49,6 +78,7 @@ def time_bare(backend: str, runs: int, workdir: Path) -> list[float]:
         )
         if n:  # the first run warms caches
             times.append(time.perf_counter() - started)
+            cpus.append(_cpu() - cpu)
         for fd in launch.pass_fds:
             os.close(fd)
         for path in launch.temp_files:
@@ -56,6 +86,7 @@ def time_bare(backend: str, runs: int, workdir: Path) -> list[float]:
         if cgroup is not None:
             cgroup.close()
     del seccomp
+    CPU[f"{backend} bare"] = cpus
     return times
 
 
@@ -89,33 +120,38 @@ def main() -> int:
         old = time.time() - 60  # not fresh: the configuration cache may keep it
         os.utime(project / "pyproject.toml", (old, old))
         rows: list[tuple[str, list[float] | None]] = [
-            ("python -c pass", time_command([python, "-c", "pass"], args.runs)),
-            ("help.py --version (core start)", time_command([python, help_py, "--version"], args.runs)),
+            ("python -c pass", time_command([python, "-c", "pass"], args.runs, "python -c pass")),
+            ("help.py --version (core start)", time_command([python, help_py, "--version"], args.runs, "--version")),
         ]
-        added = {}
+        added: dict[str, tuple[float, float]] = {}  # row -> (wall ms, CPU ms) added to the bare backend
         for backend in args.backends.split(","):
             if not shutil.which(backend):
                 rows.append((f"{backend}: not installed", None))
                 continue
             bare = time_bare(backend, args.runs, work)
-            ours = time_command(
-                [python, help_py, "sandbox", "run", "--backend", backend, "--", "true"], args.runs, cwd=work
-            )
-            inproc = time_api(backend, args.runs, work)
-            rows += [(f"{backend} bare", bare), (f"api.run ({backend}, in process)", inproc)]
-            rows.append((f"help.py sandbox run ({backend})", ours))
-            in_project = time_command(
-                [python, help_py, "sandbox", "run", "--backend", backend, "--", "true"], args.runs, cwd=project
-            )
-            rows.append((f"help.py sandbox run ({backend}, in a project)", in_project))
-            added[backend] = (statistics.median(ours) - statistics.median(bare)) * 1000
-            added[f"{backend} (in a project)"] = (statistics.median(in_project) - statistics.median(bare)) * 1000
+            rows += [
+                (f"{backend} bare", bare),
+                (f"api.run ({backend}, in process)", time_api(backend, args.runs, work)),
+            ]
+            argv = [python, help_py, "sandbox", "run", "--backend", backend, "--", "true"]
+            for where, cwd in (("", work), (", in a project", project)):
+                for path, env in (("fast", {}), ("full CLI", {"HELP_NO_FAST": "1"})):
+                    name = f"help.py sandbox run ({backend}{where}, {path})"
+                    rows.append((name, time_command(argv, args.runs, name, cwd=cwd, env=env)))
+                    added[name] = (
+                        (statistics.median(rows[-1][1] or [0]) - statistics.median(bare)) * 1000,
+                        (statistics.median(CPU[name]) - statistics.median(CPU[f"{backend} bare"])) * 1000,
+                    )
+        print("wall:")
         report(rows, "python -c pass")
     print()
-    for backend, ms in added.items():
-        print(
-            f"{backend}: help.py adds {ms:.1f} ms to the bare backend (target < 30 ms: {'met' if ms < 30 else 'MISSED'})"
-        )
+    print(f"{'CPU (user+system)':<50} {'median ms':>10} {'min ms':>8}")
+    for name, cpus in CPU.items():
+        print(f"{name:<50} {statistics.median(cpus) * 1000:>10.1f} {min(cpus) * 1000:>8.1f}")
+    print()
+    for name, (wall, cpu) in added.items():
+        verdict = "met" if wall < 30 else "MISSED"
+        print(f"{name}: adds {wall:.1f} ms wall (target < 30 ms: {verdict}), {cpu:.1f} ms CPU to the bare backend")
     return 0
 
 

@@ -108,6 +108,20 @@ def _prefetch(argv: list[str], commands: dict[str, tuple[str, str, Any]]) -> Non
         console.verbose(f"prefetch of {plugin.name} skipped: {exc}")
 
 
+def _remember_fast(argv: list[str], commands: dict[str, tuple[str, str, Any]]) -> None:
+    """Keep the index of the plugins' fast start paths (helper.fast) current when one of their commands runs here."""
+    name = command_name(argv)
+    plugin = commands[name][2] if name in commands else None
+    if plugin is None or not getattr(plugin, "fast", None):
+        return
+    try:
+        from helper import fastindex
+
+        fastindex.remember()
+    except Exception as exc:  # only ever an optimisation
+        console.verbose(f"fast start index not written: {exc}")
+
+
 def _journal_dir(project: Any) -> str | None:
     """The state folder the run's record goes to, or None when the journal is off (or unreachable)."""
     if not project.found or not project.config.get("journal.enabled", True):
@@ -212,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = _all_commands()
         _prefetch(argv, commands)
+        _remember_fast(argv, commands)
         from helper.parsing import build_parser
 
         parser, module, plugin = build_parser(argv, commands)
@@ -268,25 +283,9 @@ def _run(module: Any, args: Any, project: Any, argv: list[str], started: float) 
     code, error = 1, None
     try:
         if getattr(module, "REPLAYABLE", False) and project.found:
-            code = _run_recorded(module, args, project, argv)
+            code, error = outcome(lambda: _run_recorded(module, args, project, argv))
         else:
-            code = int(module.run(args, project) or 0)
-        return code
-    except HelpError as exc:
-        code, error = exc.exit_code, exc.headline()
-        _report(exc)
-        return code
-    except KeyboardInterrupt:
-        code, error = EXIT_INTERRUPTED, "interrupted"
-        console.error("interrupted", "nothing was left half-written; run the command again to finish")
-        return code
-    except Exception as exc:
-        code, error = 1, f"internal error: {exc.__class__.__name__}: {exc}"
-        if console.debug:
-            import traceback
-
-            traceback.print_exc()
-        console.error(error, "this is a bug in help.py; rerun with --debug and report the traceback")
+            code, error = outcome(lambda: module.run(args, project))
         return code
     finally:
         hits, misses = _cache_counts()
@@ -302,6 +301,27 @@ def _run(module: Any, args: Any, project: Any, argv: list[str], started: float) 
                 _journal_end(state, key, project, fields)
             except Exception as exc:
                 console.verbose(f"journal not written: {exc}")
+
+
+def outcome(body: Any) -> tuple[int, str | None]:
+    """Run a command's `body()`: (exit code, the error's headline or None), each failure reported as the CLI does.
+    Shared with the fast start path (helper.fast), so both end a run the same way."""
+    try:
+        return int(body() or 0), None
+    except HelpError as exc:
+        _report(exc)
+        return exc.exit_code, exc.headline()
+    except KeyboardInterrupt:
+        console.error("interrupted", "nothing was left half-written; run the command again to finish")
+        return EXIT_INTERRUPTED, "interrupted"
+    except Exception as exc:
+        error = f"internal error: {exc.__class__.__name__}: {exc}"
+        if console.debug:
+            import traceback
+
+            traceback.print_exc()
+        console.error(error, "this is a bug in help.py; rerun with --debug and report the traceback")
+        return 1, error
 
 
 def _run_recorded(module: Any, args: Any, project: Any, argv: list[str]) -> int:

@@ -6,7 +6,7 @@ so `config check` knows every key and an unknown one is always an error.
 
 from __future__ import annotations
 
-import re
+# re is imported by the two functions that match (a plugin's __init__ builds Settings on the fast start path)
 
 TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
 if TYPE_CHECKING:
@@ -158,6 +158,8 @@ _UNITS |= {"g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "ti
 
 def is_secret(key: str) -> bool:
     """True for keys whose values must never be shown (secret, token, password, key...)."""
+    import re
+
     return bool(re.search(_SECRET, key.rsplit(".", 1)[-1], re.IGNORECASE))
 
 
@@ -165,6 +167,8 @@ def parse_size(value: str | int) -> int:
     """'2GiB' -> 2147483648; plain integers are bytes. Raises ValueError."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
+    import re
+
     match = re.match(_SIZE, str(value), re.IGNORECASE)
     if not match:
         raise ValueError(f"not a size: {value!r}")

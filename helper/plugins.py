@@ -8,8 +8,8 @@ commands, and the command modules are imported only when they run.
 
 from __future__ import annotations
 
-import importlib
 import os
+import sys
 
 from helper.errors import HelpError, MissingDependency
 
@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from helper.config_schema import Setting
+
+
+def import_module(name: str) -> ModuleType:
+    """importlib.import_module for an absolute name, without the importlib package (it imports warnings, and
+    every start imports this module)."""
+    __import__(name)
+    return sys.modules[name]
 
 
 class Plugin:
@@ -33,6 +40,7 @@ class Plugin:
         "checks",
         "commands",
         "description",
+        "fast",
         "install_hint",
         "modules",
         "name",
@@ -57,6 +65,9 @@ class Plugin:
         # "module:function" called with argv before the CLI parses it, for one of the plugin's commands: it may
         # start what the command will wait for (an engine call) while the rest of help.py loads.
         prefetch: str | None = None,
+        # Hand-written start paths for hot actions of the plugin's command: {"run": "module:function"}, called by
+        # helper.fast before argparse loads, with a helper.fast.Start; None from it hands the run to the full CLI.
+        fast: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -68,6 +79,7 @@ class Plugin:
         self.settings = settings or {}
         self.api = api
         self.prefetch = prefetch
+        self.fast = fast or {}
 
     def __repr__(self) -> str:
         return f"Plugin({self.name!r})"
@@ -133,7 +145,7 @@ def _bundled_package() -> ModuleType | None:
         if not os.path.isfile(os.path.join(here, name, "__init__.py")):
             continue
         try:
-            package = importlib.import_module(name)
+            package = import_module(name)
         except Exception:
             continue
         if os.path.dirname(os.path.dirname(os.path.abspath(package.__file__ or ""))) != here:
@@ -203,6 +215,10 @@ def _check(plugin: object) -> str | None:
         for k, v in plugin.commands.items()
     ):
         return "PLUGIN's commands must map a name to (module, summary)"
+    if not isinstance(plugin.fast, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and ":" in v for k, v in plugin.fast.items()
+    ):
+        return "PLUGIN's fast must map an action to 'module:function'"
     if not isinstance(plugin.settings, dict):
         return "PLUGIN's settings must map a key to helper.config_schema.Setting"
     if plugin.settings:  # the schema module is imported only when a plugin has settings
@@ -268,14 +284,14 @@ def _scan() -> tuple[list[Plugin], list[Problem], dict[str, str]]:
                 init = os.path.join(folder, "__init__.py")
                 if name.startswith(("_", ".")) or not os.path.isfile(init):
                     continue
-                plugin, problem = _load(name, lambda n=name: importlib.import_module(f"plugins.{n}"), folder)
+                plugin, problem = _load(name, lambda n=name: import_module(f"plugins.{n}"), folder)
                 add(plugin, problem, init)
     for name, value in entry_points():
         label = f"entry point {name} = {value}"
 
         def load(value: str = value) -> object:
             module_name, _, attribute = value.partition(":")
-            loaded: object = importlib.import_module(module_name.strip())
+            loaded: object = import_module(module_name.strip())
             for part in filter(None, attribute.strip().split(".")):
                 loaded = getattr(loaded, part)
             return loaded
@@ -292,19 +308,9 @@ RACY_WINDOW_NS = 2_000_000_000  # a folder this fresh may change again within th
 
 def _entry_point_key() -> tuple[object, ...]:
     """What the installed distributions' entry points depend on: the import path's folders."""
-    import sys
+    from helper.statsig import import_path_stamps
 
-    own = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    stamps: list[tuple[str, int | None]] = []
-    for entry in sys.path:
-        entry = os.path.abspath(entry or ".")
-        if entry == own:
-            continue  # help.py's own checkout: no installed distribution lives there
-        try:
-            stamps.append((entry, os.stat(entry).st_mtime_ns))
-        except OSError:
-            stamps.append((entry, None))
-    return (sys.executable, sys.version, tuple(stamps))
+    return import_path_stamps(skip=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _entry_point_cache() -> str:
@@ -497,7 +503,7 @@ def api(name: str) -> ModuleType:
         if plugin.name == name:
             if not plugin.api:
                 raise HelpError(f"plugin '{name}' offers no Python API", "use its command instead")
-            return importlib.import_module(plugin.api)
+            return import_module(plugin.api)
     raise HelpError(f"plugin '{name}' is not installed", "`help.py plugins` lists the plugins found")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from helper.config_schema import SCHEMA, coerce_env, defaults, problem_at, type_error
 from helper.errors import ConfigError
+from helper.root import RESERVED_VARIABLES
 from helper.root import ROOT_MARKERS as ROOT_MARKERS  # re-exported: the loader's markers
 from helper.root import find_root as _find_root
 
@@ -23,8 +24,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 ENV_PREFIX = "HELP_"
-# HELP_* variables that steer help.py itself rather than set a config key.
-ENV_RESERVED = {"HELP_PROFILE", "HELP_DEBUG", "HELP_PROJECT", "HELP_PLUGIN_PATH", "HELP_STATE_DIR"}
+ENV_RESERVED = RESERVED_VARIABLES  # HELP_* variables that steer help.py itself rather than set a config key
 
 
 def find_root(start: Path) -> Path | None:

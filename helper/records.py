@@ -17,7 +17,14 @@ from __future__ import annotations
 TYPE_CHECKING = False  # typing itself costs ~5 ms to import; annotations are strings here
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, TypeVar, dataclass_transform
+
+    R = TypeVar("R", bound="Record")
+else:
+
+    def dataclass_transform(**kwargs: object) -> Callable[[type], type]:
+        """For type checkers only: a Frozen subclass is checked as a frozen dataclass."""
+        return lambda cls: cls
 
 
 class _Factory:
@@ -78,3 +85,23 @@ class Record:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__fields__)})"
+
+
+@dataclass_transform(frozen_default=True)
+class Frozen(Record):
+    """A Record whose fields are set once, when it is made (like a frozen dataclass); copies by `replace`."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__dict__ or name not in self.__fields__:
+            raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name!r}")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: cannot delete {name!r}")
+
+
+def replace(record: R, **changes: Any) -> R:
+    """A copy of `record` with the fields in `changes` set anew (like dataclasses.replace)."""
+    values = {name: getattr(record, name) for name in record.__fields__}
+    values.update(changes)
+    return type(record)(**values)

@@ -9,6 +9,10 @@ import os
 
 ROOT_MARKERS = ("pyproject.toml", "config/help.toml", ".git", "setup.py", "setup.cfg")
 STATE_VARIABLE = "HELP_STATE_DIR"  # puts a project's state (.help/) elsewhere, e.g. a sandbox's writable folder
+# HELP_* variables that steer help.py itself rather than set a config key (helper.project, helper.fast).
+RESERVED_VARIABLES = frozenset(
+    {"HELP_PROFILE", "HELP_DEBUG", "HELP_PROJECT", "HELP_PLUGIN_PATH", STATE_VARIABLE, "HELP_NO_FAST"}
+)
 
 
 def state_dir(root: str) -> str:

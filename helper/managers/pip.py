@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from helper.managers.envcheck import Requirement
 
 
+# Extras, PEP 735 groups and requirements-NAME.txt files that make up the development set.
+DEV_SETS = ("dev", "test", "tests", "testing")
+
+
 class Pip(Manager):
     name = "pip"
 
@@ -66,7 +70,7 @@ class Pip(Manager):
         if self.uses_requirements():
             reqs: list[str] = []
             for path in self.requirement_files():
-                if path.name in ("requirements.txt", "requirements-dev.txt"):
+                if path.name in ("requirements.txt", *(f"requirements-{name}.txt" for name in DEV_SETS)):
                     reqs += reqfile.requirements(path.read_text(encoding="utf-8"))
             return reqs
         data = fresh_pyproject(self.root)
@@ -74,14 +78,18 @@ class Pip(Manager):
         extras = project.get("optional-dependencies", {}) or {}
         if "build-system" in data and project.get("name"):
             # An installable project goes in editable, as uv sync and poetry
-            # install do; its `dev` extra too, the pip world's usual dev set.
-            reqs = ["-e", ".[dev]" if "dev" in extras else "."]
+            # install do; with its dev and test extras, the pip world's usual dev set.
+            dev_extras = [name for name in DEV_SETS if name in extras]
+            reqs = ["-e", f".[{','.join(dev_extras)}]" if dev_extras else "."]
         else:
-            # Not installable: its requirements, with the `dev` extra's as above.
+            # Not installable: its requirements, with the dev and test extras' as above.
             reqs = list(project.get("dependencies", []) or [])
-            reqs += [r for r in extras.get("dev", []) or [] if isinstance(r, str)]
+            for name in DEV_SETS:
+                reqs += [r for r in extras.get(name, []) or [] if isinstance(r, str)]
         groups = data.get("dependency-groups", {}) or {}
-        reqs += _group(groups, "dev", set())
+        seen: set[str] = set()
+        for name in DEV_SETS:  # e.g. toolz declares pytest only in a `test` group
+            reqs += _group(groups, name, seen)
         return reqs
 
     # -- environment --------------------------------------------------------------

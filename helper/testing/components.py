@@ -23,10 +23,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helper.errors import HelpError, MissingDependency
 from helper.ui import console
+
+if TYPE_CHECKING:
+    from helper.cache import Cache
+    from helper.fingerprint import Fingerprinter
+    from helper.project import Project
 
 KEY_VERSION = 1
 LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lock", "bun.lockb")
@@ -81,7 +86,7 @@ class Outcome:
         return any(r["outcome"] not in PASSLIKE for r in self.rows)
 
 
-def configured(project: Any) -> dict[str, Component]:
+def configured(project: Project) -> dict[str, Component]:
     """The components with a runner, by name (validated by config_schema when the config was read)."""
     where = project.sources.get("test.components")
     found: dict[str, Component] = {}
@@ -108,13 +113,13 @@ def configured(project: Any) -> dict[str, Component]:
     return found
 
 
-def owns(project: Any, args: argparse.Namespace) -> bool:
+def owns(project: Project, args: argparse.Namespace) -> bool:
     """True when `--component NAME` names a component with its own runner (no pytest involved)."""
     name = getattr(args, "component", None)
     return bool(name) and name in configured(project)
 
 
-def for_whole_run(project: Any, args: argparse.Namespace, user_paths: list[str]) -> Outcome:
+def for_whole_run(project: Project, args: argparse.Namespace, user_paths: list[str]) -> Outcome:
     """Every component with a runner, for a `help.py test` not narrowed to some tests (on shard 1 of N)."""
     if args.component or user_paths:
         return Outcome()
@@ -124,7 +129,7 @@ def for_whole_run(project: Any, args: argparse.Namespace, user_paths: list[str])
     return run(project, list(found.values()), args, extra=[]) if found else Outcome()
 
 
-def run(project: Any, components: list[Component], args: argparse.Namespace, extra: list[str]) -> Outcome:
+def run(project: Project, components: list[Component], args: argparse.Namespace, extra: list[str]) -> Outcome:
     """Each component answered from the cache or run; rows in the report's shape (helper.testing.report)."""
     from helper import cache as cache_module
     from helper.fingerprint import Fingerprinter, list_files
@@ -146,7 +151,7 @@ def run(project: Any, components: list[Component], args: argparse.Namespace, ext
     return outcome
 
 
-def execute(project: Any, args: argparse.Namespace) -> int:
+def execute(project: Project, args: argparse.Namespace) -> int:
     """`help.py test --component NAME` for a component with its own runner: run it, report it as pytest's are."""
     from helper.testing import report as reports
     from helper.testing.select import Plan
@@ -185,13 +190,13 @@ def execute(project: Any, args: argparse.Namespace) -> int:
 
 # -- one component ------------------------------------------------------------------
 def _one(
-    project: Any,
+    project: Project,
     component: Component,
     args: argparse.Namespace,
     extra: list[str],
     files: list[str],
-    fp: Any,
-    cache: Any,
+    fp: Fingerprinter,
+    cache: Cache,
     memory: _Memory,
     versions: _Versions,
     outcome: Outcome,
@@ -353,7 +358,7 @@ def _why(
 
 
 # -- running ------------------------------------------------------------------------
-def _execute(project: Any, component: Component, extra: list[str], reason: str) -> tuple[list[dict[str, Any]], int]:
+def _execute(project: Project, component: Component, extra: list[str], reason: str) -> tuple[list[dict[str, Any]], int]:
     """Run the component's runner in its folder; its results, per test where its output says."""
     from helper import proc
     from helper.testing import junitxml, tap

@@ -9,10 +9,10 @@ environment) -- i.e. a dependency or the environment changed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
+from helper.records import Factory, Frozen
 from helper.testing.deps import Hasher
 from helper.testing.state import State
 
@@ -20,8 +20,9 @@ PASSLIKE = {"passed", "skipped", "xfailed", "xpassed"}
 KEY_VERSION = 2
 
 
-@dataclass
-class Decision:
+class Decision(NamedTuple):
+    """One known test: run it (and why), or answer it with `result` from the cache."""
+
     test: str
     file: str
     run: bool
@@ -29,10 +30,11 @@ class Decision:
     result: dict[str, Any] | None = None  # the cached result when not run
 
 
-@dataclass
-class Plan:
-    decisions: list[Decision] = field(default_factory=list)
-    collect: dict[str, str] = field(default_factory=dict)  # test file -> why pytest must collect it
+class Plan(Frozen):
+    """Every known test's decision, and the test files pytest must collect (new, changed, failed)."""
+
+    decisions: tuple[Decision, ...] = ()
+    collect: dict[str, str] = Factory(dict)  # test file -> why pytest must collect it
 
     @property
     def to_run(self) -> list[Decision]:
@@ -61,26 +63,27 @@ def collect_key(env: str, deps_key: str) -> str:
     return hashlib.sha256(f"help-test-collect\0{KEY_VERSION}\0{env}\0{deps_key}".encode()).hexdigest()
 
 
-def _short(names: list[str], limit: int = 3) -> str:
+def _short(names: Sequence[str], limit: int = 3) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def make_plan(
     *,
-    test_files: list[str],
+    test_files: Sequence[str],
     state: State,
     hasher: Hasher,
     env: str,
-    env_changed: list[str],
+    env_changed: Sequence[str],
     lookup: Callable[[str], dict[str, Any] | None],
-    wanted: Callable[[str], bool] = lambda test: True,
+    wanted: Callable[[str], bool] | None = None,
     run_all: bool = False,
     changed_files: set[str] | None = None,
     partial_ok: bool = False,
 ) -> Plan:
-    """Decide every known test of `test_files`; `partial_ok`: only named node ids are wanted."""
-    plan = Plan()
+    """Decide every known test of `test_files` (`wanted`: of those it keeps); `partial_ok`: only named node ids are wanted."""
+    decisions: list[Decision] = []
+    collect: dict[str, str] = {}
     for rel in test_files:
         variants = state.files.get(rel, [])
         base = None
@@ -94,14 +97,14 @@ def make_plan(
                 break
         if base is None:
             if not variants:
-                plan.collect[rel] = "new test file"
+                collect[rel] = "new test file"
             elif variants[0].get("error"):
-                plan.collect[rel] = "collection failed last time"
+                collect[rel] = "collection failed last time"
             elif variants[0].get("partial"):
-                plan.collect[rel] = "only some of its tests were collected last time"
+                collect[rel] = "only some of its tests were collected last time"
             else:
                 changed = hasher.changed(state.names(variants[0]["collect"]), state.seen)
-                plan.collect[rel] = (
+                collect[rel] = (
                     f"changed: {_short(changed)}"
                     if changed
                     else "environment changed"
@@ -113,8 +116,8 @@ def make_plan(
             base = variants[0]
         static = state.names(base["collect"])
         for test in base.get("ids", []):
-            if wanted(test):
-                plan.decisions.append(
+            if wanted is None or wanted(test):
+                decisions.append(
                     _decide(
                         test,
                         rel,
@@ -128,7 +131,7 @@ def make_plan(
                         changed_files,
                     )
                 )
-    return plan
+    return Plan(tuple(decisions), collect)
 
 
 def _decide(
@@ -138,7 +141,7 @@ def _decide(
     state: State,
     hasher: Hasher,
     env: str,
-    env_changed: list[str],
+    env_changed: Sequence[str],
     lookup: Callable[[str], dict[str, Any] | None],
     run_all: bool,
     changed_files: set[str] | None,

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from helper.cache import action_key
+from helper.cache import Cache, action_key
 from helper.fsutil import atomic_write
 
 VERSION = 1
@@ -100,11 +100,11 @@ class State:
     def _shared_key(project_name: str) -> str:
         return action_key("help-test-state", VERSION, project_name)
 
-    def share(self, cache: Any, project_name: str) -> None:
+    def share(self, cache: Cache, project_name: str) -> None:
         digest = cache.put_blob(json.dumps(self.data, separators=(",", ":")).encode())
         cache.put_action(self._shared_key(project_name), {"blob": digest})
 
-    def load_shared(self, cache: Any, project_name: str) -> bool:
+    def load_shared(self, cache: Cache, project_name: str) -> bool:
         pointer = cache.get_action(self._shared_key(project_name))
         blob = cache.get_blob(pointer["blob"]) if isinstance(pointer, dict) and "blob" in pointer else None
         try:

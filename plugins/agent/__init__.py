@@ -12,6 +12,12 @@ PLUGIN = Plugin(
     settings={
         "server": Setting("str", "http://127.0.0.1:11434", "model server URL (Ollama or OpenAI-compatible)"),
         "api": Setting("choice", "auto", "the server's protocol", choices=("auto", "ollama", "openai")),
+        "client": Setting(
+            "choice",
+            "auto",
+            "who speaks the Ollama API: the ollama package when installed (auto), always it (ollama), or the stdlib",
+            choices=("auto", "ollama", "stdlib"),
+        ),
         "model": Setting("str", None, "model to use (default: chosen per task from the installed ones)"),
         "fallback": Setting("list", [], "smaller models tried in order when the server is out of memory or slow"),
         "timeout": Setting("float", 120.0, "seconds without a byte from the server before a call is given up"),

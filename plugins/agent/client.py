@@ -1,12 +1,16 @@
 """Model servers over HTTP: Ollama's /api/* (NDJSON streams) and OpenAI's /v1/chat/completions (SSE).
 
-Stdlib http.client only. Every failure is a typed ModelError; calls go through
-the core's retry (backoff) and a circuit breaker per server.
+Stdlib http.client here. Every failure is a typed ModelError; calls go through
+the core's retry (backoff) and a circuit breaker per server. The Ollama API can
+also be spoken through the `ollama` package (plugins.agent.ollama_package),
+chosen by `agent.client`: `auto` (the package when it imports), `ollama` or
+`stdlib`; the package is imported only when that choice is made.
 """
 
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import json
 import time
 import urllib.parse
@@ -106,6 +110,7 @@ class Client:
     """Shared HTTP plumbing; subclasses speak one protocol."""
 
     api = ""
+    implementation = "stdlib"
 
     def __init__(
         self, server: str, *, timeout: float = 120.0, attempts: int = 3, breaker: CircuitBreaker | None = None
@@ -120,6 +125,11 @@ class Client:
         self.attempts = attempts
         self.breaker = breaker or CircuitBreaker(threshold=5, reset_after=30.0)
         self.retries = 0
+
+    @property
+    def via(self) -> str:
+        """Which client speaks to the server, for `agent models` and the doctor."""
+        return "the stdlib HTTP client (http.client)"
 
     # -- transport ---------------------------------------------------------
     def _connect(self) -> http.client.HTTPConnection:
@@ -291,8 +301,11 @@ class Ollama(Client):
             raise StreamBroken("model server ended the stream before `done`", "retry; check the server's log")
         return Reply("".join(text), calls, model, tokens, time.monotonic() - started)
 
+    def _tags(self) -> dict[str, Any]:
+        return self._json("GET", "/api/tags")  # type: ignore[no-any-return]
+
     def models(self) -> list[ModelInfo]:
-        data = self._json("GET", "/api/tags")
+        data = self._tags()
         loaded = {m.get("name") for m in self.ps()}
         found = []
         for entry in data.get("models", []):
@@ -354,6 +367,8 @@ def _ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 for c in message["tool_calls"]
             ]
         message.pop("tool_call_id", None)
+        if message.get("role") == "tool" and message.get("name"):
+            message.setdefault("tool_name", message["name"])  # Ollama's name for the tool a result is from
         out.append(message)
     return out
 
@@ -455,17 +470,48 @@ def _openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def connect(server: str, api: str = "auto", *, timeout: float = 120.0, attempts: int = 3) -> Client:
-    """A client for `server`; `auto` asks /api/tags (Ollama) and falls back to OpenAI's protocol."""
+CLIENTS = ("auto", "ollama", "stdlib")
+
+
+def package_found() -> bool:
+    """Whether the `ollama` package is installed (found, not imported)."""
+    return importlib.util.find_spec("ollama") is not None
+
+
+def ollama_class(choice: str = "auto") -> type[Ollama]:
+    """The class that speaks the Ollama API for `agent.client = choice` (imports the package only for it)."""
+    if choice not in CLIENTS:
+        raise HelpError(f"agent.client is '{choice}'", f"use one of {', '.join(CLIENTS)}")
+    if choice == "stdlib" or (choice == "auto" and not package_found()):
+        return Ollama
+    try:
+        from plugins.agent.ollama_package import OllamaPackage
+    except ImportError as exc:
+        if choice == "ollama":
+            raise HelpError(
+                f"agent.client is 'ollama' but the ollama package cannot be imported: {exc}",
+                "pip install ollama (or help.py install --optional ollama), or set agent.client = auto",
+            ) from None
+        return Ollama  # auto: a broken install falls back to the stdlib client
+    return OllamaPackage
+
+
+def connect(
+    server: str, api: str = "auto", *, timeout: float = 120.0, attempts: int = 3, client: str = "auto"
+) -> Client:
+    """A client for `server`; `auto` asks /api/tags (Ollama) and falls back to OpenAI's protocol.
+
+    `client` picks who speaks the Ollama API (see ollama_class); OpenAI's protocol is always the stdlib client's.
+    """
     if api == "ollama":
-        return Ollama(server, timeout=timeout, attempts=attempts)
+        return ollama_class(client)(server, timeout=timeout, attempts=attempts)
     if api == "openai":
         return OpenAI(server, timeout=timeout, attempts=attempts)
     probe = Ollama(server, timeout=min(timeout, 10.0), attempts=1)
     try:
         data = probe._json("GET", "/api/tags")
         if isinstance(data, dict) and "models" in data:
-            return Ollama(server, timeout=timeout, attempts=attempts)
+            return ollama_class(client)(server, timeout=timeout, attempts=attempts)
     except ServerUnavailable:
         raise
     except ModelError:

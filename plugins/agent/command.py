@@ -100,6 +100,7 @@ def _client(project: Any) -> Any:
         str(project.get("agent.api")),
         timeout=float(project.get("agent.timeout")),
         attempts=int(project.get("agent.attempts")),
+        client=str(project.get("agent.client")),
     )
 
 
@@ -274,11 +275,13 @@ def _models(project: Any, rest: list[str]) -> int:
                 "parameters": m.parameters,
                 "context": m.context,
                 "loaded": m.loaded,
+                "client": client.implementation,  # who spoke to the server: "ollama" (the package) or "stdlib"
             }
         )
-    console.result(
-        rows,
-        lambda d: console.table(
+
+    def render(d: list[dict[str, Any]]) -> None:
+        console.echo(f"{client.server} ({client.api} API) through {client.via}")
+        console.table(
             [
                 [
                     r["name"],
@@ -290,8 +293,9 @@ def _models(project: Any, rest: list[str]) -> int:
                 for r in d
             ],
             ["model", "size", "family", "context", "loaded"],
-        ),
-    )
+        )
+
+    console.result(rows, render)
     return 0
 
 
@@ -392,5 +396,6 @@ def _ui(project: Any) -> int:
     from plugins.agent.dashboard import Dashboard
 
     project.ensure_state_dir()
-    Dashboard(project.root, str(project.get("agent.server")), str(project.get("agent.api"))).run()
+    server, api, client = (str(project.get(f"agent.{key}")) for key in ("server", "api", "client"))
+    Dashboard(project.root, server, api, client=client).run()
     return 0

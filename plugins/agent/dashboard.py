@@ -56,13 +56,13 @@ def system_memory() -> str:
     return f"memory: {values['MemAvailable'] / 2**30:.1f} of {values['MemTotal'] / 2**30:.1f} GiB free"
 
 
-def server_report(server: str, api: str) -> str:
+def server_report(server: str, api: str, client_choice: str = "auto") -> str:
     """The model server: reachable or not, its loaded models and their GPU memory, and the GPU's free memory."""
     from plugins.agent import models
     from plugins.agent.client import connect
 
     try:
-        client = connect(server, api, timeout=3.0, attempts=1)
+        client = connect(server, api, timeout=3.0, attempts=1, client=client_choice)
         if hasattr(client, "ps"):
             loaded = [f"{m.get('name')} ({int(m.get('size_vram') or 0) / 2**30:.1f} GiB GPU)" for m in client.ps()]
             head = f"server {server}: up, loaded: {', '.join(loaded) or 'none'}"
@@ -94,11 +94,12 @@ class Dashboard(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, root: Path, server: str, api: str = "auto", interval: float = 1.0) -> None:
+    def __init__(self, root: Path, server: str, api: str = "auto", interval: float = 1.0, client: str = "auto") -> None:
         super().__init__()
         self.root = root
         self.server = server
         self.api = api
+        self.client = client
         self.interval = interval
         self.store = Store(root / ".help" / "agent.sqlite")
         self.selected: str | None = None
@@ -195,7 +196,7 @@ class Dashboard(App[None]):
         self.run_worker(self._system_report, thread=True, exclusive=True, group="system")
 
     def _system_report(self) -> None:
-        text = server_report(self.server, self.api)
+        text = server_report(self.server, self.api, self.client)
         self.call_from_thread(self.query_one("#system", Static).update, text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

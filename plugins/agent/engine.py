@@ -335,7 +335,8 @@ class Engine:
 
     def integrate_files(self, task: dict[str, Any], sub: int | None) -> str | None:
         """The integrator's part of a step: added files moved by the project's conventions, asked-for
-        dependencies added with `help.py install` (outside the sandbox); the error when an install failed."""
+        dependencies added with `help.py install` (in the sandbox, with the network for the package index);
+        the error when an install failed."""
         worktree = Path(task["worktree"])
         conventions = self.contexts.get(worktree).conventions
         for old, new in integrator.place(worktree, task["base"], conventions):
@@ -346,11 +347,14 @@ class Engine:
             if requirement in done:
                 continue
             self.say(f"  [integrator] help.py install {requirement}{' --dev' if dev else ''}")
-            result = integrator.install(worktree, requirement, dev)
+            job = integrator.install(worktree, requirement, dev)
+            result = self.sandboxed(task, sub, "install", job.command, **job.options)
             if not result.ok:
                 lines = result.stderr.strip().splitlines()
                 why = next((x[len("error: ") :] for x in lines if x.startswith("error: ")), None)
-                why = why or (lines or [f"exit {result.returncode}"])[-1]
+                why = why or (lines or [f"exit {result.exit_code}"])[-1]
+                if result.violations:
+                    why = f"{why} (sandbox: {'; '.join(result.violations)})"
                 return f"help.py install {requirement} failed: {why}"
             self.store.note(task["id"], sub, "dependency", f"{requirement}: help.py install{' --dev' if dev else ''}")
         return None
@@ -427,6 +431,9 @@ class Engine:
         readonly: list[Path] | None = None,
         writable: list[Path] | None = None,
         summarise: Callable[[sandboxing.Outcome], str] | None = None,
+        network: bool = False,
+        timeout: float | None = None,
+        limits: dict[str, int] | None = None,
     ) -> sandboxing.Outcome:
         """Run `command` in the task's worktree through the sandbox, recording the result and any violation."""
         worktree = Path(task["worktree"])
@@ -437,8 +444,10 @@ class Engine:
             worktree,
             readonly=list(dict.fromkeys(shown)),
             writable=writable,
-            timeout=self.settings.sandbox_timeout,
+            timeout=timeout or self.settings.sandbox_timeout,
             env=env,
+            network=network,
+            limits=limits,
         )
         output = result.stdout + result.stderr
         if summarise is not None:

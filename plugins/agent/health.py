@@ -1,4 +1,4 @@
-"""The doctor's view of the agent's workers: alive (heartbeat fresh), stalled, or none while tasks wait."""
+"""The doctor's view of the agent: which client speaks the Ollama API, and the workers (alive, stalled, none)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,40 @@ from helper.checks import Check
 
 
 def checks(project: Any) -> list[Check]:
+    return [client_check(str(project.get("agent.client"))), *worker_checks(project)]
+
+
+def client_check(choice: str) -> Check:
+    """Which client `agent.client = choice` uses for the Ollama API (found, not imported: the doctor stays quick)."""
+    from importlib import metadata
+
+    from plugins.agent.client import package_found
+
+    found = package_found()
+    try:
+        version = metadata.version("ollama") if found else ""
+    except metadata.PackageNotFoundError:
+        version = "?"
+    if choice == "stdlib":
+        note = f" (the ollama package {version} is installed, not used)" if found else ""
+        return Check("agent client", "ok", f"Ollama API through the stdlib HTTP client: agent.client = stdlib{note}")
+    if found:
+        return Check("agent client", "ok", f"Ollama API through the ollama package {version} (agent.client = {choice})")
+    if choice == "ollama":
+        return Check(
+            "agent client",
+            "fail",
+            "agent.client = ollama but the ollama package is not installed",
+            "pip install ollama (or help.py install --optional ollama), or set agent.client = auto",
+        )
+    return Check(
+        "agent client",
+        "ok",
+        "Ollama API through the stdlib HTTP client (agent.client = auto; the ollama package is not installed)",
+    )
+
+
+def worker_checks(project: Any) -> list[Check]:
     url = project.get("agent.redis")
     path = project.state_dir / "agent.sqlite"
     if not url and not path.exists():

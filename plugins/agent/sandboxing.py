@@ -96,8 +96,14 @@ def run(
     writable: list[Path] | None = None,
     timeout: float = 300.0,
     env: dict[str, str] | None = None,
+    network: bool = False,
+    limits: dict[str, int] | None = None,
 ) -> Outcome:
-    """`command` in `worktree` under the sandbox: writes only there (and `writable`), no network, few processes."""
+    """`command` in `worktree` under the sandbox: writes only there (and `writable`), no network, few processes.
+
+    `network` lets it reach the network (only `help.py install`, which needs the package index, asks for it);
+    `limits` raises the policy's mem / cpu / disk / procs for a command known to need more (an install).
+    """
     worktree = worktree.resolve()
     readonly = [p.resolve() for p in (readonly or [])]
     writable = [worktree, *(p.resolve() for p in (writable or []))]
@@ -106,10 +112,11 @@ def run(
         readonly.append(prefix)
     env = dict(env or {})
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    extra: dict[str, Any] = {"network": network, **(limits or {})}
     api = _sandbox_api()
     if api is not None:
-        return _run_api(api, command, worktree, readonly, writable, timeout, env)
-    return _run_fallback(_policy_module(), command, worktree, readonly, writable, timeout, env)
+        return _run_api(api, command, worktree, readonly, writable, timeout, env, extra)
+    return _run_fallback(_policy_module(), command, worktree, readonly, writable, timeout, env, extra)
 
 
 ERRNO = re.compile(r"\[Errno (\d+)\] [^:\n]+: '(/[^'\n]+)'")
@@ -142,6 +149,7 @@ def _run_api(
     writable: list[Path],
     timeout: float,
     env: dict[str, str],
+    extra: dict[str, Any],
 ) -> Outcome:
     fields: dict[str, Any] = {"workdir": worktree, "readonly": readonly, "writable": writable, "network": False}
     fields["env"] = env
@@ -150,6 +158,7 @@ def _run_api(
         fields["timeout"] = timeout
     if "procs" in names:
         fields["procs"] = PROCS
+    fields.update({k: v for k, v in extra.items() if k in names})
     result = api.run(command, api.Policy(**fields))
     violations = _judge(result.stdout + result.stderr, list(getattr(result, "violations", []) or []), worktree)
     limit = getattr(result, "limit_hit", None)
@@ -201,8 +210,11 @@ def _run_fallback(
     writable: list[Path],
     timeout: float,
     env: dict[str, str],
+    extra: dict[str, Any],
 ) -> Outcome:
-    policy = policy_module.Policy(workdir=worktree, readonly=readonly, writable=writable, network=False, env=env)
+    policy = policy_module.Policy(
+        workdir=worktree, readonly=readonly, writable=writable, env=env, **{"network": False, **extra}
+    )
     try:
         argv = _hide_homes(list(policy_module.wrap(policy, command)))
     except HelpError:

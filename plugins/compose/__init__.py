@@ -11,6 +11,7 @@ PLUGIN = Plugin(
     install_hint="sudo apt-get install podman   (or install docker)",
     checks="plugins.compose.command:checks",
     prefetch="plugins.compose.prefetch:start",
+    fast={"ps": "plugins.compose.fast:ps"},  # `compose ps` starts without argparse or the model code (helper.fast)
     settings={
         "engine": Setting("choice", "auto", "container engine", choices=("auto", "podman", "docker")),
         "monitor_interval": Setting("float", 2.0, "seconds between the monitor's checks"),

@@ -158,7 +158,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
 
 
 def _wait_healthy(engine: Any, model: Any, names: list[str], timeout: float) -> None:
-    """Run each service's healthcheck (help.py's, as the monitor does) until all pass."""
+    """Until every healthcheck passes: help.py runs it on podman (as the monitor does), docker's daemon on docker."""
     from plugins.compose import engine as eng
     from plugins.compose import events
 
@@ -175,8 +175,7 @@ def _wait_healthy(engine: Any, model: Any, names: list[str], timeout: float) -> 
                     pending.remove(name)  # an init container that has done its job
                 continue
             if service.health is not None:
-                cname = eng.container_name(model, service)
-                if not engine.run("exec", cname, *service.health.argv(), timeout=service.health.timeout).ok:
+                if not engine.health(eng.container_name(model, service), service):
                     continue
                 entry = state.setdefault("services", {}).setdefault(name, {"restarts": 0, "breaker": "closed"})
                 if entry.get("health") != "healthy":
@@ -213,44 +212,17 @@ def _config(project: Any) -> int:
     return 0
 
 
-def _uptime(row: dict[str, Any]) -> float | None:
-    started = row.get("StartedAt")
-    if isinstance(started, int | float) and started > 0 and str(row.get("State")).lower() == "running":
-        return round(time.time() - float(started), 1)
-    return None
-
-
 def _ps(engine: Any, model: Any, names: list[str], everything: bool = False) -> int:
     from plugins.compose import engine as eng
-    from plugins.compose import events
+    from plugins.compose import events, ps
 
-    rows = {eng.labels_of(r).get(eng.SERVICE_LABEL, ""): r for r in engine.containers(model.name)}
-    if everything:  # services outside the active profiles too, once they have a container
-        names = names + [n for n in model.services if n in rows and n not in names]
+    services = {
+        name: (eng.container_name(model, service), service.health is not None, [p.spec() for p in service.ports])
+        for name, service in model.services.items()
+    }
     state = events.load_state(model.root).get("services", {})
-    out = []
-    for name in names:
-        row = rows.get(name) or {}
-        info = state.get(name, {})
-        out.append({
-            "service": name,
-            "container": eng.container_name(model, model.services[name]),
-            "state": eng.state_of(row) if row else "absent",
-            "health": info.get("health", "unknown") if model.services[name].health else "none",
-            "restarts": int(info.get("restarts", 0)),
-            "breaker": info.get("breaker", "closed"),
-            "ports": [p.spec() for p in model.services[name].ports],
-            "uptime": _uptime(row),
-        })  # fmt: skip
-
-    def render(data: list[dict[str, Any]]) -> None:
-        console.table(
-            [[d["service"], d["state"], d["health"], d["restarts"], " ".join(d["ports"]),
-              "" if d["uptime"] is None else f"{d['uptime']:.0f}s"] for d in data],
-            headers=["SERVICE", "STATE", "HEALTH", "RESTARTS", "PORTS", "UPTIME"],
-        )  # fmt: skip
-
-    console.result(out, render)
+    out = ps.rows(services, names, engine.containers(model.name), state, everything)
+    console.result(out, ps.render)
     return 0
 
 

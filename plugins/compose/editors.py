@@ -54,8 +54,10 @@ def vscode(root: Path) -> dict[str, Any]:
 def kube(engine: Any, names: list[str], target: Path) -> dict[str, Any]:
     """Kubernetes YAML of the running containers through `podman kube generate`."""
     if engine.name != "podman":
-        raise HelpError("compose kube needs podman (`podman kube generate`); docker has no equivalent",
-                        "install podman, or convert the compose file with kompose")  # fmt: skip
+        raise HelpError(f"compose kube needs podman (`podman kube generate`); the engine is {engine.name}, "
+                        "which has no command that writes Kubernetes YAML",
+                        "install podman and set compose.engine = podman (or auto), "
+                        "or convert the compose file with kompose; nothing was written")  # fmt: skip
     result = engine.run("kube", "generate", *names, timeout=60)
     if not result.ok:
         reason = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]

@@ -11,6 +11,18 @@ As in compose, services reach each other by name: `up` makes the project's netwo
 with the project, and joins each container to its networks with the service name as alias.
 A dependent starts only once each dependency meets its `depends_on` condition (healthy by
 help.py's own run of the healthcheck, or exited 0).
+
+Podman and docker differ where it matters, and the differences live here:
+- health: podman without systemd never runs a healthcheck, so help.py runs the test itself
+  through `exec`; docker's daemon runs it (the test is passed as `--health-*` flags) and its
+  own health state (`.State.Health.Status`) is what `ps`, `up --wait` and the monitor read;
+- `ps --format json` on docker has no exit code, start time or label map, so docker rows
+  are completed from one `inspect` of the listed containers into podman's shape;
+- docker events name the container's labels under Actor.Attributes, say `die` for `died`
+  and time themselves in nanoseconds (`timeNano`), which is the monitor's cursor;
+- `rm -t` (stop grace) is podman's: docker stops with `stop -t` and then removes;
+- `--entrypoint` on docker takes one executable, the rest of the entrypoint goes first in
+  the command; a 20.10 daemon joins one network at `create`, the others by `network connect`.
 """
 
 from __future__ import annotations
@@ -22,6 +34,8 @@ from helper.errors import HelpError
 from helper.which import which
 from plugins.compose.model import Model, Service
 from plugins.compose.prefetch import LABEL as prefetch_label
+from plugins.compose.prefetch import json_format
+from plugins.compose.ps import labels_of, state_of  # shared with `compose ps`'s fast path
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
@@ -40,13 +54,30 @@ class Engine:
     def run(self, *args: str, timeout: float = 120, check: bool = False) -> proc.Result:
         return proc.run([self.binary, *args], timeout=timeout, check=check)
 
+    @property
+    def docker(self) -> bool:
+        return self.name == "docker"
+
+    @property
+    def json_format(self) -> str:
+        return json_format(self.binary)
+
     def ensure_running(self) -> None:
-        probe = self.run("info", "--format", "json", timeout=30)
+        # docker 20.10's `info` exits 0 without a daemon (the error is inside its output); `version` does not
+        probe = self.run(
+            *(["version", "--format", "{{.Server.Version}}"] if self.docker else ["info", "--format", "json"]),
+            timeout=30,
+        )
         if not probe.ok:
             reason = (probe.stderr.strip().splitlines() or ["no answer"])[-1]
             raise HelpError(
                 f"the {self.name} engine is not running or not reachable: {reason}",
-                "start it (systemctl start docker / podman system service) and try again; nothing was started",
+                (
+                    "start it (systemctl start docker, or without systemd as root: dockerd &)"
+                    if self.docker
+                    else "start it (podman system service, for a remote CONTAINER_HOST)"
+                )
+                + " and try again; nothing was started",
             )
 
     def containers(self, project: str) -> list[dict[str, Any]]:
@@ -62,7 +93,84 @@ class Engine:
         if not result.ok:
             self.ensure_running()  # a clear error when the engine is down
             raise proc.command_failed(result)
-        return _json_list(result.stdout)
+        rows = _json_list(result.stdout)
+        return self._completed(rows) if self.docker and rows else rows
+
+    def _completed(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Docker's ps rows in podman's shape (Id, State, ExitCode, StartedAt, Labels), plus Health."""
+        found = self.run("inspect", *(str(r.get("ID")) for r in rows), timeout=60)
+        text = found.stdout.strip()
+        if not text.startswith("["):  # every container went away between the two calls, or the daemon did
+            self.ensure_running()
+            return []
+        out = []
+        for item in json.loads(text):  # a container removed in between is simply not there
+            state = item.get("State") or {}
+            health = state.get("Health") or {}
+            out.append({
+                "Id": item.get("Id"),
+                "Names": [str(item.get("Name", "")).lstrip("/")],
+                "State": state.get("Status", "unknown"),
+                "ExitCode": state.get("ExitCode"),
+                "StartedAt": _epoch(str(state.get("StartedAt") or "")),
+                "Labels": (item.get("Config") or {}).get("Labels") or {},
+                "Health": health.get("Status"),  # starting, healthy, unhealthy; None without a healthcheck
+                "RestartCount": item.get("RestartCount", 0),
+            })  # fmt: skip
+        return out
+
+    def health(self, cname: str, service: Service) -> bool:
+        """Does the service's healthcheck pass now? podman: help.py runs the test; docker: the daemon's state."""
+        assert service.health is not None
+        if self.docker:
+            out = self.run("inspect", "--format", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", cname)
+            return out.ok and out.stdout.strip() == "healthy"
+        return self.run("exec", cname, *service.health.argv(), timeout=max(service.health.timeout, 1)).ok
+
+    def remove(self, ids: list[str], grace: int, check: bool = False) -> None:
+        """Stop (SIGTERM, then SIGKILL after `grace` seconds) and remove containers."""
+        if self.docker:  # docker's rm has no stop timeout: stop first
+            self.run("stop", "-t", str(grace), *ids, timeout=60 + grace)
+            self.run("rm", "-f", *ids, timeout=120, check=check)
+        else:
+            self.run("rm", "-f", "-t", str(grace), *ids, timeout=120, check=check)
+
+
+def _epoch(stamp: str) -> float | None:
+    """Seconds since the epoch of docker's RFC 3339 time (nanoseconds, Z); None for the zero time."""
+    from datetime import datetime
+
+    try:
+        value = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def parse_event(data: dict[str, Any]) -> dict[str, Any]:
+    """One line of `events --format json` (podman's or docker's) as cursor, key, status, service, name, exit."""
+    actor = data.get("Actor")
+    if isinstance(actor, dict):  # docker
+        attrs = actor.get("Attributes") or {}
+        nanos = int(data.get("timeNano") or int(data.get("time") or 0) * 10**9)
+        stamp = f"{nanos // 10**9}.{nanos % 10**9:09d}"
+        status = str(data.get("Action") or data.get("status") or "")  # status and id: gone in newer APIs
+        name, code, ident = attrs.get("name"), attrs.get("exitCode"), actor.get("ID") or data.get("id")
+    else:  # podman
+        attrs = data.get("Attributes") or {}
+        stamp = str(data.get("Time") or data.get("time") or "")
+        status = str(data.get("Status") or data.get("status") or data.get("Action") or "")
+        name, code, ident = data.get("Name"), data.get("ContainerExitCode"), data.get("ID") or data.get("id")
+    if isinstance(code, str) and code.lstrip("-").isdigit():
+        code = int(code)
+    return {
+        "cursor": stamp,
+        "key": f"{stamp}:{ident}:{status}",
+        "status": status,
+        "service": attrs.get(SERVICE_LABEL, "") if isinstance(attrs, dict) else "",
+        "container": name,
+        "exit_code": code,
+    }
 
 
 def _json_list(text: str) -> list[dict[str, Any]]:
@@ -87,20 +195,12 @@ def container_name(model: Model, service: Service) -> str:
     return str(service.raw.get("container_name") or f"{model.name}-{service.name}")
 
 
-def labels_of(row: dict[str, Any]) -> dict[str, str]:
-    labels = row.get("Labels") or {}
-    if isinstance(labels, str):  # docker: "a=b,c=d"
-        labels = dict(x.partition("=")[::2] for x in labels.split(",") if x)
-    return dict(labels)
-
-
-def state_of(row: dict[str, Any]) -> str:
-    return str(row.get("State") or "unknown").lower()
-
-
-def run_argv(model: Model, service: Service) -> list[str]:
+def run_argv(model: Model, service: Service, docker: bool = False) -> list[str]:
+    """The `run -d` call for a service; on docker `create` when it joins several networks (see up)."""
     name = container_name(model, service)
-    argv = ["run", "-d", "--name", name, "--label", f"{LABEL}={model.name}"]
+    several = docker and not service.network_mode and len(service.networks) > 1
+    argv = ["create"] if several else ["run", "-d"]
+    argv += ["--name", name, "--label", f"{LABEL}={model.name}"]
     argv += ["--label", f"{SERVICE_LABEL}={service.name}", "--label", f"{DIGEST_LABEL}={service.digest()}"]
     for key, value in service.labels.items():
         argv += ["--label", f"{key}={value}"]
@@ -120,10 +220,20 @@ def run_argv(model: Model, service: Service) -> list[str]:
             mode = "container:" + container_name(model, model.services[mode[8:]])
         argv += ["--network", mode]
     elif service.networks:
-        for net in service.networks:
+        for net in list(service.networks)[:1] if docker else service.networks:
             argv += ["--network", model.networks[net]]
-        for alias in dict.fromkeys([service.name, *(a for aliases in service.networks.values() for a in aliases)]):
+        for alias in aliases(service):
             argv += ["--network-alias", alias]
+    if docker and service.health is not None:  # the daemon runs it; podman's is run by help.py
+        import shlex
+
+        health = service.health
+        test = health.test[1:]
+        shell = " ".join(test) if health.test[0] == "CMD-SHELL" else shlex.join(test)
+        argv += ["--health-cmd", shell, "--health-interval", _go_duration(health.interval)]
+        argv += ["--health-timeout", _go_duration(health.timeout), "--health-retries", str(health.retries)]
+        if health.start_period:
+            argv += ["--health-start-period", _go_duration(health.start_period)]
     argv += service.options
     if service.user:
         argv += ["--user", service.user]
@@ -131,11 +241,34 @@ def run_argv(model: Model, service: Service) -> list[str]:
         argv += ["--workdir", service.working_dir]
     if service.raw.get("hostname"):
         argv += ["--hostname", str(service.raw["hostname"])]
-    if service.entrypoint is not None:
+    command = list(service.command or [])
+    if service.entrypoint is not None and docker:  # docker: one executable, its arguments lead the command
+        argv += ["--entrypoint", service.entrypoint[0] if service.entrypoint else ""]
+        command = service.entrypoint[1:] + command
+    elif service.entrypoint is not None:
         argv += ["--entrypoint", json.dumps(service.entrypoint)]
     argv.append(str(service.image))
-    argv += service.command or []
-    return argv
+    return argv + command
+
+
+def aliases(service: Service) -> list[str]:
+    """The names a service is reached by on its networks: its own, then the extra aliases."""
+    return list(dict.fromkeys([service.name, *(a for names in service.networks.values() for a in names)]))
+
+
+def _go_duration(seconds: float) -> str:
+    """Seconds as a Go duration (docker's --health-* flags): 0.5 -> 500ms."""
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+def _join_networks(engine: Engine, model: Model, service: Service, cname: str) -> proc.Result:
+    """docker with several networks: the container was created on the first; join the rest, then start."""
+    for net in list(service.networks)[1:]:
+        flags = [x for alias in aliases(service) for x in ("--alias", alias)]
+        joined = engine.run("network", "connect", *flags, model.networks[net], cname, timeout=60)
+        if not joined.ok:
+            return joined
+    return engine.run("start", cname, timeout=60)
 
 
 def port_busy(host_ip: str, port: int, protocol: str) -> bool:
@@ -201,7 +334,7 @@ def wait_condition(engine: Engine, model: Model, name: str, dep: str, deadline: 
                 raise HelpError(f"services.{name}: dependency {dep} exited with code {code}, not 0",
                                 f"see `help.py compose logs {dep}`; {name} was not started")  # fmt: skip
         elif status == "running" and service.health is not None:
-            if engine.run("exec", cname, *service.health.argv(), timeout=max(service.health.timeout, 1)).ok:
+            if engine.health(cname, service):
                 state = events.load_state(model.root)
                 entry = state.setdefault("services", {}).setdefault(dep, {"restarts": 0, "breaker": "closed"})
                 if entry.get("health") != "healthy":
@@ -265,9 +398,12 @@ def up(
                 started = ", ".join(d["service"] for d in done) or "none"
                 raise HelpError(exc.message, f"{exc.hint}; up: {started} (stop with `help.py compose down`)") from None
         if action == "recreate":
-            engine.run("rm", "-f", "-t", "2", cname, timeout=60)
+            engine.remove([cname], grace=2)
         if action in ("create", "recreate"):
-            result = engine.run(*run_argv(model, service), timeout=120)
+            argv = run_argv(model, service, docker=engine.docker)
+            result = engine.run(*argv, timeout=120)
+            if result.ok and argv[0] == "create":
+                result = _join_networks(engine, model, service, cname)
         elif action == "start":
             result = engine.run("start", cname, timeout=60)
         else:
@@ -293,7 +429,7 @@ def down(engine: Engine, model: Model, names: list[str] | None = None, volumes: 
     targets = [r for r in rows if not names or labels_of(r).get(SERVICE_LABEL) in names]
     ids = [str(r.get("Id") or r.get("ID")) for r in targets]
     if ids:
-        engine.run("rm", "-f", "-t", "3", *ids, timeout=120, check=True)
+        engine.remove(ids, grace=3, check=True)
     if len(targets) == len(rows):
         kinds = ("network", "volume") if volumes else ("network",)
         for kind in kinds:

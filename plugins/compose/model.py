@@ -22,12 +22,13 @@ from pathlib import Path
 
 from helper.errors import ConfigError
 from helper.records import Factory, Record
+from plugins.compose import modelcache
+from plugins.compose.modelcache import BASE_NAMES
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
     from typing import Any
 
-BASE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 APPENDED = ("ports", "volumes", "expose")
 SERVICE_KEYS = {
     "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "volumes", "depends_on",
@@ -69,8 +70,9 @@ class Port(Record):
     host_ip: str = ""
 
     def spec(self) -> str:
-        prefix = f"{self.host_ip}:" if self.host_ip else ""
-        return f"{prefix}{self.host}:{self.container}/{self.protocol}"
+        from plugins.compose.ps import port_spec
+
+        return port_spec(self.host, self.container, self.protocol, self.host_ip)
 
 
 class Health(Record):
@@ -705,8 +707,6 @@ def _volume(spec: Any, root: Path, model: Model, where: str, key: str) -> str:
     return source + sep + rest
 
 
-CACHE = ("compose", "model.marshal")  # in the state dir (.help/): the last model read, keyed by what it came from
-CACHE_FORMAT = 2
 RACY_WINDOW_NS = 2_000_000_000  # a file this fresh may change again within the same mtime tick
 
 
@@ -719,7 +719,7 @@ def load(project: Any, profile: str | None = None) -> Model:
         configured = project.get("run.env_file")
     except KeyError:
         configured = None
-    key = _cache_key(root, profile, configured)
+    key = modelcache.key(str(root), profile, configured)
     cached = _from_cache(root, key)
     if cached is not None:
         return cached
@@ -728,46 +728,15 @@ def load(project: Any, profile: str | None = None) -> Model:
     return model
 
 
-def _cache_path(root: Path) -> str:
-    from helper.root import state_dir  # follows HELP_STATE_DIR
-
-    return os.path.join(state_dir(str(root)), *CACHE)
-
-
-def _signature(path: str) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-def _candidates(root: Path, profile: str) -> list[str]:
-    names = [*BASE_NAMES, f"compose.{profile}.yaml", f"compose.{profile}.yml"]
-    return [os.path.join(root, n) for n in names]
-
-
-def _cache_key(root: Path, profile: str, configured: str | None) -> tuple[object, ...]:
-    from helper import __version__
-
-    code = [os.path.join(os.path.dirname(__file__), n) for n in ("model.py", "yamlish.py")]
-    files = tuple((p, _signature(p)) for p in (*_candidates(root, profile), *code))
-    return (CACHE_FORMAT, __version__, str(root), profile, configured, files)
+_signature = modelcache.signature
+tuple_or_none = modelcache.tuple_or_none
 
 
 def _from_cache(root: Path, key: tuple[object, ...]) -> Model | None:
-    import marshal
-
-    try:
-        with open(_cache_path(root), "rb") as handle:
-            stored_key, entry = marshal.load(handle)
-    except (OSError, EOFError, ValueError, TypeError):
+    entry = modelcache.valid_entry(str(root), key)
+    if entry is None:
         return None
     try:
-        if stored_key != key or _signature(entry["env_file"]) != tuple_or_none(entry["env_sig"]):
-            return None
-        if any(os.environ.get(name) != value for name, value in entry["environ"].items()):
-            return None
         model = Model(
             name=entry["name"],
             root=root,
@@ -783,18 +752,12 @@ def _from_cache(root: Path, key: tuple[object, ...]) -> Model | None:
             model.services[fields["name"]] = Service(**fields)
         model.secret_values = secret_like({**entry["env_secrets"], **os.environ}, None)
         extra = entry["extra"]
-        if any(_signature(path) != tuple_or_none(sig) for path, sig in extra["inputs"].items()):
-            return None  # an env_file changed
         model.profiles, model.external = set(extra["profiles"]), set(extra["external"])
         model.networks, model.volumes = dict(extra["networks"]), dict(extra["volumes"])
         model.warnings, model.inputs = list(extra["warnings"]), list(extra["inputs"])
     except (KeyError, TypeError, ValueError):
         return None
     return model
-
-
-def tuple_or_none(value: Any) -> tuple[int, ...] | None:
-    return None if value is None else tuple(value)
 
 
 def _to_cache(
@@ -846,7 +809,7 @@ def _to_cache(
         from helper.fsutil import atomic_write
 
         # 0600: the interpolated document and the .env's secret values are in it, as in the .env itself
-        atomic_write(_cache_path(root), payload, mode=0o600, fsync=False)
+        atomic_write(modelcache.path(str(root)), payload, mode=0o600, fsync=False)
     except (OSError, ValueError):
         pass  # a read-only project still works, only slower
 

@@ -3,8 +3,9 @@
 Each tick (compose.monitor_interval, or at once when an engine event says a container died): one
 `ps` of the project's containers; a service not running is restarted; a running one with a
 healthcheck has its test run through `exec` every healthcheck interval and is restarted after
-`retries` failures in a row. Restarts wait helper.retry's backoff (growing while the service keeps failing soon after a start)
-and go through a CircuitBreaker: compose.breaker_threshold restarts within
+`retries` failures in a row (on docker the daemon runs the test and counts the retries: its
+own health state, read with the `ps`, is the verdict). Restarts wait helper.retry's backoff
+(growing while the service keeps failing soon after a start) and go through a CircuitBreaker: compose.breaker_threshold restarts within
 compose.breaker_window seconds open it and the service is left down (an event says why);
 after the window it is half-open, one restart is tried, and a healthy run closes it.
 CPU and memory above the thresholds give a warning event. Engine events for the project's
@@ -145,6 +146,15 @@ class Watch:
                 if now - started >= 2 * self.interval:
                     self.succeed(name)
                 continue
+            if self.engine.docker:  # the daemon ran the test `retries` times already: its state is the verdict
+                health = row.get("Health") if row else None
+                if health == "healthy":
+                    self.set_health(name, "healthy")
+                    self.succeed(name)
+                elif health == "unhealthy":
+                    self.set_health(name, "unhealthy")
+                    self.restart(name, "unhealthy", now)
+                continue
             if now < self.next_check.get(name, 0.0):
                 continue
             self.next_check[name] = now + min(service.health.interval, self.interval)
@@ -235,7 +245,7 @@ class Watch:
                 self.started_at[name] = time.monotonic()
 
     def stats(self) -> None:
-        out = self.engine.run("stats", "--no-stream", "--format", "json", timeout=30)
+        out = self.engine.run("stats", "--no-stream", "--format", self.engine.json_format, timeout=30)
         if not out.ok:
             return
         try:
@@ -247,8 +257,9 @@ class Watch:
             service = names.get(str(row.get("Name") or row.get("name") or ""))
             if not service:
                 continue
-            for key, limit, label in (("CPU", self.cpu_limit, "cpu"), ("MemPerc", self.mem_limit, "mem")):
-                raw = str(row.get(key) or row.get("cpu_percent" if label == "cpu" else "mem_percent") or "0")
+            for keys, limit, label in ((("CPU", "CPUPerc", "cpu_percent"), self.cpu_limit, "cpu"),
+                                       (("MemPerc", "mem_percent"), self.mem_limit, "mem")):  # fmt: skip
+                raw = str(next((row[k] for k in keys if row.get(k)), "0"))
                 with contextlib.suppress(ValueError):
                     value = float(raw.rstrip("%") or 0)
                     tag = f"{service}:{label}"
@@ -258,11 +269,20 @@ class Watch:
                     elif value <= limit:
                         self.warned.discard(tag)
 
+    def stats_loop(self) -> None:
+        """`stats` in its own thread: docker's takes two samples (~2 s), which must not hold up a restart."""
+        while not self.stop.is_set():
+            with contextlib.suppress(Exception):  # a failed sample is skipped, the next one may work
+                self.stats()
+            self.stop.wait(max(10 * self.interval, 5))
+
     def engine_events(self) -> None:
         """Follow the engine's events for the project's containers, from the saved cursor."""
         since = self.state.get("cursor") or str(int(time.time()))
-        argv = [self.engine.binary, "events", "--format", "json", "--since", str(since),
+        argv = [self.engine.binary, "events", "--format", self.engine.json_format, "--since", str(since),
                 "--filter", f"label={eng.LABEL}={self.model.name}"]  # fmt: skip
+        if self.engine.docker:  # docker also reports the project's labelled networks and volumes
+            argv += ["--filter", "type=container"]
         seen: set[str] = set(self.state.get("cursor_seen", []))
         while not self.stop.is_set():
             child = proc.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -273,28 +293,22 @@ class Watch:
                     data = json.loads(line)
                 except ValueError:
                     continue
-                stamp = str(data.get("Time") or data.get("time") or "")
-                status = data.get("Status") or data.get("status") or data.get("Action")
-                key = f"{stamp}:{data.get('ID') or data.get('id')}:{status}"
-                if key in seen or status in ("exec", "exec_died"):  # exec: our own healthchecks
+                if not isinstance(data, dict):
+                    continue
+                event = eng.parse_event(data)
+                stamp, key, status = event["cursor"], event["key"], event["status"]
+                if key in seen or status.startswith("exec"):  # exec: healthchecks (ours, or docker's)
                     continue
                 seen.add(key)
-                attrs = data.get("Attributes") or {}
-                service = attrs.get(eng.SERVICE_LABEL, "") if isinstance(attrs, dict) else ""
                 with self.lock:
                     if self.state.get("cursor") != stamp:
                         seen = {key}
                     self.state["cursor"] = stamp
                     self.state["cursor_seen"] = sorted(seen)
-                self.emit(
-                    "engine",
-                    service,
-                    status=status,
-                    container=data.get("Name"),
-                    exit_code=data.get("ContainerExitCode"),
-                )
-                if status in ("died", "stop", "kill", "oom"):
-                    self.wake.set()
+                fields = {k: event[k] for k in ("status", "container", "exit_code")}
+                self.emit("engine", event["service"], **fields)
+                if status in ("died", "die", "stop", "kill", "oom", "health_status: unhealthy"):
+                    self.wake.set()  # podman says died, docker die; docker also says when a test fails
                 if self.stop.is_set():
                     break
             proc.stop(child, grace=1)
@@ -306,15 +320,12 @@ class Watch:
         thread.start()
         self.open_journal()  # before watching: the first restart must not wait for SQLite's set-up
         self.emit("monitor-start", "", services=self.names, interval=self.interval)
-        last_stats = 0.0
+        threading.Thread(target=self.stats_loop, daemon=True).start()
         try:
             while not self.stop.is_set():
                 started = time.monotonic()
                 self.files_changed()
                 self.tick()
-                if started - last_stats > max(10 * self.interval, 5):
-                    last_stats = started
-                    self.stats()
                 self.wake.wait(max(0.0, self.interval - (time.monotonic() - started)))
                 self.wake.clear()
         except KeyboardInterrupt:

@@ -4,22 +4,28 @@ The project name comes from the last parsed model (.help/compose/model.marshal);
 the engine is the first of podman, docker on PATH. The command takes the answer
 only when it asks for exactly the same argv (engine, project, format), else the
 process is stopped and the command calls the engine itself: a wrong guess costs
-nothing but the spare process.
+nothing but the spare process. The process is started with os.posix_spawn (subprocess costs
+start-up time), by the full CLI and by the fast start path (helper.fast) alike; starting the
+same call twice is a no-op.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
+import time
 
 LABEL = "help.compose.project"  # plugins.compose.engine.LABEL (not imported: it loads the model code)
 
-_started: dict[tuple[str, ...], subprocess.Popen[str]] = {}
+_started: dict[tuple[str, ...], tuple[int, int, int]] = {}  # argv -> (pid, stdout fd, stderr fd)
+
+
+def json_format(binary: str) -> str:
+    """`--format` for one JSON object a line: docker's CLI before 23 (Debian's 20.10) has only the template."""
+    return "{{json .}}" if binary.endswith("docker") else "json"
 
 
 def ps_argv(binary: str, project: str) -> list[str]:
-    return [binary, "ps", "-a", "--filter", f"label={LABEL}={project}", "--format", "json"]
+    return [binary, "ps", "-a", "--filter", f"label={LABEL}={project}", "--format", json_format(binary)]
 
 
 def start(argv: list[str]) -> None:
@@ -47,15 +53,22 @@ def start(argv: list[str]) -> None:
     if binary is None:
         return
     command = ps_argv(binary, name)
-    _started[tuple(command)] = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
+    if tuple(command) in _started:
+        return
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    null = os.open(os.devnull, os.O_RDONLY)
+    actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out_write, 1), (os.POSIX_SPAWN_DUP2, err_write, 2)]
+    try:
+        pid = os.posix_spawn(command[0], command, dict(os.environ), file_actions=actions, setsid=True)
+    except OSError:
+        os.close(out_read)
+        os.close(err_read)
+        return
+    finally:
+        for fd in (out_write, err_write, null):
+            os.close(fd)
+    _started[tuple(command)] = (pid, out_read, err_read)
     import atexit
 
     atexit.register(_discard)
@@ -67,12 +80,32 @@ def take(command: list[str], timeout: float) -> tuple[int, str, str] | None:
     _discard()
     if child is None:
         return None
-    try:
-        out, err = child.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _stop(child)
-        return None
-    return child.returncode, out, err
+    import select
+
+    pid, out_fd, err_fd = child
+    chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+    poller = select.poll()
+    for fd in chunks:
+        poller.register(fd, select.POLLIN)
+    waiting = set(chunks)
+    deadline = time.monotonic() + timeout
+    while waiting:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            _stop(child)
+            return None
+        for fd, _ in poller.poll(left * 1000):
+            data = os.read(fd, 65536)
+            if data:
+                chunks[fd].append(data)
+            else:
+                poller.unregister(fd)
+                waiting.discard(fd)
+    _, status = os.waitpid(pid, 0)
+    for fd in chunks:
+        os.close(fd)
+    out, err = (b"".join(chunks[fd]).decode(errors="replace") for fd in (out_fd, err_fd))
+    return os.waitstatus_to_exitcode(status), out, err
 
 
 def _discard() -> None:
@@ -80,8 +113,18 @@ def _discard() -> None:
         _stop(_started.popitem()[1])
 
 
-def _stop(child: subprocess.Popen[str]) -> None:
-    if child.poll() is None:
-        with contextlib.suppress(OSError):
-            os.killpg(child.pid, 9)
-    child.communicate()
+def _stop(child: tuple[int, int, int]) -> None:
+    pid, out_fd, err_fd = child
+    try:  # noqa: SIM105
+        os.killpg(pid, 9)
+    except OSError:
+        pass
+    try:  # noqa: SIM105
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+    for fd in (out_fd, err_fd):
+        try:  # noqa: SIM105
+            os.close(fd)
+        except OSError:
+            pass

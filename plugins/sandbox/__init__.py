@@ -10,4 +10,5 @@ PLUGIN = Plugin(
     install_hint="sudo apt-get install bubblewrap   (or: firejail, podman)",
     checks="plugins.sandbox.command:checks",
     api="plugins.sandbox.api",
+    fast={"run": "plugins.sandbox.fast:run"},  # `sandbox run` starts without argparse (helper.fast)
 )

@@ -7,22 +7,19 @@ result = sandbox.run(["python3", "gen.py"], sandbox.Policy(workdir=tmp), on_outp
 
 from __future__ import annotations
 
-import contextlib
+import _signal as signals  # the signal numbers without signal.py's enum (start-up time)
 import os
 import select
-import signal as signals
-import subprocess
 import time
 
 from helper.errors import HelpError
 from helper.records import Factory, Record
 from plugins.sandbox import backends, limits
-from plugins.sandbox.policy import Policy, sandbox_env
+from plugins.sandbox.policy import Policy, inside, resolve, sandbox_env
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
     from typing import Any
 
 __all__ = ["Policy", "Result", "record", "run"]
@@ -53,7 +50,7 @@ class Result(Record):
             "command": self.command,
             "backend": self.backend,
             "exit_code": self.exit_code,
-            "signal": signals.Signals(self.signal).name if self.signal else None,
+            "signal": signal_name(self.signal) if self.signal else None,
             "limit_hit": self.limit_hit,
             "duration": round(self.duration, 4),
             "peak_memory": self.peak_memory,
@@ -62,6 +59,19 @@ class Result(Record):
             "truncated": self.truncated,
             "violations": self.violations,
         }
+
+
+def signal_name(number: int) -> str:
+    """signal.Signals(number).name without signal.py (whose enum costs start-up time): of the names a number has
+    (SIGABRT and SIGIOT), the enum keeps the first in (value, name) order; an unknown number raises ValueError too."""
+    names = sorted(
+        name
+        for name, value in vars(signals).items()
+        if value == number and name.startswith("SIG") and not name.startswith("SIG_") and name.isupper()
+    )
+    if not names:
+        raise ValueError(f"{number} is not a valid Signals")
+    return names[0]
 
 
 def run(
@@ -99,8 +109,7 @@ def run(
         for fd in launch.pass_fds:
             _close(fd)
         for path in launch.temp_files:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+            _unlink(path)
         if cgroup is not None:
             cgroup.close()
 
@@ -111,28 +120,25 @@ def _with_program(policy: Policy, program: str) -> Policy:
     A program at PREFIX/bin/NAME brings PREFIX (an interpreter needs its lib/ next to bin/), anything else
     only the file itself: e.g. /root/.pyenv/versions/3.11.7/bin/python3 shows that version, not /root.
     """
-    from pathlib import Path
-
     from helper.which import which
 
     found = which(program) if "/" not in program else program
     if not found or not os.path.exists(found):
         return policy
-    real = Path(os.path.realpath(found))
-    if any(str(real).startswith(d + "/") for d in ("/usr", "/bin", "/sbin", "/lib", "/lib64")):
+    real = os.path.realpath(found)
+    if any(real.startswith(d + "/") for d in ("/usr", "/bin", "/sbin", "/lib", "/lib64")):
         return policy
-    given = real.parent.parent if real.parent.name == "bin" and real.parent.parent != Path("/") else real
-    inside = [policy.workdir, *policy.readonly, *policy.writable]
-    links = _hidden_links(found, [*inside, given])
-    if any(given == p or p in given.parents for p in inside):
+    folder = os.path.dirname(real)
+    given = os.path.dirname(folder) if os.path.basename(folder) == "bin" and os.path.dirname(folder) != "/" else real
+    shown = [policy.workdir, *policy.readonly, *policy.writable]
+    links = _hidden_links(found, [*shown, given])
+    if any(inside(given, p) for p in shown):
         return policy.replace(links=[*policy.links, *links]) if links else policy
     return policy.replace(readonly=[*policy.readonly, given], links=[*policy.links, *links])
 
 
-def _hidden_links(program: str, visible: list[Path]) -> list[tuple[str, str]]:
+def _hidden_links(program: str, visible: list[str]) -> list[tuple[str, str]]:
     """The symlinks on the way from `program` to its real file that sit outside the visible paths."""
-    from pathlib import Path
-
     system = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/")
     links: list[tuple[str, str]] = []
     path = os.path.abspath(program)
@@ -140,17 +146,26 @@ def _hidden_links(program: str, visible: list[Path]) -> list[tuple[str, str]]:
         if not os.path.islink(path):
             break
         target = os.readlink(path)
-        parent = Path(os.path.dirname(path)).resolve()
-        shown = path.startswith(system) or any(parent == p or p in parent.parents for p in visible)
+        parent = resolve(os.path.dirname(path))
+        shown = path.startswith(system) or any(inside(parent, p) for p in visible)
         if not shown:
-            links.append((target, str(parent / os.path.basename(path))))
-        path = os.path.join(str(parent), target)
+            links.append((target, os.path.join(parent, os.path.basename(path))))
+        path = os.path.join(parent, target)
     return links
 
 
 def _close(fd: int) -> None:
-    with contextlib.suppress(OSError):
+    try:  # noqa: SIM105 - contextlib costs start-up time
         os.close(fd)
+    except OSError:
+        pass
+
+
+def _unlink(path: str) -> None:
+    try:  # noqa: SIM105
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _execute(
@@ -164,17 +179,10 @@ def _execute(
 ) -> Result:
     pass_fds = launch.pass_fds
     started = time.monotonic()
+    from plugins.sandbox import spawn
+
     try:
-        child = subprocess.Popen(
-            argv,
-            env={**sandbox_env(policy), **launch.env},
-            cwd=str(policy.workdir),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=pass_fds,
-            start_new_session=True,
-        )
+        child = spawn.start(argv, {**sandbox_env(policy), **launch.env}, policy.workdir, pass_fds)
     except OSError as exc:
         raise HelpError(f"cannot start the sandbox ({name}): {exc}", f"check that {argv[0]} runs") from None
     for fd in pass_fds:
@@ -183,7 +191,7 @@ def _execute(
     out = _Collector(on_output)
     deadline = started + policy.timeout if policy.timeout else None
     status, usage, timed_out = _pump(child, out, deadline, cgroup, launch.stop)
-    child.returncode = status  # reaped by wait4 above: keep Popen from waiting again
+    child.reaped(status)
     duration = time.monotonic() - started
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     code = 128 + sig if sig else os.WEXITSTATUS(status)
@@ -245,16 +253,15 @@ class _Collector:
 
 
 def _pump(
-    child: subprocess.Popen[bytes],
+    child: Any,
     out: _Collector,
     deadline: float | None,
     cgroup: limits.PidsCgroup | None,
     stop: list[str] | None,
 ) -> tuple[int, Any, bool]:
     """Stream output until the child exits (and its pipes drain) or the deadline kills the whole tree."""
-    assert child.stdout is not None and child.stderr is not None
     poller = select.poll()  # not selectors: it imports math, and start-up time counts here
-    streams = {child.stdout.fileno(): "stdout", child.stderr.fileno(): "stderr"}
+    streams = {child.stdout: "stdout", child.stderr: "stderr"}
     for fd in streams:
         poller.register(fd, select.POLLIN)
     status, usage, timed_out, drain_until = None, None, False, None
@@ -263,6 +270,8 @@ def _pump(
         if status is None and deadline is not None and now >= deadline:
             timed_out = True
             if stop:  # the container lives under the engine, not in our process group
+                import subprocess
+
                 subprocess.run(stop, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False)
             _kill(child.pid, cgroup)
             deadline = None
@@ -279,8 +288,7 @@ def _pump(
             pid, status_now, usage_now = os.wait4(child.pid, os.WNOHANG)
             if pid:
                 status, usage, drain_until = status_now, usage_now, time.monotonic() + 1.0
-    child.stdout.close()
-    child.stderr.close()
+    child.close()
     if status is None:
         _, status, usage = os.wait4(child.pid, 0)
     _kill(child.pid, cgroup)  # anything left in the group or the cgroup
@@ -289,8 +297,10 @@ def _pump(
 
 
 def _kill(pid: int, cgroup: limits.PidsCgroup | None) -> None:
-    with contextlib.suppress(OSError):
+    try:  # noqa: SIM105
         os.killpg(pid, signals.SIGKILL)
+    except OSError:
+        pass
     if cgroup is not None:
         cgroup.kill()
 
@@ -334,7 +344,7 @@ def _limit_hit(
 
 def record(state_dir: Any, result: Result, argv: list[str], version: str) -> None:
     """Put a sandboxed run with a violation or a limit hit into the journal (.help/journal.sqlite)."""
-    from pathlib import Path
+    from pathlib import Path  # only when there is something to record: the journal takes a Path
 
     from helper.journal import Journal
 

@@ -10,7 +10,6 @@ namespace; the process keeps no capability in the host's namespace.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from helper.errors import HelpError
 from helper.which import which
@@ -100,21 +99,29 @@ SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 
 
 def refuse_unprivileged(name: str) -> None:
-    """A HelpError when backend `name` cannot sandbox this (non-root) user here, before anything runs.
+    """A HelpError when backend `name` cannot sandbox this (non-root) user here, before anything runs."""
+    found = refusal(name)
+    if found is not None:
+        raise HelpError(*found)
+
+
+def refusal(name: str, uid: int | None = None) -> tuple[str, str] | None:
+    """(message, hint) when backend `name` refuses the user `uid` (default: this process's), else None.
 
     firejail never sandboxes `nobody`, and for a user it does not allow (not in firejail.users, or
     without a login shell) it starts the user's shell instead: unsandboxed, or refused by nologin.
     Rootless podman needs the user's /etc/subuid and /etc/subgid ranges for its user namespace.
+    Root is refused by neither.
     """
     import pwd
 
-    uid = os.geteuid()
+    uid = os.geteuid() if uid is None else uid
+    if uid == 0 or name not in ("firejail", "podman", DOUBLE):
+        return None
     try:
         user = pwd.getpwuid(uid)
     except KeyError:
-        raise HelpError(
-            f"{name} cannot sandbox uid {uid}: it has no entry in /etc/passwd", "use --backend bwrap"
-        ) from None
+        return f"{name} cannot sandbox uid {uid}: it has no entry in /etc/passwd", "use --backend bwrap"
     if name == "firejail":
         shell = os.path.basename(user.pw_shell or "")
         if user.pw_name == "nobody" or uid == NOBODY:
@@ -124,19 +131,19 @@ def refuse_unprivileged(name: str) -> None:
         elif shell in ("nologin", "false", "") or not os.access(user.pw_shell, os.X_OK):
             reason = f"user {user.pw_name} has no login shell ({user.pw_shell or 'none'}), which firejail needs"
         else:
-            return
-        raise HelpError(
+            return None
+        return (
             f"firejail cannot sandbox this user: {reason}",
             f"use --backend bwrap, or (as root) `firecfg --add-users {user.pw_name}` with a real login shell",
         )
-    if name == "podman":
-        missing = [f for f in SUBID_FILES if not _has_range(f, user.pw_name, uid)]
-        if missing:
-            raise HelpError(
-                f"rootless podman cannot sandbox user {user.pw_name}: no range in {' and '.join(missing)}",
-                f"use --backend bwrap, or (as root) `usermod --add-subuids 100000-165535 --add-subgids "
-                f"100000-165535 {user.pw_name}` then `podman system migrate`",
-            )
+    missing = [f for f in SUBID_FILES if not _has_range(f, user.pw_name, uid)]
+    if missing:
+        return (
+            f"rootless podman cannot sandbox user {user.pw_name}: no range in {' and '.join(missing)}",
+            f"use --backend bwrap, or (as root) `usermod --add-subuids 100000-165535 --add-subgids "
+            f"100000-165535 {user.pw_name}` then `podman system migrate`",
+        )
+    return None
 
 
 def _listed(path: str, name: str) -> bool | None:
@@ -286,18 +293,18 @@ def ensure_rootfs() -> str:
 
     Kept in the user-wide cache; no image is pulled or built, and nothing of the host is copied.
     """
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "help" / "sandbox-rootfs"
+    base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "help", "sandbox-rootfs")
     links = {path.lstrip("/"): target for path, target in system_dirs() if target}
     for name in ("usr", "etc", "tmp", "proc", "dev", "sys", "run", "lib", "lib64", "bin", "sbin"):
-        path = base / name
+        path = os.path.join(base, name)
         if name in links:
-            if not path.is_symlink():
-                path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.path.islink(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
                 os.symlink(links[name], path)
-        elif not path.is_dir() and not path.is_symlink():
-            path.mkdir(parents=True, exist_ok=True)
-    os.chmod(base / "tmp", 0o1777)  # the engine gives the /tmp tmpfs the mode of the directory under it
-    return str(base)
+        elif not os.path.isdir(path) and not os.path.islink(path):
+            os.makedirs(path, exist_ok=True)
+    os.chmod(os.path.join(base, "tmp"), 0o1777)  # the engine gives the /tmp tmpfs the mode of the directory under it
+    return base
 
 
 ENGINE_PROFILE = "/usr/share/containers/seccomp.json"

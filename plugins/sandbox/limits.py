@@ -11,43 +11,52 @@ process) and gives the peak of the tree.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import time
-from pathlib import Path
 
 from helper.errors import HelpError
 from helper.which import which
 from plugins.sandbox.policy import Policy, prlimit_args
 
-PIDS_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
-MEMORY_ROOT = Path("/sys/fs/cgroup/memory")  # cgroup v1; the tree's total memory, on top of per-process RLIMIT_AS
+SIGKILL = 9  # signal.SIGKILL (signal.py imports enum: start-up time)
+
+PIDS_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
+MEMORY_ROOT = "/sys/fs/cgroup/memory"  # cgroup v1; the tree's total memory, on top of per-process RLIMIT_AS
 
 
-def _make(root: Path, control: str) -> Path | None:
-    if not (root / "cgroup.procs").exists():
+def _make(root: str, control: str) -> str | None:
+    if not os.path.exists(os.path.join(root, "cgroup.procs")):
         return None
-    path = root / f"help-sandbox-{os.getpid()}-{time.monotonic_ns()}"
+    path = os.path.join(root, f"help-sandbox-{os.getpid()}-{time.monotonic_ns()}")
     try:
-        path.mkdir()
+        os.mkdir(path)
     except OSError:
         return None
-    if not (path / control).exists():
-        path.rmdir()
+    if not os.path.exists(os.path.join(path, control)):
+        os.rmdir(path)
         return None
     return path
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 class PidsCgroup:
     """Fresh cgroups for one run: pids (required) and memory (when the v1 controller is there); `close` removes them."""
 
-    def __init__(self, path: Path, memory: Path | None = None) -> None:
+    def __init__(self, path: str, memory: str | None = None) -> None:
         self.path = path
         self.memory = memory
 
     @property
-    def dirs(self) -> list[Path]:
+    def dirs(self) -> list[str]:
         return [self.path, *([self.memory] if self.memory else [])]
 
     @classmethod
@@ -64,22 +73,24 @@ class PidsCgroup:
             path = _make(root, "pids.max")
             if path is None:
                 continue
-            (path / "pids.max").write_text(str(limit))
+            _write(os.path.join(path, "pids.max"), str(limit))
             mem = _make(MEMORY_ROOT, "memory.limit_in_bytes") if memory else None
             if mem is not None:
                 try:
-                    (mem / "memory.limit_in_bytes").write_text(str(memory))
-                    with contextlib.suppress(OSError):  # without swap accounting there is no memsw file
-                        (mem / "memory.memsw.limit_in_bytes").write_text(str(memory))
+                    _write(os.path.join(mem, "memory.limit_in_bytes"), str(memory))
+                    try:  # noqa: SIM105 - without swap accounting there is no memsw file
+                        _write(os.path.join(mem, "memory.memsw.limit_in_bytes"), str(memory))
+                    except OSError:
+                        pass
                 except OSError:
-                    mem.rmdir()
+                    os.rmdir(mem)
                     mem = None
             return cls(path, mem)
         return None
 
     def hit(self) -> bool:
         try:
-            events = (self.path / "pids.events").read_text()
+            events = _read(os.path.join(self.path, "pids.events"))
         except OSError:
             return False
         return any(line.split()[-1] != "0" for line in events.splitlines() if line.startswith("max"))
@@ -88,7 +99,7 @@ class PidsCgroup:
         if self.memory is None:
             return False
         try:
-            oom = dict(line.split() for line in (self.memory / "memory.oom_control").read_text().splitlines())
+            oom = dict(line.split() for line in _read(os.path.join(self.memory, "memory.oom_control")).splitlines())
             return int(oom.get("oom_kill", "0")) > 0
         except (OSError, ValueError):
             return False
@@ -97,7 +108,7 @@ class PidsCgroup:
         if self.memory is None:
             return 0
         try:
-            return int((self.memory / "memory.max_usage_in_bytes").read_text())
+            return int(_read(os.path.join(self.memory, "memory.max_usage_in_bytes")))
         except (OSError, ValueError):
             return 0
 
@@ -106,14 +117,16 @@ class PidsCgroup:
         deadline = time.monotonic() + 1.0
         while True:
             try:
-                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+                pids = [int(p) for p in _read(os.path.join(self.path, "cgroup.procs")).split()]
             except OSError:
                 return
             if not pids or time.monotonic() > deadline:
                 return
             for pid in pids:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
+                try:  # noqa: SIM105 - contextlib costs start-up time
+                    os.kill(pid, SIGKILL)
+                except OSError:
+                    pass
             time.sleep(delay)
             delay = min(delay * 2, 0.02)
 
@@ -124,7 +137,7 @@ class PidsCgroup:
             deadline = time.monotonic() + 1.0
             while True:
                 try:
-                    path.rmdir()
+                    os.rmdir(path)
                     break
                 except OSError:
                     if time.monotonic() > deadline:
@@ -140,7 +153,7 @@ def wrap(argv: list[str], policy: Policy, cgroup: PidsCgroup | None) -> list[str
         raise HelpError("prlimit is not installed: the sandbox limits cannot be set", "sudo apt-get install util-linux")
     argv = [prlimit, *prlimit_args(policy), "--", *argv]
     if cgroup is not None:
-        joins = " && ".join(f"echo $$ > {_quote(str(d / 'cgroup.procs'))}" for d in cgroup.dirs)
+        joins = " && ".join(f"echo $$ > {_quote(os.path.join(d, 'cgroup.procs'))}" for d in cgroup.dirs)
         argv = ["/bin/sh", "-c", joins + ' && exec "$@"', "sh", *argv]
     return argv
 

@@ -12,7 +12,6 @@ secret of the caller.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from helper.records import Factory, Record
 
@@ -49,12 +48,14 @@ MiB = 1024 * 1024
 class Policy(Record):
     """Everything a sandboxed command is given; anything not listed here it cannot reach.
 
-    A Record, not a dataclass: `import dataclasses` costs more than the whole sandbox start.
+    A Record, not a dataclass: `import dataclasses` costs more than the whole sandbox start. Paths are
+    given as str or os.PathLike and kept as resolved absolute strings (pathlib is not imported on the
+    start path of `sandbox run`).
     """
 
-    workdir: Path  # the command starts here; writable unless it lies in a read-only path (e.g. the project)
-    readonly: list[Path] = Factory(list)  # visible, not writable (e.g. the project)
-    writable: list[Path] = Factory(list)  # visible and writable
+    workdir: str  # the command starts here; writable unless it lies in a read-only path (e.g. the project)
+    readonly: list[str] = Factory(list)  # visible, not writable (e.g. the project)
+    writable: list[str] = Factory(list)  # visible and writable
     network: bool = False
     env: dict[str, str] = Factory(dict)  # extra variables set inside
     mem: int = 1024 * MiB  # bytes of address space per process (RLIMIT_AS) / container memory
@@ -69,24 +70,24 @@ class Policy(Record):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.workdir = Path(self.workdir).resolve()
-        self.readonly = [Path(p).resolve() for p in self.readonly]
-        self.writable = [Path(p).resolve() for p in self.writable]
+        self.workdir = resolve(self.workdir)
+        self.readonly = [resolve(p) for p in self.readonly]
+        self.writable = [resolve(p) for p in self.writable]
 
     def replace(self, **changes: object) -> Policy:
         """A copy with `changes` (as dataclasses.replace)."""
         return Policy(**{**{n: getattr(self, n) for n in self.__fields__}, **changes})
 
-    def writable_paths(self) -> list[Path]:
+    def writable_paths(self) -> list[str]:
         """Where the command may write: the `writable` paths, and the workdir unless a read-only path holds it."""
-        covered = any(self.workdir == p or p in self.workdir.parents for p in self.readonly)
+        covered = any(inside(self.workdir, p) for p in self.readonly)
         return [*([] if covered else [self.workdir]), *self.writable]
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "workdir": str(self.workdir),
-            "readonly": [str(p) for p in self.readonly],
-            "writable": [str(p) for p in self.writable],
+            "workdir": self.workdir,
+            "readonly": list(self.readonly),
+            "writable": list(self.writable),
             "network": self.network,
             "mem": self.mem,
             "procs": self.procs,
@@ -94,6 +95,16 @@ class Policy(Record):
             "disk": self.disk,
             "timeout": self.timeout,
         }
+
+
+def resolve(path: str | os.PathLike[str]) -> str:
+    """The absolute real path, as Path.resolve() gives it (which is os.path.realpath since Python 3.10)."""
+    return os.path.realpath(os.fspath(path))
+
+
+def inside(path: str, parent: str) -> bool:
+    """Whether `path` is `parent` or lies below it (both absolute and normalised)."""
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
 def sandbox_env(policy: Policy) -> dict[str, str]:
@@ -126,17 +137,21 @@ def secrets() -> list[tuple[str, bool]]:
 
 
 def _matches(pattern: str) -> list[str]:
-    """The paths a SECRET_GLOBS entry names: wildcards in the last part only (glob's import is not needed)."""
+    """The paths a SECRET_GLOBS entry names: one `*` in the last part at most (neither glob nor fnmatch, whose
+    re import the start path avoids, is needed for that)."""
     if "*" not in pattern:
         return [pattern] if os.path.lexists(pattern) else []
-    import fnmatch  # already loaded with pathlib
-
     folder, name = os.path.split(pattern)
+    head, _, tail = name.partition("*")
     try:
         entries = os.listdir(folder)
     except OSError:
         return []
-    return [os.path.join(folder, e) for e in sorted(entries) if fnmatch.fnmatchcase(e, name) and not e.startswith(".")]
+    return [
+        os.path.join(folder, e)
+        for e in sorted(entries)
+        if e.startswith(head) and e.endswith(tail) and len(e) >= len(head) + len(tail) and not e.startswith(".")
+    ]
 
 
 def prlimit_args(policy: Policy) -> list[str]:

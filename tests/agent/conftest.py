@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -14,9 +15,14 @@ from plugins.agent import client as model_client
 from plugins.agent.engine import Engine, Settings
 from plugins.agent.store import Store
 from tests.agent.fakeserver import FakeModelServer, Turn
-from tests.conftest import ROOT, need_tool
+from tests.conftest import IN_CI, ROOT, need_tool
 
 VENV = ROOT / ".venv"
+# The Ollama API has two clients (agent.client): the stdlib one and the `ollama` package. The client tests
+# run against both; every other agent test pins the stdlib one (STDLIB), so which packages the test
+# environment has never changes what they exercise, and test_end_to_end runs one task through the package.
+STDLIB = "stdlib"
+
 PATCH = """--- a/calc.py
 +++ b/calc.py
 @@ -1,2 +1,2 @@
@@ -62,6 +68,16 @@ def script() -> dict[str, list[Turn]]:
     }
 
 
+def need_package(name: str, hint: str = "") -> None:
+    """A Python package importable here; missing fails the test in CI and skips it elsewhere."""
+    if importlib.util.find_spec(name) is not None:
+        return
+    message = f"the {name} package is not installed{': ' + hint if hint else ''}"
+    if IN_CI:
+        pytest.fail(message + " (CI must install it: .ci/pip.d/agent.txt)")
+    pytest.skip(message)
+
+
 def git(cwd: Path, *args: str) -> str:
     env = {
         **os.environ,
@@ -73,7 +89,7 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
-def make_repo(path: Path, server_url: str, api: str = "ollama", extra: str = "") -> Path:
+def make_repo(path: Path, server_url: str, api: str = "ollama", extra: str = "", client: str = STDLIB) -> Path:
     need_tool("git")
     need_tool("bwrap", "the agent runs model-written code only in the sandbox")
     (path / "tests").mkdir(parents=True)
@@ -83,7 +99,7 @@ def make_repo(path: Path, server_url: str, api: str = "ollama", extra: str = "")
     )
     (path / "pyproject.toml").write_text(
         f'[tool.help.test]\nvenv = "{VENV}"\n\n[tool.help.agent]\nserver = "{server_url}"\napi = "{api}"\n'
-        f'fallback = ["coder:1b"]\n{extra}'
+        f'client = "{client}"\nfallback = ["coder:1b"]\n{extra}'
     )
     (path / ".gitignore").write_text("__pycache__/\n")
     git(path, "init", "-q", "-b", "main")
@@ -120,7 +136,15 @@ def repo(tmp_path, server):
     return make_repo(tmp_path / "repo", server.url)
 
 
-def make_engine(repo: Path, server: FakeModelServer, models: list[str], api: str = "ollama", **settings: object):
+def make_engine(
+    repo: Path,
+    server: FakeModelServer,
+    models: list[str],
+    api: str = "ollama",
+    client: str = STDLIB,
+    **settings: object,
+):
     store = Store(repo / ".help" / "agent.sqlite")
-    client = model_client.connect(server.url, api, timeout=float(settings.pop("timeout", 10.0)), attempts=3)  # type: ignore[arg-type]
-    return Engine(repo, store, client, models, Settings(venv=VENV, **settings)), store  # type: ignore[arg-type]
+    timeout = float(settings.pop("timeout", 10.0))  # type: ignore[arg-type]
+    connection = model_client.connect(server.url, api, timeout=timeout, attempts=3, client=client)
+    return Engine(repo, store, connection, models, Settings(venv=VENV, **settings)), store  # type: ignore[arg-type]

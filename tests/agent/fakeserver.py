@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -28,11 +30,11 @@ class Turn:
 
 @dataclass
 class Fault:
-    kind: str  # die | garbage | delay | notfound | oom | error
+    kind: str  # die | reset | stall | garbage | delay | notfound | oom | error
     role: str | None = None
     model: str | None = None
     times: int = 1
-    seconds: float = 0.0  # for delay
+    seconds: float = 0.0  # for delay (before the answer) and stall (after two lines of it)
 
 
 ScriptFn = Callable[[list[dict[str, Any]]], Turn]  # a model that answers from what it is shown
@@ -103,7 +105,7 @@ class FakeModelServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 data = json.loads(self.rfile.read(length) or b"{}")
                 with server.lock:
-                    server.requests.append({"path": self.path, **data})
+                    server.requests.append({"path": self.path, "user_agent": self.headers.get("User-Agent"), **data})
                 return data  # type: ignore[no-any-return]
 
             def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
@@ -122,7 +124,7 @@ class FakeModelServer:
 
             def do_GET(self) -> None:
                 with server.lock:
-                    server.requests.append({"path": self.path})
+                    server.requests.append({"path": self.path, "user_agent": self.headers.get("User-Agent")})
                 if self.path == "/api/tags":
                     models = [
                         {
@@ -203,10 +205,18 @@ class FakeModelServer:
                     return
                 lines = self._sse(model, turn) if openai else self._ndjson(model, turn, self.path == "/api/generate")
                 for n, line in enumerate(lines):
-                    if fault and fault.kind == "die" and n >= 2:
+                    if fault and fault.kind == "die" and n >= 2:  # the runner crashed: the stream just ends
                         self.wfile.flush()
                         self.connection.shutdown(2)
                         return
+                    if fault and fault.kind == "reset" and n >= 2:  # the connection torn down (RST)
+                        self.wfile.flush()
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        self.connection.close()
+                        return
+                    if fault and fault.kind == "stall" and n == 2:  # the answer began, then nothing for a while
+                        self.wfile.flush()
+                        time.sleep(fault.seconds)
                     self.wfile.write(line)
                     self.wfile.flush()
 

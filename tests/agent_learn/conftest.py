@@ -58,7 +58,7 @@ class VariantServer(FakeModelServer):
 
 def engine_for(repo: Path, url: str, models: list[str], seed: int | None = 7, **settings: Any) -> tuple[Engine, Store]:
     store = Store(repo / ".help" / "agent.sqlite")
-    client = model_client.connect(url, "ollama", timeout=10.0, attempts=2)
+    client = model_client.connect(url, "ollama", timeout=10.0, attempts=2, client="stdlib")  # pinned, as in tests/agent
     options: dict[str, Any] = {"max_rounds": 0, "test_command": TESTS, "review_command": LINT, **settings}
     return Engine(repo, store, client, models, Settings(venv=VENV, seed=seed, **options)), store
 

@@ -51,7 +51,7 @@ def test_the_dashboard_shows_tasks_and_cancels_and_retries_from_the_screen(fast_
         worker.start()
 
         async def drive() -> None:
-            app = Dashboard(repo, server.url, "ollama", interval=0.2)
+            app = Dashboard(repo, server.url, "ollama", interval=0.2, client="stdlib")
             async with app.run_test(size=(160, 40)) as pilot:
                 await until(pilot, lambda: bool(app.query("#tasks")))
                 table = app.query_one("#tasks")

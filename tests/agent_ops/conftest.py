@@ -106,6 +106,7 @@ def make_repo(path: Path, server_url: str, **agent: Any) -> Path:
     settings = {
         "server": server_url,
         "api": "ollama",
+        "client": "stdlib",  # pinned: the workers test the queue, not which client speaks the Ollama API
         "model": "coder:1b",
         "test_command": [sys.executable, "-c", CHECK],
         "review_command": [sys.executable, "-c", "import calc"],  # fast, not help.py test --quality

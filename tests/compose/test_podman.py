@@ -24,11 +24,9 @@ INTERVAL = 0.5
 LABEL = "help.compose.project"
 
 
-@pytest.fixture(scope="session")
-def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    podman = need_tool("podman", "sudo apt-get install podman")
+def rootfs_tar(folder: Path) -> Path:
+    """A busybox-static root file system as a tarball, for `podman import` / `docker import`."""
     busybox = Path(need_tool("busybox", "sudo apt-get install busybox-static")).resolve()
-    folder = tmp_path_factory.mktemp("rootfs")
     tar_path = folder / "rootfs.tar"
     with tarfile.open(tar_path, "w") as tar:
         for name in ("bin", "tmp", "www"):
@@ -40,6 +38,13 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             link = tarfile.TarInfo(f"bin/{tool}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(link)
+    return tar_path
+
+
+@pytest.fixture(scope="session")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    podman = need_tool("podman", "sudo apt-get install podman")
+    tar_path = rootfs_tar(tmp_path_factory.mktemp("rootfs"))
     tag = f"localhost/help-compose-test:{uuid.uuid4().hex[:8]}"
     subprocess.run([podman, "import", str(tar_path), tag], check=True, capture_output=True)
     yield tag
@@ -53,21 +58,24 @@ def free_port() -> int:
 
 
 class Proj:
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, engine: str = "podman") -> None:
         self.root = root
         self.name = name
+        self.engine = engine
+        self.image = ""  # the fixture's imported base image
         self.env = {
             "HELP_COMPOSE__MONITOR_INTERVAL": str(INTERVAL),
             "HELP_COMPOSE__RESTART_BACKOFF": "0.1",
+            "HELP_COMPOSE__ENGINE": engine,
         }
         self.watchers: list[subprocess.Popen[str]] = []
 
     def help(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return run_help(*args, cwd=self.root, env={**self.env, **env}, timeout=120)
 
-    def watch(self, **env: str) -> subprocess.Popen[str]:
+    def watch(self, *services: str, **env: str) -> subprocess.Popen[str]:
         child = subprocess.Popen(
-            [sys.executable, str(HELP), "compose", "watch"], cwd=self.root, env=clean_env({**self.env, **env}),
+            [sys.executable, str(HELP), "compose", "watch", *services], cwd=self.root, env=clean_env({**self.env, **env}),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, text=True,
         )  # fmt: skip
         self.watchers.append(child)
@@ -91,7 +99,7 @@ class Proj:
 
     def state(self, service: str) -> str:
         out = subprocess.run(
-            ["podman", "inspect", "--format", "{{.State.Status}}", f"{self.name}-{service}"],
+            [self.engine, "inspect", "--format", "{{.State.Status}}", f"{self.name}-{service}"],
             capture_output=True, text=True,
         )  # fmt: skip
         return out.stdout.strip()
@@ -102,27 +110,31 @@ def proj(tmp_path: Path, image: str) -> Iterator[Proj]:
     name = f"t{uuid.uuid4().hex[:8]}"
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\nversion = '0'\n")
     project = Proj(tmp_path, name)
-    project.image = image  # type: ignore[attr-defined]
+    project.image = image
     yield project
+    clean_up(project)
+
+
+def clean_up(project: Proj) -> None:
+    """Stop the test's monitors, remove its containers, networks and volumes."""
     for child in project.watchers:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
-    ids = subprocess.run(
-        ["podman", "ps", "-aq", "--filter", f"label={LABEL}={name}"], capture_output=True, text=True
-    ).stdout.split()
+    engine, label = project.engine, f"label={LABEL}={project.name}"
+    podman = ["-t", "0"] if engine == "podman" else []  # docker's rm -f kills at once and has no -t
+    ids = subprocess.run([engine, "ps", "-aq", "--filter", label], capture_output=True, text=True).stdout.split()
     if ids:
-        subprocess.run(["podman", "rm", "-f", "-t", "0", *ids], capture_output=True)
+        subprocess.run([engine, "rm", "-f", *podman, *ids], capture_output=True)
     for kind in ("network", "volume"):  # `up` makes the project's network (and named volumes)
-        made = subprocess.run(
-            ["podman", kind, "ls", "-q", "--filter", f"label={LABEL}={name}"], capture_output=True, text=True
-        ).stdout.split()
-        if made:
-            subprocess.run(["podman", kind, "rm", "-f", *made], capture_output=True)
+        made = subprocess.run([engine, kind, "ls", "-q", "--filter", label], capture_output=True, text=True)
+        if made.stdout.split():
+            force = ["-f"] if kind == "volume" or engine == "podman" else []  # docker 20.10: no network rm -f
+            subprocess.run([engine, kind, "rm", *force, *made.stdout.split()], capture_output=True)
 
 
 def compose(proj: Proj, body: str) -> None:
-    write(proj.root / "compose.yaml", f"name: {proj.name}\nservices:\n" + body.replace("IMAGE", proj.image))  # type: ignore[attr-defined]
+    write(proj.root / "compose.yaml", f"name: {proj.name}\nservices:\n" + body.replace("IMAGE", proj.image))
 
 
 LOOP = """
@@ -258,7 +270,7 @@ def test_monitor_killed_and_restarted_loses_no_event(proj: Proj) -> None:
 
 def container_id(proj: Proj, service: str) -> str:
     out = subprocess.run(
-        ["podman", "inspect", "--format", "{{.Id}}", f"{proj.name}-{service}"], capture_output=True, text=True
+        [proj.engine, "inspect", "--format", "{{.Id}}", f"{proj.name}-{service}"], capture_output=True, text=True
     )
     return out.stdout.strip()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helper.records import Factory, Record
+from helper.records import Factory, Frozen, Record, replace
 
 
 class Point(Record):
@@ -48,3 +48,32 @@ def test_equality_and_repr() -> None:
     assert repr(Point(1, 2)) == "Point(x=1, y=2, tags=[])"
     with pytest.raises(TypeError):
         hash(Point(1))
+
+
+class Pair(Frozen):
+    left: str
+    right: tuple[str, ...] = ()
+    seen: list[str] = Factory(list)
+
+
+def test_frozen_fields_are_set_once() -> None:
+    pair = Pair("a", ("b",))
+    assert (pair.left, pair.right, pair.seen) == ("a", ("b",), [])
+    with pytest.raises(AttributeError, match="Pair is frozen: cannot set 'left'"):
+        pair.left = "c"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="cannot set 'other'"):
+        pair.other = 1
+    with pytest.raises(AttributeError, match="cannot delete 'right'"):
+        del pair.right
+    assert pair == Pair("a", ("b",)) and repr(pair) == "Pair(left='a', right=('b',), seen=[])"
+    with pytest.raises(TypeError, match="missing 'left'"):
+        Pair()  # type: ignore[call-arg]
+
+
+def test_replace_makes_a_changed_copy() -> None:
+    pair = Pair("a", ("b",), ["x"])
+    other = replace(pair, right=("c",))
+    assert other == Pair("a", ("c",), ["x"]) and pair.right == ("b",)
+    assert replace(pair) == pair and replace(pair) is not pair
+    with pytest.raises(TypeError, match="unexpected 'middle'"):
+        replace(pair, middle=1)

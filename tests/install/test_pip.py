@@ -114,3 +114,32 @@ def test_bad_input_changes_nothing(tmp_path: Path) -> None:
     assert both.returncode == 2
     assert (root / "pyproject.toml").read_text() == '[project]\nname = "x"\nversion = "1"\n'
     assert not (root / ".venv").exists()
+
+
+def test_test_groups_and_extras_are_part_of_the_dev_set(tmp_path: Path) -> None:
+    """Projects such as toolz declare pytest only in a `test` group: `install` (and so `test`) must install it."""
+    root = tmp_path / "proj"
+    write(
+        root / "pyproject.toml",
+        '[project]\nname = "x"\nversion = "1"\ndependencies = ["beta"]\n'
+        '[project.optional-dependencies]\ntesting = ["delta==1.0"]\ndocs = ["gamma"]\n'
+        '[dependency-groups]\ntest = ["epsilon", {include-group = "lint"}]\nlint = ["alpha<2"]\n',
+    )
+    result = run_help("install", cwd=root)
+    assert result.returncode == 0, result.stderr
+    versions = venv_versions(root)
+    assert {"beta", "delta", "epsilon", "alpha"} <= set(versions)
+    assert versions["delta"] == "1.0"
+    assert "gamma" not in versions  # other extras stay optional
+
+    again = run_help("install", "--json", cwd=root)
+    assert again.returncode == 0 and json.loads(again.stdout)["status"] == "in-sync"
+
+    write(root / "requirements.txt", "beta\n")
+    write(root / "requirements-test.txt", "epsilon\n")
+    write(root / "requirements-docs.txt", "gamma\n")
+    (root / "pyproject.toml").unlink()
+    reqs = run_help("install", cwd=root)
+    assert reqs.returncode == 0, reqs.stderr
+    versions = venv_versions(root)
+    assert {"beta", "epsilon"} <= set(versions) and "gamma" not in versions

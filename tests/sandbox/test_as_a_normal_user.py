@@ -10,9 +10,11 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,3 +165,61 @@ def test_a_backend_that_cannot_sandbox_the_user_refuses_with_one_line(backend: s
         assert len(lines) == 2
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _check_as(uid: int, gid: int, code: Path, work: Path, home: Path) -> dict[str, Any]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+    result = _as(uid, gid, ["/usr/bin/python3", str(code / "help.py"), "--json", "sandbox", "check"], env, work)
+    assert result.returncode in (0, 1) and result.stdout, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def test_check_names_the_backends_that_refuse_this_user_and_the_double_sandbox(code: Path) -> None:
+    for tool in ("bwrap", "firejail", "podman"):
+        need_tool(tool, PACKAGES[tool])
+    need_tool("setpriv", "apt-get install util-linux")
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("no /usr/bin/python3 an unprivileged user can run")
+    work = _own_dir("help-sbx-check-", 65534, 65534)
+    try:
+        data = _check_as(65534, 65534, code, work, work)
+        rows = {row["backend"]: row for row in data["backends"]}
+        assert data["user"] == {"name": "nobody", "uid": 65534, "root": False}
+        assert list(rows) == ["bwrap", "firejail", "podman", "podman+bwrap"]
+        assert rows["bwrap"]["works"] and rows["bwrap"]["refused"] is None
+        assert "never sandboxes the user nobody" in rows["firejail"]["refused"]["reason"]
+        for name in ("podman", "podman+bwrap"):
+            assert "no range in /etc/subuid and /etc/subgid" in rows[name]["refused"]["reason"], rows[name]
+            assert rows[name]["refused"]["hint"].startswith("use --backend bwrap") and not rows[name]["works"]
+        assert data["default"] == "bwrap"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    # a user both allow (a login shell, subuid ranges): nothing refused, each probed for real
+    user = _user()
+    home, work = (_own_dir(p, user.pw_uid, user.pw_gid) for p in ("help-sbx-home-", "help-sbx-work-"))
+    try:
+        data = _check_as(user.pw_uid, user.pw_gid, code, work, home)
+        rows = {row["backend"]: row for row in data["backends"]}
+        assert all(row["refused"] is None for row in rows.values()), rows
+        assert rows["firejail"]["works"], rows["firejail"]
+    finally:
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(home)}
+        _as(user.pw_uid, user.pw_gid, ["podman", "system", "reset", "--force"], env, work)
+        for folder in (home, work):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_check_as_root_probes_the_double_sandbox() -> None:
+    for tool in ("bwrap", "podman"):
+        need_tool(tool, PACKAGES[tool])
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "help.py"), "--json", "sandbox", "check", "--double"],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "NO_COLOR": "1"},
+    )  # fmt: skip
+    data = json.loads(result.stdout)
+    assert [row["backend"] for row in data["backends"]] == ["podman+bwrap"]
+    row = data["backends"][0]
+    assert row["works"], row
+    assert {"uid 65534 (unprivileged)", "seccomp filter", "no network"} <= set(row["enforced"])
+    assert data["user"]["root"] is True and row["refused"] is None

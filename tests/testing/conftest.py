@@ -1,11 +1,13 @@
-"""Fixtures for the selector's tests: one real venv with pytest shared by every sample project."""
+"""Fixtures for the selector's tests: one real venv with pytest shared by every sample project, and sdists from PyPI."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import git, run_help, write
+from tests.conftest import IN_CI, git, run_help, write
 
 PYTEST_INI = "[pytest]\ntestpaths = tests\npythonpath = .\n"
 
@@ -47,6 +49,70 @@ def shared_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
             check=True,
         )
     return venv
+
+
+def sdist_cache() -> Path:
+    """Where downloaded sdists are kept between test runs: HELPY_TEST_SDISTS, else the user's cache folder."""
+    given = os.environ.get("HELPY_TEST_SDISTS")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "help-py-tests" / "sdists"
+
+
+def sdist(spec: str) -> Path:
+    """The sdist of `spec` ("name==version") from PyPI, downloaded once into `sdist_cache()`.
+
+    `pip download --no-deps --no-binary :all:` fetches it (pip checks its hash);
+    it lands in a fresh folder first and is moved into the cache when complete,
+    so an interrupted download never leaves a broken archive behind. Without
+    network the test skips, and fails under CI=true.
+    """
+    from helper.fsutil import FileLock
+
+    name, _, version = spec.partition("==")
+    cache = sdist_cache()
+    cache.mkdir(parents=True, exist_ok=True)
+    with FileLock(cache / ".lock", timeout=600):
+        found = _cached_sdist(cache, name, version)
+        if found is not None:
+            return found
+        partial = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
+        try:
+            import importlib.util
+
+            pip = [sys.executable, "-m", "pip"] if importlib.util.find_spec("pip") else [shutil.which("pip3") or "pip"]
+            command = [*pip, "download", "-q", "--disable-pip-version-check"]
+            command += ["--no-deps", "--no-binary", ":all:", spec, "-d", str(partial)]
+            try:
+                result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+                output = result.stderr or result.stdout
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                result, output = None, str(exc)
+            archives = [p for p in partial.iterdir() if p.name.endswith((".tar.gz", ".zip"))]
+            if result is None or result.returncode != 0 or not archives:
+                message = f"cannot download the sdist of {spec} from PyPI: {output[-1500:]}"
+                if IN_CI:
+                    pytest.fail(message + " (CI must reach PyPI)")
+                pytest.skip(message)
+            target = cache / archives[0].name
+            os.replace(archives[0], target)
+            return target
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _cached_sdist(cache: Path, name: str, version: str) -> Path | None:
+    """The archive of `name` `version` in the cache, whatever normalisation of the name the sdist used."""
+    wanted = name.lower().replace("-", "_").replace(".", "_")
+    for path in cache.iterdir():
+        stem = path.name.removesuffix(".tar.gz").removesuffix(".zip")
+        if stem == path.name:
+            continue
+        found, _, found_version = stem.rpartition("-")
+        if found.lower().replace("-", "_").replace(".", "_") == wanted and found_version == version:
+            return path
+    return None
 
 
 class Sample:

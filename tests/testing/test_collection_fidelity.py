@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from helper.testing import collection, discovery
+from tests.conftest import run_help
 from tests.testing.conftest import Sample, ran
 
 TEST = "def test_ok():\n    assert True\n"
@@ -29,23 +31,18 @@ def pytest_ids(project: Sample) -> set[str]:
 
 
 def same_twice(project: Sample, cwd: Path | None = None) -> set[str]:
-    """Run help.py test twice; both reports list exactly pytest's tests, the second runs none again."""
+    """help.py test --all, help.py test, help.py test --all: each reports exactly pytest's tests.
+
+    The first and last run all of them, the one between runs none again.
+    """
     expected = pytest_ids(project)
     assert expected
-    for attempt in (1, 2):
-        if cwd is None:
-            report = project.test()
-        else:
-            import json
-
-            from tests.conftest import run_help
-
-            result = run_help("test", "--json", cwd=cwd, env={"HELP_TEST__VENV": str(project.venv)})
-            report = json.loads(result.stdout)
+    for attempt, args in enumerate((["--all"], [], ["--all"]), 1):
+        result = run_help("test", "--json", *args, cwd=cwd or project.root, env={"HELP_TEST__VENV": str(project.venv)})
+        report = json.loads(result.stdout)
         assert "tests" in report, report
         assert {t["id"] for t in report["tests"]} == expected, f"run {attempt}"
-        if attempt == 2:
-            assert ran(report) == set(), "the second run reran tests"
+        assert ran(report) == (expected if args else set()), f"run {attempt} ({' '.join(args) or 'selective'})"
     return expected
 
 

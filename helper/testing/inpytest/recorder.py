@@ -482,8 +482,8 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
             if entry is None:
                 return  # e.g. the xdist controller relaying a worker's report
             entry["duration"] += report.duration
-            if report.when == "setup" and not report.passed:
-                entry["outcome"] = "error" if report.failed else "skipped"
+            if report.when == "setup" and not report.passed:  # a skip there may be an xfail (run=False, pytest.xfail)
+                entry["outcome"] = "error" if report.failed else _outcome(report)
             elif report.when == "call" and entry["outcome"] == "passed":
                 entry["outcome"] = _outcome(report)
             elif report.when == "teardown" and report.failed and entry["outcome"] != "failed":
