@@ -130,13 +130,90 @@ class Mutation:
     new: str
 
 
-def find_mutations(root: Path, package: str, count: int, seed: int = 7) -> list[Mutation]:
-    """`return <expr>` -> `return None` in functions picked at random, plus one module-level edit."""
-    candidates: list[Mutation] = []
+def _sources(root: Path, package: str) -> list[tuple[Path, str]]:
+    """The package's own modules (no tests, no private `_*.py`), with their text."""
+    found = []
     for path in sorted((root / package).rglob("*.py")):
         if path.name.startswith("_") or "test" in str(path.relative_to(root)):
             continue
-        source = path.read_text()
+        found.append((path, path.read_text()))
+    return found
+
+
+def _changed_literal(node: ast.expr) -> str | None:
+    """Source of a different value for a literal (`2` -> `3`, `True` -> `False`, `None` -> `0`), else None."""
+    if not isinstance(node, ast.Constant):
+        return None
+    value = node.value
+    if isinstance(value, bool):
+        return repr(not value)
+    if value is None:
+        return "0"
+    if isinstance(value, int | float):
+        return repr(value + 1)
+    if isinstance(value, str):
+        return repr(value + "_mutated")
+    return None
+
+
+def _edit(name: str, root: Path, path: Path, source: str, node: ast.expr, new: str) -> Mutation | None:
+    """Replace the single-line expression `node` by `new`, keeping enough lines around it to be unique."""
+    if node.end_lineno != node.lineno or node.end_col_offset is None:
+        return None
+    lines = source.splitlines(keepends=True)
+    line = lines[node.lineno - 1]
+    edited = line[: node.col_offset] + new + line[node.end_col_offset :]
+    for extra in range(0, 4):  # lines after it, until the text occurs once in the file
+        after = "".join(lines[node.lineno : node.lineno + extra])
+        if source.count(line + after) == 1:
+            return Mutation(name, str(path.relative_to(root)), line + after, edited + after)
+    return None
+
+
+def default_mutations(root: Path, package: str) -> list[Mutation]:
+    """A literal default argument changed (`def f(x, n=2)` -> `n=3`), one per function."""
+    found = []
+    for path, source in _sources(root, package):
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            defaults = [d for d in [*node.args.defaults, *node.args.kw_defaults] if d is not None]
+            for default in defaults:
+                new = _changed_literal(default)
+                if new is not None:
+                    label = f"{path.stem}.{node.name}: default {ast.unparse(default)} -> {new}"
+                    mutation = _edit(label, root, path, source, default, new)
+                    if mutation:
+                        found.append(mutation)
+                        break
+    return found
+
+
+def decorator_mutations(root: Path, package: str) -> list[Mutation]:
+    """A decorator's argument changed (`@lru_cache(maxsize=100)` -> `101`, `classval=__doc__` -> `None`)."""
+    found = []
+    for path, source in _sources(root, package):
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                continue
+            for decorator in node.decorator_list:
+                if not isinstance(decorator, ast.Call):
+                    continue
+                for arg in [*decorator.args, *(k.value for k in decorator.keywords)]:
+                    new = _changed_literal(arg) or ("None" if isinstance(arg, ast.Name) else None)
+                    if new is not None:
+                        label = f"{path.stem}.{node.name}: @{ast.unparse(decorator.func)}({ast.unparse(arg)} -> {new})"
+                        mutation = _edit(label, root, path, source, arg, new)
+                        if mutation:
+                            found.append(mutation)
+    return found
+
+
+def find_mutations(root: Path, package: str, count: int, seed: int = 7, kinds: int = 4) -> list[Mutation]:
+    """`return <expr>` -> `return None` in functions picked at random, one module-level edit, and
+    up to `kinds` changed literal defaults and `kinds` changed decorator arguments."""
+    candidates: list[Mutation] = []
+    for path, source in _sources(root, package):
         lines = source.splitlines(keepends=True)
         tree = ast.parse(source)
         for node in ast.walk(tree):
@@ -159,7 +236,8 @@ def find_mutations(root: Path, package: str, count: int, seed: int = 7) -> list[
                     f"{indent}return None  # mutated\n",
                 )
             )
-    picked = random.Random(seed).sample(candidates, min(count, len(candidates)))
+    rng = random.Random(seed)
+    picked = rng.sample(candidates, min(count, len(candidates)))
     module_level = root / package / "itertoolz.py"
     if module_level.is_file() and "rest = partial(drop, 1)\n" in module_level.read_text():
         picked.append(
@@ -170,6 +248,8 @@ def find_mutations(root: Path, package: str, count: int, seed: int = 7) -> list[
                 "rest = partial(drop, 2)\n",
             )
         )
+    for found in (default_mutations(root, package), decorator_mutations(root, package)):
+        picked.extend(rng.sample(found, min(kinds, len(found))))
     return picked
 
 
@@ -229,6 +309,12 @@ def plain_full(venv: Path, root: Path) -> tuple[Timed, set[str], set[str]]:
 
 
 def helpy(root: Path, env: dict[str, str], *args: str) -> tuple[Timed, set[str]]:
+    timed, report = helpy_report(root, env, *args)
+    return timed, {nodeid_key(t["id"]) for t in report["tests"] if not t["cached"]}
+
+
+def helpy_report(root: Path, env: dict[str, str], *args: str) -> tuple[Timed, dict]:
+    """`help.py test --json ARGS` on the common test set: its timing and parsed report."""
     timed = run(
         [
             PYTHON,
@@ -251,7 +337,7 @@ def helpy(root: Path, env: dict[str, str], *args: str) -> tuple[Timed, set[str]]
         report = json.loads(timed.out)
     except ValueError:
         raise SystemExit(f"help.py test gave no report:\n{timed.out[-2000:]}\n{timed.err[-3000:]}") from None
-    return timed, {nodeid_key(t["id"]) for t in report["tests"] if not t["cached"]}
+    return timed, report
 
 
 def testmon(venv: Path, root: Path) -> tuple[Timed, set[str]]:
@@ -475,6 +561,64 @@ def overhead_main(opts: argparse.Namespace) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def help_only_main(opts: argparse.Namespace) -> int:
+    """help.py's selection alone after each mutation: no pytest-testmon, no plain full run per mutation.
+
+    For a loaded machine or a quick check after a change to the selection. The
+    failing set is then unknown: printed is how many of the selected tests fail,
+    to be compared with the "failing" column of a whole run of this benchmark
+    (the same mutations, the same sdist), where equal counts mean none missed.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    work = Path(tempfile.mkdtemp(prefix="bench-select-"))
+    try:
+        print(f"work dir {work}; fetching {opts.package} (help.py only)", flush=True)
+        source = fetch(opts.package, work)
+        venv = make_venv(work, [d for d in opts.test_deps.split(",") if d])
+        hp = copy(source, work / "helpy")
+        env = {"HELP_TEST__VENV": str(venv), "HELP_TEST__EXTRAS": ""}
+        from helper.fingerprint import sha256_file
+
+        state = hp / ".help"
+        state.mkdir()
+        (state / "test-env.json").write_text(
+            json.dumps({"pyproject": sha256_file(hp / "pyproject.toml"), "extras": [], "base_python": PYTHON})
+        )
+        COMMON_ARGS.extend(testmon_unreadable(hp))
+        full, report = helpy_report(hp, env, "--all")
+        n = len(report["tests"]) or 1
+        print(f"{opts.package}: {n} tests; help.py test --all {full.wall:.2f}s wall / {full.cpu:.2f}s cpu", flush=True)
+        helpy(hp, env)  # settle: every result cached
+        mutations = find_mutations(source, opts.module, opts.mutations, kinds=opts.arg_mutations)
+        if opts.kinds == "args":
+            mutations = [m for m in mutations if ": default " in m.name or ": @" in m.name]
+        rows = []
+        for mutation in mutations:
+            apply([hp], mutation)
+            timed, report = helpy_report(hp, env)
+            selected = [t for t in report["tests"] if not t["cached"]]
+            failed = sum(1 for t in selected if t["outcome"] in ("failed", "error"))
+            rows.append((mutation.name, len(selected), failed, timed.wall))
+            print(f"  {mutation.name}: help.py ran {len(selected)} ({timed.wall:.2f}s), {failed} failing", flush=True)
+            apply([hp], mutation, revert=True)
+            helpy(hp, env)
+        print()
+        print(f"{'mutation':<52} {'help.py sel':>11} {'failing':>7}")
+        for name, sel, failed, _ in rows:
+            print(f"{name[:52]:<52} {sel:>11} {failed:>7}")
+        mean = statistics.mean(r[1] for r in rows) / n if rows else 0.0
+        rerun = statistics.mean(r[3] for r in rows) if rows else 0.0
+        print(
+            f"selected fraction (mean): {mean:.1%}; selective run {rerun:.2f}s, {rerun / full.wall:.1%} of a recorded full run"
+        )
+        return 0
+    finally:
+        if opts.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--package", default="pygments==2.18.0")
@@ -484,13 +628,22 @@ def main() -> int:
         default="wcag-contrast-ratio",
         help="comma-separated packages the project's tests need besides pytest",
     )
-    parser.add_argument("--mutations", type=int, default=8)
+    parser.add_argument("--mutations", type=int, default=8, help="random `return None` mutations")
+    parser.add_argument(
+        "--arg-mutations", type=int, default=4, help="changed literal defaults, and as many decorator arguments"
+    )
     parser.add_argument("--repeat", type=int, help="runs of each timing (default 5; 1 with --overhead)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--overhead", action="store_true", help="only the recording cost, per Python version")
     parser.add_argument("--pythons", default="3.11,3.12,3.13", help="with --overhead: the versions measured")
     parser.add_argument("--projects", default="pygments,toolz", help=f"with --overhead: among {', '.join(PROJECTS)}")
+    parser.add_argument(
+        "--kinds", choices=("all", "args"), default="all", help="with --help-only: args = defaults and decorators only"
+    )
+    parser.add_argument("--help-only", action="store_true", help="help.py's selection only (see help_only_main)")
     opts = parser.parse_args()
+    if opts.help_only:
+        return help_only_main(opts)
     if opts.overhead:
         opts.repeat = opts.repeat or 1
         return overhead_main(opts)
@@ -537,7 +690,7 @@ def main() -> int:
         isolated = recorder_overhead(venv, full, repeat=3 if full_wall < 10 else 1)
 
         tools = [Tool("help.py", hp), Tool("testmon", tm)]
-        mutations = find_mutations(source, opts.module, opts.mutations)
+        mutations = find_mutations(source, opts.module, opts.mutations, kinds=opts.arg_mutations)
         rows = []
         for mutation in mutations:
             apply([hp, tm, full], mutation)

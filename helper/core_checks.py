@@ -23,6 +23,10 @@ def python_check() -> Check:
 
 
 def root_check(project: Any) -> Check:
+    from helper.root import find_root
+
+    if not project.found and find_root(str(project.root)) == os.path.realpath(project.root):
+        return Check("project", "warn", f"{project.root}: its configuration does not load", "fix the config finding")
     if not project.found:
         return Check(
             "project",

@@ -106,6 +106,18 @@ def lookup(cache: Cache, key_: str, outdir: Path) -> list[dict[str, Any]] | None
     return restored
 
 
+def version_of(items: list[dict[str, Any]]) -> str | None:
+    """The version the artifacts' file names carry (the wheel's first: its name part never holds a dash)."""
+    names = sorted((item["name"] for item in items), key=lambda n: not n.endswith(".whl"))
+    for name in names:
+        if name.endswith(".whl") and name.count("-") >= 4:
+            return str(name.split("-")[1])
+        for suffix in (".tar.gz", ".zip"):
+            if name.endswith(suffix) and "-" in name:
+                return str(name[: -len(suffix)].rsplit("-", 1)[1])
+    return None
+
+
 def describe(path: Path) -> dict[str, Any]:
     return {"name": path.name, "sha256": sha256_file(path), "size": path.stat().st_size}
 

@@ -86,7 +86,9 @@ def build(project: Any, options: Options) -> Outcome:
         if options.use_cache:
             found = artifacts.lookup(cache, key, outdir)
             if found is not None:
-                return Outcome(found, True, key, time.monotonic() - started, name, version)
+                # A dynamic version (flit's __version__, hatch-vcs, setuptools-scm) is what the artifacts carry.
+                found_version = version or artifacts.version_of(found)
+                return Outcome(found, True, key, time.monotonic() - started, name, found_version)
         # Only a cache miss needs the heavy parts.
         import tempfile
 

@@ -39,6 +39,11 @@ def run(args: argparse.Namespace, project: Any) -> int:
         checks.append(Check("config", "ok", f"valid ({files}; profile {project.profile})"))
     except HelpError as exc:
         checks.append(Check("config", "fail", exc.headline(), exc.hint))
+        from helper.root import find_root
+
+        root = find_root(str(Path(args.project or ".")))
+        if root is not None:  # the project is there; only its configuration does not load
+            project = project_module.Project(root=Path(root), found=False, profile="development")
     extra = [p.checks for p in discover() if p.checks]
     checks.extend(run_all(project, extra))
 

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, project: Any) -> int:
 
     manager, reason = choose(project)
     console.verbose(f"package manager: {manager.name} ({reason})")
-    _need_manifest(project, manager.name, args.packages)
+    _need_manifest(project, manager.name, [] if args.dev or args.group else args.packages)
     if args.outdated or args.list_installed:
         return _report(args, project, manager)
     plain = not (args.packages or args.upgrade or args.lock)
@@ -123,7 +123,10 @@ START_HINT = (
 
 
 def _need_manifest(project: Any, manager: str, packages: list[str]) -> None:
-    """A project without a manifest is one clear error; none is invented half-made."""
+    """A project without a manifest is one clear error; none is invented half-made.
+
+    `packages` are those bound for [project] (a PEP 735 group needs no [project] table).
+    """
     root = project.root
     if any((root / name).is_file() for name in MANIFESTS) or any(root.glob("requirements*.txt")):
         if manager == "pip" and packages and not (root / "requirements.txt").is_file():

@@ -8,6 +8,7 @@ project has a requirements.txt, else pyproject.toml ([project] dependencies,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from helper.errors import HelpError, UsageError
 from helper.managers.base import Manager, Runner, Target, base_python, fresh_pyproject
 
 if TYPE_CHECKING:
+    import configparser
+
     from helper.managers.envcheck import Requirement
 
 
@@ -80,6 +83,10 @@ class Pip(Manager):
             # An installable project goes in editable, as uv sync and poetry
             # install do; with its dev and test extras, the pip world's usual dev set.
             dev_extras = [name for name in DEV_SETS if name in extras]
+            reqs = ["-e", f".[{','.join(dev_extras)}]" if dev_extras else "."]
+        elif not project and self._setuptools_name() is not None:
+            # Metadata in setup.cfg / setup.py: installable too, as `pip install -e .` does.
+            dev_extras = [name for name in DEV_SETS if name in self._setuptools_extras()]
             reqs = ["-e", f".[{','.join(dev_extras)}]" if dev_extras else "."]
         else:
             # Not installable: its requirements, with the dev and test extras' as above.
@@ -145,6 +152,11 @@ class Pip(Manager):
         extras = project.get("optional-dependencies", {}) or {}
         if "build-system" in data and project.get("name"):
             roots.append(str(project["name"]))
+        elif not project and (setuptools_name := self._setuptools_name()) is not None:
+            if not setuptools_name:
+                return None  # named only by setup.py's code: what it needs is not known here
+            extras_all = self._setuptools_extras()
+            roots.append(f"{setuptools_name}[{','.join(extras_all)}]" if extras_all else setuptools_name)
         roots += list(project.get("dependencies", []) or [])
         for reqs in extras.values():  # every extra and group: what is declared anywhere is kept
             roots += [r for r in reqs or [] if isinstance(r, str)]
@@ -152,6 +164,26 @@ class Pip(Manager):
         for group in groups:
             roots += _group(groups, group, set())
         return roots
+
+    def _setup_cfg(self) -> configparser.ConfigParser:
+        import configparser
+
+        parser = configparser.ConfigParser(interpolation=None)
+        with contextlib.suppress(configparser.Error, UnicodeDecodeError):
+            parser.read(self.root / "setup.cfg", encoding="utf-8")
+        return parser
+
+    def _setuptools_name(self) -> str | None:
+        """A setuptools project without [project]: its setup.cfg name, "" when only setup.py names it, else None."""
+        if (self.root / "setup.cfg").is_file():
+            name = self._setup_cfg().get("metadata", "name", fallback="").strip()
+            if name:
+                return name
+        return "" if (self.root / "setup.py").is_file() else None
+
+    def _setuptools_extras(self) -> list[str]:
+        parser = self._setup_cfg()
+        return list(parser["options.extras_require"]) if parser.has_section("options.extras_require") else []
 
     def unneeded(self) -> list[str]:
         """Installed distributions nothing in the manifest needs (pip and the project itself are kept)."""
@@ -227,6 +259,9 @@ class Pip(Manager):
                 atomic_write(path, new)
         if self.python().exists():
             runner.run(self._pip("uninstall", "-y", *names), "uninstalling " + ", ".join(names))
+            orphans = self.unneeded()  # what only the removed packages needed goes too, as uv remove does
+            if orphans:
+                runner.run(self._pip("uninstall", "-y", *orphans), "removing what nothing needs any more")
 
     def _arrays(self, data: dict) -> list[tuple[list[str], str]]:
         arrays: list[tuple[list[str], str]] = [(["project"], "dependencies")]

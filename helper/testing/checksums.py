@@ -12,7 +12,17 @@ constant reselects the tests that ran code in its module or mention it.
 
 Functions the module calls while it is imported (in a class body, a constant,
 a decorator) are part of what the module builds, so their checksums are folded
-into "<module>". Functions that import modules by computed name (`__import__`,
+into "<module>".
+
+A literal default value (`n=2`) or a decorator's literal argument
+(`@dataclass(frozen=True)`, `@lru_cache(100)`) is left out of "<module>": it
+belongs to its function (whose checksum has it) and to an entry of the
+top-level class or function it decorates ("<class>:Name", the methods'
+decorators counting for their class). A test depends on that entry when it
+ran one of the class's methods or its code names the name; the entry counts
+for "<module>" too when code run at import names the class or function (a
+subclass, an instance made at import, a registry), since that code may then
+build something else or fail. Functions that import modules by computed name (`__import__`,
 `importlib.import_module`), and those in the module that call them, are listed
 as "loaders" (see inpytest/units.py): a test that ran one may have used any module of
 that package. It depends on the "<module>" and constants of every one of them,
@@ -27,9 +37,13 @@ twice; the import names found in the same pass feed the static import graph.
 from __future__ import annotations
 
 import ast
+import builtins
+import functools
 import hashlib
 import json
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +52,9 @@ from helper.testing.inpytest import units
 
 MODULE = "<module>"
 ASSIGN = "<module>:"  # prefix of a top-level assignment's own entry, e.g. "<module>:LIMIT"
-CLASS = "<class>:"  # prefix of a top-level class's own entry (its decorators' literal arguments)
+CLASS = "<class>:"  # prefix of a top-level class's or function's own entry (its decorators' literal arguments)
 OUTLINE = "<outline>"  # the module without its class bodies, constants' values included
-VERSION = 5
+VERSION = 6
 
 
 def _digest(text: str) -> str:
@@ -118,6 +132,9 @@ def analyse(source: bytes) -> dict[str, Any]:
         # Unparsable: the whole file is one unit, so any edit counts as a change.
         return {"v": VERSION, "sums": {MODULE: hashlib.sha256(source).hexdigest()[:20]}, "imports": [], "uses": {}}
     imports = _imports(tree)
+    # What runs at import, found before constants are split off: their values run then too.
+    called = _import_time_calls(tree)
+    called_outside_classes = _import_time_calls(tree, classes=False)
     # Top-level assignments get entries of their own, so a changed constant only
     # reselects tests that ran code in its module or name it; the skeleton keeps
     # which names are assigned, so adding or removing one still counts for all.
@@ -134,17 +151,26 @@ def analyse(source: bytes) -> dict[str, Any]:
             refs.setdefault(name, set()).update(units.names(stmt.value))  # type: ignore[attr-defined,arg-type]
         body.append(ast.Expr(ast.Constant("assigns " + ",".join(names))))
     tree.body = body
-    called = _import_time_calls(tree)
-    called_outside_classes = _import_time_calls(tree, classes=False)
     unit_names = units.unit_uses(tree)
     importing = b"__import__" in source or b"import_module" in source  # as the instrumenter decides
     loaders = units.callers_of(units.dynamic_importers(tree), unit_names) if importing else set()
     splitter = _Splitter()
     skeleton = splitter.visit(tree)
     sums = {name: _digest("\n".join(dumps)) for name, dumps in splitter.functions.items()}
-    classes = _move_literals(skeleton)
-    at_import = _closure(called, unit_names)
-    sums[MODULE] = _digest("\n".join([ast.dump(skeleton), *(f"{q}={sums[q]}" for q in sorted(at_import))]))
+    moved = _move_literals(skeleton)
+    # What import-time code names, once the moved arguments are out: the values of constants too.
+    named_at_import = _import_time_names(skeleton).union(*refs.values()) if moved else set()
+    classes: dict[str, list[str]] = {}
+    class_uses: dict[str, set[str]] = {}
+    at_import = [f"{q}={sums[q]}" for q in sorted(_closure(called, unit_names))]
+    for part in moved:
+        classes.setdefault(part.top, []).append(part.dump)
+        class_uses.setdefault(part.top, set()).update(part.names)
+        if part.where.rsplit(".", 1)[-1] in named_at_import:
+            at_import.append(part.dump)
+    for name, dumps in classes.items():
+        sums[CLASS + name] = _digest("\n".join(dumps))
+    sums[MODULE] = _digest("\n".join([ast.dump(skeleton), *at_import]))
     uses = {name: sorted(found) for name, found in unit_names.items()}
     module_uses = units.names(skeleton)
     if any(isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names) for s in tree.body):
@@ -153,10 +179,11 @@ def analyse(source: bytes) -> dict[str, Any]:
     for name, dumps in assignments.items():
         sums[ASSIGN + name] = _digest("\n".join(dumps))
         uses[ASSIGN + name] = sorted(refs[name])
-    for name, dumps in classes.items():
-        sums[CLASS + name] = _digest("\n".join(dumps))
-        uses[CLASS + name] = []
-    sums[OUTLINE] = _outline(skeleton, sums, _closure(called_outside_classes, unit_names))
+    for name, found in class_uses.items():
+        uses[CLASS + name] = sorted(found)
+    # A method's decorator sits in its class's body, which the outline leaves out.
+    outside_classes = [part.dump for part in moved if "." not in part.where]
+    sums[OUTLINE] = _outline(skeleton, sums, _closure(called_outside_classes, unit_names), outside_classes)
     return {"v": VERSION, "sums": sums, "imports": imports, "uses": uses, "loaders": sorted(loaders)}
 
 
@@ -173,45 +200,117 @@ def _literal(node: ast.expr | None) -> bool:
     return True
 
 
-def _decorator_literals(decorators: list[ast.expr]) -> list[str]:
-    """Replace literal keyword arguments of decorator calls (`frozen=True`) by a placeholder; their dumps."""
-    moved = []
+# Names every module and class body has, besides what it binds itself.
+_MODULE_NAMES = frozenset(dir(builtins)) | {"__name__", "__doc__", "__file__", "__spec__", "__package__", "__loader__"}
+_CLASS_NAMES = frozenset({"__doc__", "__module__", "__qualname__"})
+_IMPLICIT = _CLASS_NAMES | {"__name__"}  # strings Python binds itself: never a function of the module
+
+
+def _bound(body: list[ast.stmt]) -> set[str]:
+    """Names a module or class body binds itself (assignments, definitions, imports), outside nested scopes."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                found.add(child.name)
+            elif isinstance(child, ast.Import | ast.ImportFrom):
+                found.update((a.asname or a.name).partition(".")[0] for a in child.names if a.name != "*")
+            elif isinstance(child, ast.Lambda):
+                continue
+            else:
+                if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                    found.add(child.id)
+                visit(child)
+
+    visit(ast.Module(body=body, type_ignores=[]))
+    return found
+
+
+@dataclass
+class _Moved:
+    """A decorator's arguments taken out of the skeleton."""
+
+    top: str  # the top-level class or function whose entry they join
+    where: str  # what they decorate: "Point", "Parser.feed"
+    dump: str
+    names: set[str]  # the names the arguments evaluate
+
+
+def _decorator_arguments(decorators: list[ast.expr], scope: Callable[[], set[str]]) -> tuple[list[str], set[str]]:
+    """Take the movable arguments out of decorator calls: literals (`frozen=True`, `lru_cache(100)`)
+    and names bound in `scope()` (`classval=__doc__`), which cannot fail to evaluate.
+
+    Each is replaced by a placeholder; returned are their dumps and the names they evaluate.
+    """
+    moved: list[str] = []
+    named: set[str] = set()
+
+    def movable(arg: ast.expr) -> bool:
+        if _literal(arg):
+            return True
+        if isinstance(arg, ast.Name) and arg.id in scope():
+            named.add(arg.id)
+            return True
+        return False
+
     for decorator in decorators:
         if isinstance(decorator, ast.Call):
+            for n, arg in enumerate(decorator.args):
+                if not isinstance(arg, ast.Starred) and movable(arg):
+                    moved.append(f"{n}={ast.dump(arg)}")
+                    decorator.args[n] = ast.Constant(_PLACEHOLDER)
             for keyword in decorator.keywords:
-                if keyword.arg is not None and _literal(keyword.value):
+                if keyword.arg is not None and movable(keyword.value):
                     moved.append(f"{keyword.arg}={ast.dump(keyword.value)}")
                     keyword.value = ast.Constant(_PLACEHOLDER)
-    return moved
+    return moved, named
 
 
-def _move_literals(skeleton: ast.Module) -> dict[str, list[str]]:
-    """Take literal default values and decorator keyword arguments out of the module's skeleton.
+def _move_literals(skeleton: ast.Module) -> list[_Moved]:
+    """Take literal default values and decorators' arguments out of the module's skeleton.
 
     They belong to their function (whose checksum has them already, and is
-    folded into "<module>" when import-time code calls it) or, for a top-level
-    class's decorator (`@dataclass(frozen=True)`), to an entry of the class's
-    name ("<class>:Name"): a test depends on it when it ran one of the class's
-    methods or its code names the class. Returned as {class name: dumps}.
+    folded into "<module>" when import-time code calls it). A decorator's
+    arguments also go to an entry of the top-level class or function it
+    decorates, or whose method it decorates ("<class>:Name"): what the
+    decorator builds from them (dataclass's methods, a cache, a property) may
+    be used without running the decorated code.
     """
-    classes: dict[str, list[str]] = {}
-    for node in ast.walk(skeleton):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            args = node.args
-            args.defaults = [ast.Constant(_PLACEHOLDER) if _literal(d) else d for d in args.defaults]
-            args.kw_defaults = [
-                ast.Constant(_PLACEHOLDER) if d is not None and _literal(d) else d for d in args.kw_defaults
-            ]
-            _decorator_literals(node.decorator_list)
-    for stmt in skeleton.body:
-        if isinstance(stmt, ast.ClassDef):
-            moved = _decorator_literals(stmt.decorator_list)
-            if moved:
-                classes.setdefault(stmt.name, []).append("decorated " + ",".join(moved))
-    return classes
+    found: list[_Moved] = []
+    # Scopes are read only for a decorator with a name among its arguments, which few have.
+    module_scope = functools.cache(lambda: _bound(skeleton.body) | _MODULE_NAMES)
+
+    def visit(parent: ast.AST, owner: str | None, path: str, scope: Callable[[], set[str]]) -> None:
+        for node in ast.iter_child_nodes(parent):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                if isinstance(node, ast.stmt | ast.excepthandler | ast.match_case):  # no definition in an expression
+                    visit(node, owner, path, scope)  # if/try/with blocks: the same scope
+                continue
+            top = owner or node.name
+            where = f"{path}.{node.name}" if path else node.name
+            dumps, named = _decorator_arguments(node.decorator_list, scope)
+            if dumps:
+                found.append(_Moved(top, where, f"decorated {where} " + ",".join(dumps), named))
+            if isinstance(node, ast.ClassDef):
+                visit(node, top, where, _class_scope(node, where, module_scope))
+            else:  # its body is a stub already
+                args = node.args
+                args.defaults = [ast.Constant(_PLACEHOLDER) if _literal(d) else d for d in args.defaults]
+                args.kw_defaults = [
+                    ast.Constant(_PLACEHOLDER) if d is not None and _literal(d) else d for d in args.kw_defaults
+                ]
+
+    visit(skeleton, None, "", module_scope)
+    return found
 
 
-def _outline(skeleton: ast.Module, sums: dict[str, str], at_import: set[str]) -> str:
+def _class_scope(node: ast.ClassDef, where: str, module_scope: Callable[[], set[str]]) -> Callable[[], set[str]]:
+    """The names a class body can read: its own, the module's; not the classes being defined."""
+    return functools.cache(lambda: (_bound(node.body) | _CLASS_NAMES | module_scope()) - set(where.split(".")))
+
+
+def _outline(skeleton: ast.Module, sums: dict[str, str], at_import: set[str], decorated: list[str]) -> str:
     """Hash of the module with class bodies left out: what a test may use of a module it never ran.
 
     A loader (see inpytest/units.py) may hand a test any module of its package. When the
@@ -227,7 +326,8 @@ def _outline(skeleton: ast.Module, sums: dict[str, str], at_import: set[str]) ->
 
     outline = Bodiless().visit(skeleton)
     parts = [ast.dump(outline), *(f"{q}={sums[q]}" for q in sorted(at_import))]
-    parts += [f"{key}={value}" for key, value in sorted(sums.items()) if key.startswith((ASSIGN, CLASS))]
+    parts += [f"{key}={value}" for key, value in sorted(sums.items()) if key.startswith(ASSIGN)]
+    parts += decorated  # the arguments of top-level classes' and functions' decorators
     return _digest("\n".join(parts))
 
 
@@ -242,8 +342,8 @@ def _import_time_calls(tree: ast.AST, *, classes: bool = True) -> set[str]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for expr in [*child.decorator_list, *child.args.defaults, *child.args.kw_defaults]:
-                    if expr is not None:
-                        found.update(units.names(expr))
+                    if expr is not None:  # a name passed there may be called; a docstring never is
+                        found.update(units.names(expr) - _IMPLICIT)
                 continue
             if isinstance(child, ast.Lambda):
                 continue
@@ -258,6 +358,42 @@ def _import_time_calls(tree: ast.AST, *, classes: bool = True) -> set[str]:
                 found.add(
                     func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
                 )
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _import_time_names(tree: ast.AST) -> set[str]:
+    """Names that code run at import evaluates: outside function bodies, lambdas and annotations.
+
+    A class named there (a base, an instance made at import, a decorator's
+    argument) is used while the module is built, so what its decorators make
+    of it counts for the whole module.
+    """
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            found.add(node.attr)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for expr in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
+                if expr is not None:
+                    visit(expr)
+            return
+        if isinstance(node, ast.Lambda):
+            for expr in [*node.args.defaults, *node.args.kw_defaults]:
+                if expr is not None:
+                    visit(expr)
+            return
+        if isinstance(node, ast.AnnAssign):
+            for expr in (node.target, node.value):
+                if expr is not None:
+                    visit(expr)
+            return
+        for child in ast.iter_child_nodes(node):
             visit(child)
 
     visit(tree)

@@ -190,7 +190,7 @@ def recorded_deps(
     for rel in executed:  # code ran in this module: every top-level assignment counts
         names.update(f"{rel}::{key}" for key, _ in hasher.assignments(rel))
     names.update(opened)
-    names.update(named_assignments(hasher, static, units, skip=executed))
+    names.update(named_assignments(hasher, static, units))
     return names
 
 
@@ -204,10 +204,14 @@ def _uses(hasher: Hasher, rel: str) -> dict[str, list[str]]:
     return (entry or {}).get("uses", {})  # type: ignore[return-value]
 
 
-def named_assignments(hasher: Hasher, static: Iterable[str], units: list[tuple[str, str]], skip: set[str]) -> set[str]:
-    """Top-level assignments of imported modules that the code a test ran mentions (transitively)."""
+def named_assignments(hasher: Hasher, static: Iterable[str], units: list[tuple[str, str]]) -> set[str]:
+    """Top-level assignments and classes' own entries of imported modules that the code a test ran names (transitively).
+
+    Modules where the test ran code are searched too: their assignments count
+    anyway, but a class's entry (its decorators' arguments) only when named.
+    """
     suffix = "::" + checksums.MODULE
-    modules = frozenset(n[: -len(suffix)] for n in static if n.endswith(suffix)) - skip
+    modules = frozenset(n[: -len(suffix)] for n in static if n.endswith(suffix))
     starts: set[str] = set()
     for rel, unit in units:
         starts.update(_uses(hasher, rel).get(unit, []))

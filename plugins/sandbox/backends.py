@@ -311,18 +311,33 @@ ENGINE_PROFILE = "/usr/share/containers/seccomp.json"
 
 
 def _seccomp_profile(outer: bool = False) -> str:
-    """The engine's own allow-list profile minus every syscall we deny; else an allow-by-default one denying them.
-    `outer`: the profile around bwrap, which lets it set up its namespaces (its own filter then denies them).
+    """The path of the podman profile (plugins.sandbox.profilecache keeps it): see _build_profile.
 
-    Written to a temporary file (removed after the run) for `--security-opt seccomp=FILE`.
+    Keyed by the denied syscalls, the layer and the engine profile's stat signature; reusing it builds nothing.
     """
-    import json
-    import tempfile
-
+    from plugins.sandbox import profilecache
     from plugins.sandbox.seccomp import CLONE_NAMESPACES, DENIED
 
-    denied = set(DENIED) - (set(BWRAP_SETUP) if outer else set())
-    rule = {"names": sorted(denied), "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+    denied = sorted(set(DENIED) - (set(BWRAP_SETUP) if outer else set()))
+    try:
+        st = os.stat(ENGINE_PROFILE)
+        engine = f"{st.st_mtime_ns}.{st.st_size}.{st.st_ino}"
+    except OSError:
+        engine = "none"
+    layer = "outer" if outer else "inner"
+    key = f"{profilecache.FORMAT}:{layer}:{CLONE_NAMESPACES:x}:{engine}:{ENGINE_PROFILE}:{','.join(denied)}"
+    return profilecache.profile(key, lambda: _build_profile(denied, outer))
+
+
+def _build_profile(denied: list[str], outer: bool) -> bytes:
+    """The engine's own allow-list profile minus every syscall we deny; else an allow-by-default one denying them.
+    `outer`: the profile around bwrap, which lets it set up its namespaces (its own filter then denies them).
+    """
+    import json
+
+    from plugins.sandbox.seccomp import CLONE_NAMESPACES
+
+    rule = {"names": denied, "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
     try:
         if outer:
             raise ValueError("the engine's profile refuses namespaces to a container without CAP_SYS_ADMIN")
@@ -332,7 +347,7 @@ def _seccomp_profile(outer: bool = False) -> str:
             if entry.get("action") == "SCMP_ACT_ALLOW":
                 entry["names"] = [n for n in entry.get("names", []) if n not in denied]
         profile["syscalls"] = [e for e in profile["syscalls"] if e.get("names")] + [rule]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         flags = [1 << bit for bit in range(32) if CLONE_NAMESPACES & (1 << bit)]
         clone = [
             {
@@ -345,30 +360,22 @@ def _seccomp_profile(outer: bool = False) -> str:
         ]
         clone3 = {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
         profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule, clone3, *([] if outer else clone)]}
-    fd, path = tempfile.mkstemp(prefix="help-sandbox-seccomp-", suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(profile, handle)
-    return path
+    return json.dumps(profile, separators=(",", ":")).encode("ascii")
 
 
 def _double(policy: Policy, command: list[str]) -> Launch:
     """bwrap with the whole policy, inside a podman container with the whole policy."""
-    import tempfile
+    from plugins.sandbox import profilecache
 
     inner = _bwrap(policy, command)
     for fd in inner.pass_fds:
         os.close(fd)
     argv = list(inner.argv)
-    fd, program = tempfile.mkstemp(prefix="help-sandbox-bpf-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(seccomp.program() if "--seccomp" in argv else b"")
-    os.chmod(program, 0o644)
+    program = profilecache.program(seccomp.program() if "--seccomp" in argv else b"")
     if "--seccomp" in argv:
         argv[argv.index("--seccomp") + 1] = "9"
     wrapped = ["/bin/sh", "-c", f'exec "$@" 9< {SECCOMP_INSIDE}', "sh", *argv]
-    outer = _podman(policy, wrapped, outer=True, mounts=["-v", f"{program}:{SECCOMP_INSIDE}:ro"])
-    outer.temp_files.append(program)
-    return outer
+    return _podman(policy, wrapped, outer=True, mounts=["-v", f"{program}:{SECCOMP_INSIDE}:ro"])
 
 
 def _podman(policy: Policy, command: list[str], outer: bool = False, mounts: list[str] | None = None) -> Launch:
@@ -417,6 +424,4 @@ def _podman(policy: Policy, command: list[str], outer: bool = False, mounts: lis
         import pwd
 
         own["USER"] = own["LOGNAME"] = pwd.getpwuid(os.geteuid()).pw_name
-    return Launch(
-        argv, temp_files=[profile], rlimits_outside=False, stop=[podman, "rm", "-f", "-t", "0", name], env=own
-    )
+    return Launch(argv, rlimits_outside=False, stop=[podman, "rm", "-f", "-t", "0", name], env=own)

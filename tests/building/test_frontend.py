@@ -255,3 +255,11 @@ def test_in_tree_backend_gets_its_dynamic_requirements(tmp_path, build_env):
     assert sdist == "intree_demo-1.2.0.tar.gz" and wheel.startswith("intree_demo-1.2.0-") and wheel.endswith(".whl")
     # The requirements the hooks asked for are part of the key: the next run is a hit.
     assert help_json("build", cwd=root, env=build_env)["cached"] is True
+
+
+def test_a_dynamic_version_is_reported_on_a_cached_build_too(backend_project, build_env):
+    root = backend_project("flit-core")  # version = __version__ in the package
+    first = help_json("build", cwd=root, env=build_env)
+    again = help_json("build", cwd=root, env=build_env)
+    assert first["cached"] is False and again["cached"] is True
+    assert first["version"] == again["version"] == "0.3.0"

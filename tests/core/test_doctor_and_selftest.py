@@ -28,6 +28,19 @@ def test_doctor_flags_a_corrupt_journal_with_the_fix(make_project) -> None:
     assert journal["status"] == "fail" and "move" in journal["hint"]
 
 
+def test_doctor_on_a_malformed_pyproject_names_the_line_and_still_finds_the_project(make_project) -> None:
+    root = make_project()
+    text = (root / "pyproject.toml").read_text()
+    write(root / "pyproject.toml", text.replace('"', "", 1))  # a missing quote
+    (root / "sub").mkdir()
+    result = run_help("doctor", "--json", cwd=root / "sub")
+    assert result.returncode == 1, result.stdout + result.stderr
+    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    assert checks["config"]["status"] == "fail" and "pyproject.toml:" in checks["config"]["detail"]
+    project = checks["project"]
+    assert str(root) in project["detail"] and "no pyproject.toml" not in project["detail"], project
+
+
 def test_doctor_outside_any_project_warns(tmp_path: Path) -> None:
     lonely = tmp_path / "nothing-here"
     lonely.mkdir()

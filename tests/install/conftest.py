@@ -1,7 +1,7 @@
 """A real local package index for the install tests: tiny wheels served as PEP 503 pages on loopback.
 
 Packages: alpha 1.0 / 2.0; beta 1.0 (needs alpha<2); gamma 1.0 (needs alpha>=2);
-delta 1.0 / 1.1; epsilon 1.0. `slowpkg` never answers until the test releases it
+delta 1.0 / 1.1; epsilon 1.0; pytest and setuptools repacked from this interpreter. `slowpkg` never answers until the test releases it
 (for interrupted installs); any other name is a 404, i.e. an unknown package.
 """
 
@@ -75,6 +75,8 @@ class Index:
 
 # Served too, repacked from this interpreter's own installation: a project's tests can then really run.
 PYTEST_DISTS = ("pytest", "pluggy", "iniconfig", "packaging", "pygments")
+# And the backend a setup.py / setup.cfg project's editable install is built with (pipenv keeps it installed here).
+BUILD_DISTS = ("setuptools",)
 
 
 def _applies_here(requirement: str) -> bool:
@@ -145,7 +147,7 @@ def _make_tree(root: Path) -> None:
     for name, version, requires in PACKAGES:
         by_name.setdefault(name, []).append(build_wheel(files, name, version, requires))
     requires_python = dict.fromkeys(by_name, ">=3.8")
-    for name in PYTEST_DISTS:
+    for name in PYTEST_DISTS + BUILD_DISTS:
         by_name[name] = [repack_wheel(files, name)]
         requires_python[name] = importlib.metadata.metadata(name).get("Requires-Python") or ""
     simple = root / "simple"
