@@ -19,10 +19,15 @@ after a mutation relative to a full run, and the no-change rerun.
 
 With `--overhead`, it measures recording cost only, per Python version and per
 project (Pygments' snippet tests and toolz by default: both suites are made of
-many tiny pure-Python calls), side by side with pytest-testmon: `help.py test
---all` from an empty `.help/` (cold) and again with it filled (warm), and
-`pytest --testmon` from no `.testmondata` (cold) and with it
-(`--testmon-noselect`, warm: every test runs), each over plain `pytest`.
+many tiny pure-Python calls), side by side with pytest-testmon. Cold is a fresh
+clone, as in CI: no `__pycache__` in the project (so plain pytest compiles the
+sources and rewrites the test modules too), no `.help/`, no `.testmondata`, and
+an empty user cache (XDG_CACHE_HOME); warm is the same run again. Each tool's
+cold run is divided by plain pytest's cold run, its warm run by plain pytest's
+warm run. `help.py test --all` once more with `__pycache__` kept but `.help/`
+emptied (a first run in a checkout plain pytest has used) is shown apart.
+pytest-testmon runs as `pytest --testmon` (cold) and `--testmon-noselect` (warm:
+every test runs).
 
     python bench/test_select.py --overhead [--pythons 3.11,3.12,3.13] [--projects pygments,toolz] [--repeat 2]
 
@@ -467,15 +472,24 @@ def overhead(work: Path, name: str, project: Project, version: str, repeat: int)
         *project.args,
     ]
     testmon_cmd = [python, "-m", "pytest", "-q", *project.args]
-    times: dict[str, list[Timed]] = {k: [] for k in ("plain", "help cold", "help warm", "testmon cold", "testmon warm")}
-    run(plain_cmd, hp)  # warm-up: bytecode compiled, files in the page cache
+    # help.py's user-wide cache is the bench's own, emptied for each cold run like the project's state.
+    user_cache = work / name / f"xdg-cache-{version}"
+    env["XDG_CACHE_HOME"] = str(user_cache)
+    keys = ("plain cold", "plain warm", "help cold", "help warm", "help new", "testmon cold", "testmon warm")
+    times: dict[str, list[Timed]] = {k: [] for k in keys}
+    run(plain_cmd, hp)  # warm-up: files in the page cache
     for _ in range(repeat):
-        times["plain"].append(run(plain_cmd, hp))
-        shutil.rmtree(hp / ".help", ignore_errors=True)
+        fresh_clone(hp)
+        times["plain cold"].append(run(plain_cmd, hp))
+        times["plain warm"].append(run(plain_cmd, hp))
+        fresh_clone(hp, user_cache)
         times["help cold"].append(run(help_cmd, hp, env))
         times["help warm"].append(run(help_cmd, hp, env))
-        for leftover in tm.glob(".testmondata*"):
-            leftover.unlink()
+        run(plain_cmd, hp)  # __pycache__ as plain pytest leaves it
+        shutil.rmtree(hp / ".help", ignore_errors=True)
+        shutil.rmtree(user_cache, ignore_errors=True)
+        times["help new"].append(run(help_cmd, hp, env))
+        fresh_clone(tm)
         times["testmon cold"].append(run([*testmon_cmd, "--testmon"], tm))
         times["testmon warm"].append(run([*testmon_cmd, "--testmon-noselect"], tm))
     for key, timed in times.items():
@@ -486,11 +500,26 @@ def overhead(work: Path, name: str, project: Project, version: str, repeat: int)
             )
     wall = {k: min(t.wall for t in v) for k, v in times.items()}
     cpu = {k: min(t.cpu for t in v) for k, v in times.items()}
-    result = {"plain wall": wall["plain"], "plain cpu": cpu["plain"]}
-    for key in ("help cold", "help warm", "testmon cold", "testmon warm"):
-        result[f"{key} wall"] = wall[key] / wall["plain"]
-        result[f"{key} cpu"] = cpu[key] / cpu["plain"]
+    result = {f"plain {k} {m}": d[f"plain {k}"] for k in ("cold", "warm") for m, d in (("wall", wall), ("cpu", cpu))}
+    for key in ("help cold", "help warm", "help new", "testmon cold", "testmon warm"):
+        base = "plain cold" if key.endswith("cold") else "plain warm"
+        result[f"{key} wall"] = wall[key] / wall[base]
+        result[f"{key} cpu"] = cpu[key] / cpu[base]
     return result
+
+
+def fresh_clone(root: Path, *caches: Path) -> None:
+    """`root` as a new clone has it: no bytecode, no state of help.py, pytest or testmon; `caches` emptied too."""
+    for current, dirs, _files in os.walk(root):
+        if "__pycache__" in dirs:
+            shutil.rmtree(os.path.join(current, "__pycache__"), ignore_errors=True)
+        dirs[:] = [d for d in dirs if d not in ("__pycache__", ".git")]
+    shutil.rmtree(root / ".help", ignore_errors=True)
+    shutil.rmtree(root / ".pytest_cache", ignore_errors=True)
+    for leftover in root.glob(".testmondata*"):
+        leftover.unlink()
+    for cache in caches:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 def overhead_main(opts: argparse.Namespace) -> int:
@@ -503,27 +532,25 @@ def overhead_main(opts: argparse.Namespace) -> int:
                 figures = overhead(work, name, PROJECTS[name], version, opts.repeat)
                 rows.append((name, version, figures))
                 print(
-                    f"  {name} {version}: plain {figures['plain wall']:.2f}s; help.py cold {figures['help cold wall']:.2f}x "
-                    f"warm {figures['help warm wall']:.2f}x; testmon cold {figures['testmon cold wall']:.2f}x "
-                    f"warm {figures['testmon warm wall']:.2f}x",
+                    f"  {name} {version}: plain cold {figures['plain cold cpu']:.2f}s warm {figures['plain warm cpu']:.2f}s cpu; "
+                    f"help.py cold {figures['help cold cpu']:.2f}x warm {figures['help warm cpu']:.2f}x; "
+                    f"testmon cold {figures['testmon cold cpu']:.2f}x warm {figures['testmon warm cpu']:.2f}x",
                     flush=True,
                 )
         print()
-        print("recording cost: `help.py test --all` and `pytest --testmon` over plain `pytest`, wall (cpu)")
-        print(
-            f"{'project':<10} {'python':<6} {'plain s':>8} {'help.py cold':>14} {'help.py warm':>14} {'testmon cold':>14} {'testmon warm':>14}  target"
-        )
+        print("recording cost: `help.py test --all` and `pytest --testmon` over plain `pytest`, cpu (wall)")
+        print("cold: fresh clone, over plain pytest's fresh-clone run; warm: over plain pytest's second run")
+        columns = ("help cold", "help warm", "testmon cold", "testmon warm", "help new")
+        titles = ("help.py cold", "help.py warm", "testmon cold", "testmon warm", "help.py new .help")
+        print(f"{'project':<10} {'python':<6} {'plain cpu s':>12} " + " ".join(f"{t:>17}" for t in titles) + "  target")
         for name, version, f in rows:
-            cells = [
-                f"{f[k + ' wall']:.2f}x ({f[k + ' cpu']:.2f})"
-                for k in ("help cold", "help warm", "testmon cold", "testmon warm")
-            ]
+            cells = [f"{f[k + ' cpu']:.2f}x ({f[k + ' wall']:.2f})" for k in columns]
             target = "1.5x" if version == "3.11" else "1.2x"
-            print(
-                f"{name:<10} {version:<6} {f['plain wall']:>8.2f} "
-                + " ".join(f"{c:>14}" for c in cells)
-                + f"  <= {target}"
-            )
+            plain = f"{f['plain cold cpu']:.2f}/{f['plain warm cpu']:.2f}"
+            print(f"{name:<10} {version:<6} {plain:>12} " + " ".join(f"{c:>17}" for c in cells) + f"  <= {target}")
+        print(
+            "help.py new .help: `__pycache__` as plain pytest left it, `.help/` and the user cache empty; over plain warm"
+        )
         load = os.getloadavg()
         print(f"load average during the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cpus")
         return 0

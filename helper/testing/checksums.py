@@ -41,6 +41,7 @@ import builtins
 import functools
 import hashlib
 import json
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,16 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-class _Splitter(ast.NodeTransformer):
+class _StatementsOnly(ast.NodeTransformer):
+    """A transformer of statements: functions and classes are never inside an expression, so none is visited."""
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        for child in units.statements(node):  # each visit returns its node: nothing to replace
+            self.visit(child)
+        return node
+
+
+class _Splitter(_StatementsOnly):
     """Records each function's dump under its qualified name and stubs its body out."""
 
     def __init__(self) -> None:
@@ -101,9 +111,12 @@ def _assigned(stmt: ast.stmt) -> list[str] | None:
 
 
 def _imports(tree: ast.AST) -> list[list[Any]]:
-    """[module, level, [names]] for every import statement, wherever it is."""
+    """[module, level, [names]] for every import statement, wherever it is (in ast.walk's order)."""
     found: list[list[Any]] = []
-    for node in ast.walk(tree):
+    pending = deque([tree])
+    while pending:  # ast.walk over statements only: an import is never inside an expression
+        node = pending.popleft()
+        pending.extend(units.statements(node))
         if isinstance(node, ast.Import):
             found.extend([alias.name, 0, []] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -139,7 +152,8 @@ def analyse(source: bytes) -> dict[str, Any]:
         body.append(ast.Expr(ast.Constant("assigns " + ",".join(names))))
     tree.body = body
     unit_names = units.unit_uses(tree)
-    loaders = units.callers_of(units.dynamic_importers(tree), unit_names)
+    importing = b"__import__" in source or b"import_module" in source  # as the instrumenter decides
+    loaders = units.callers_of(units.dynamic_importers(tree), unit_names) if importing else set()
     splitter = _Splitter()
     skeleton = splitter.visit(tree)
     sums = {name: _digest("\n".join(dumps)) for name, dumps in splitter.functions.items()}
@@ -305,7 +319,7 @@ def _outline(skeleton: ast.Module, sums: dict[str, str], at_import: set[str], de
     their imports, constants and what runs at import outside class bodies.
     """
 
-    class Bodiless(ast.NodeTransformer):
+    class Bodiless(_StatementsOnly):
         def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
             node.body = [ast.Pass()]
             return node

@@ -34,6 +34,7 @@ class Hasher:
         self.fp = fingerprinter
         self.store = store
         self._memo: dict[str, str] = {}
+        self._keys: dict[tuple[str, ...], str] = {}
         self._files: dict[str, str | None] = {}
         self._analyses: dict[str, dict[str, Any] | None] = {}
         self._assignments: dict[str, list[tuple[str, str]]] = {}
@@ -101,10 +102,17 @@ class Hasher:
         return digest.hexdigest()[:20]
 
     def key_of(self, names: Iterable[str]) -> str:
-        digest = hashlib.sha256()
-        for name in names:
-            digest.update(f"{name}={self.hash(name)}\n".encode("utf-8", "surrogateescape"))
-        return digest.hexdigest()
+        """One digest of `names` and their hashes, computed once per list of names in a run.
+
+        Selection and storing ask for the same lists (a test file's collection set, a test's).
+        """
+        names = tuple(names)
+        found = self._keys.get(names)
+        if found is None:
+            hash_of = self.hash
+            text = "".join([f"{name}={hash_of(name)}\n" for name in names])
+            found = self._keys[names] = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+        return found
 
     def changed(self, names: Iterable[str], seen: dict[str, str]) -> list[str]:
         return sorted({n for n in names if self.hash(n) != seen.get(n)})
@@ -214,7 +222,10 @@ def named_assignments(hasher: Hasher, static: Iterable[str], units: list[tuple[s
         pending = [name for rel in modules for name in _uses(hasher, rel).get(checksums.MODULE, [])]
         found = memo[(modules, None)] = _named_closure(hasher, modules, pending)
     result = set(found)
+    index = hasher._assigners  # complete for `modules` now: a name it lacks is assigned in none of them
     for name in starts:
+        if name not in index:
+            continue
         reached = memo.get((modules, name))
         if reached is None:
             reached = memo[(modules, name)] = _named_closure(hasher, modules, [name])

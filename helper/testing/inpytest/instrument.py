@@ -40,6 +40,7 @@ Stdlib only: it runs inside the project's test environment.
 from __future__ import annotations
 
 import ast
+import bisect
 import contextlib
 import importlib.abc
 import importlib.machinery
@@ -68,7 +69,7 @@ RETURNED = "__help_returned_{}__"
 TYPE = "__help_type__"  # `type` itself: a method's parameter named "type" must not shadow it
 ID = "__help_id__"
 MODULE = "<module>"
-VERSION = 5
+VERSION = 6
 PRUNE_AFTER = 14 * 86400  # cached code unused this long is removed
 
 
@@ -82,11 +83,13 @@ def key_of(path: str) -> str:
 class _Instrumenter(ast.NodeTransformer):
     """Inserts the hit guard into every function, lambda and the module body."""
 
-    def __init__(self, loaders: set[str], lambdas: bool, key: str) -> None:
+    def __init__(self, loaders: set[str], lambdas: list[int] | None, key: str) -> None:
         self.key = key
         self.units: list[str] = []
         self.loaders = loaders
-        self.lambdas = lambdas  # False: no expression holds a lambda, so only statements need a visit
+        # The lines holding "lambda" (None: unknown, any may): an expression spanning none of them
+        # holds no lambda, so only its statements need a visit (a lexer's token tables are skipped).
+        self.lambdas = lambdas
         self._slots: dict[str, int] = {}
         self._classes: list[str] = []
         self._unit: str | None = None  # the enclosing function's unit, None at class or module level
@@ -106,7 +109,7 @@ class _Instrumenter(ast.NodeTransformer):
         return tree
 
     def generic_visit(self, node: ast.AST) -> ast.AST:
-        if self.lambdas or self._unit in self.loaders:
+        if self._unit in self.loaders or self._may_hold_lambda(node):
             return super().generic_visit(node)
         # Only statements can hold functions here: skip expressions (large literal tables).
         for _field, old in ast.iter_fields(node):
@@ -120,6 +123,20 @@ class _Instrumenter(ast.NodeTransformer):
                         new.append(result)
                 old[:] = new
         return node
+
+    def _may_hold_lambda(self, node: ast.AST) -> bool:
+        lines = self.lambdas
+        if lines is None:
+            return True
+        if not lines:
+            return False
+        first = getattr(node, "lineno", None)
+        if first is None:  # no position (the module, a comprehension): look inside
+            return True
+        for decorator in getattr(node, "decorator_list", ()):  # above the `class` or `def` line
+            first = min(first, decorator.lineno)
+        at = bisect.bisect_left(lines, first)
+        return at < len(lines) and lines[at] <= (getattr(node, "end_lineno", None) or first)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
         if self._unit is not None:
@@ -261,12 +278,11 @@ def instrument(tree: ast.Module, source: bytes | None = None, path: str = "") ->
     """Instrument `tree` (of file `path`) in place; returns the unit name of each slot.
 
     With the `source` it was parsed from, parts that cannot matter are skipped:
-    loaders when nothing imports by name, expressions when there is no lambda.
+    loaders when nothing imports by name, expressions spanning no line with a lambda.
     """
     importing = source is None or b"__import__" in source or b"import_module" in source
-    instrumenter = _Instrumenter(
-        loaders(tree) if importing else set(), source is None or b"lambda" in source, key_of(path)
-    )
+    lambdas = None if source is None else [n for n, line in enumerate(source.splitlines(), 1) if b"lambda" in line]
+    instrumenter = _Instrumenter(loaders(tree) if importing else set(), lambdas, key_of(path))
     instrumenter.module(tree)
     return instrumenter.units
 

@@ -29,12 +29,30 @@ def names(node: ast.AST, *, strings: bool = False) -> set[str]:
     return found
 
 
+STATEMENT_LISTS = ("body", "orelse", "finalbody", "handlers", "cases")  # where statements can be
+
+
+def statements(node: ast.AST) -> list[ast.AST]:
+    """The statements (and except handlers, match cases) directly inside `node`, in field order.
+
+    Functions, classes and imports are statements, never parts of an expression:
+    looking for them needs no visit of the expressions (a lexer's token tables).
+    """
+    found: list[ast.AST] = []
+    for field in node._fields:
+        if field in STATEMENT_LISTS:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                found.extend(value)
+    return found
+
+
 def unit_uses(tree: ast.AST) -> dict[str, set[str]]:
     """The names each unit mentions (its decorators and signature included), by unit name."""
     found: dict[str, set[str]] = {}
 
     def visit(node: ast.AST, prefix: list[str]) -> None:
-        for child in ast.iter_child_nodes(node):
+        for child in statements(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 found.setdefault(".".join([*prefix, child.name]), set()).update(names(child, strings=True))
             elif isinstance(child, ast.ClassDef):
@@ -56,7 +74,8 @@ def dynamic_importers(tree: ast.AST) -> set[str]:
     found: set[str] = set()
 
     def visit(node: ast.AST, prefix: list[str], current: str | None) -> None:
-        for child in ast.iter_child_nodes(node):
+        # Outside functions only statements can hold one; inside, any call may be the import.
+        for child in ast.iter_child_nodes(node) if current else statements(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 qualname = ".".join([*prefix, child.name])
                 visit(child, [*prefix, child.name], current or qualname)
