@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import functools
 import hashlib
 import json
@@ -54,7 +55,7 @@ MODULE = "<module>"
 ASSIGN = "<module>:"  # prefix of a top-level assignment's own entry, e.g. "<module>:LIMIT"
 CLASS = "<class>:"  # prefix of a top-level class's or function's own entry (its decorators' literal arguments)
 OUTLINE = "<outline>"  # the module without its class bodies, constants' values included
-VERSION = 6
+VERSION = 7
 
 
 def _digest(text: str) -> str:
@@ -76,10 +77,12 @@ class _Splitter(_StatementsOnly):
     def __init__(self) -> None:
         self.prefix: list[str] = []
         self.functions: dict[str, list[str]] = {}
+        self.bodies: dict[str, list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, list[ast.stmt]]]] = {}
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
         qualname = ".".join([*self.prefix, node.name])
         self.functions.setdefault(qualname, []).append(ast.dump(node))
+        self.bodies.setdefault(qualname, []).append((node, node.body))
         node.body = [ast.Pass()]
         return node
 
@@ -90,6 +93,36 @@ class _Splitter(_StatementsOnly):
         self.prefix.append(node.name)
         self.generic_visit(node)
         self.prefix.pop()
+        return node
+
+    def import_time_sum(self, qualname: str) -> str:
+        """The checksum of what calling the function at import runs: nested functions' and lambdas' bodies left out.
+
+        `ROUND = make_rounder(5)` runs make_rounder's body, which only defines
+        the closure; the closure's body runs in the tests that call it.
+        """
+        dumps = []
+        for node, body in self.bodies.get(qualname, []):
+            stubbed = _StubNested().visit(ast.Module(body=copy.deepcopy(body), type_ignores=[]))
+            dumps.append(ast.dump(node) + ast.dump(stubbed))  # node's body is stubbed already
+        return _digest("\n".join(dumps))
+
+
+class _StubNested(ast.NodeTransformer):
+    """Stubs the bodies of nested functions and lambdas, keeping what runs at definition (decorators, defaults)."""
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        for expr in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
+            if expr is not None:
+                self.visit(expr)
+        node.body = [ast.Pass()]
+        return node
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        node.body = ast.Constant(None)
         return node
 
 
@@ -157,12 +190,13 @@ def analyse(source: bytes) -> dict[str, Any]:
     splitter = _Splitter()
     skeleton = splitter.visit(tree)
     sums = {name: _digest("\n".join(dumps)) for name, dumps in splitter.functions.items()}
+    # Before the literals move: a function called at import runs with its own defaults.
+    at_import = [f"{q}={splitter.import_time_sum(q)}" for q in sorted(_closure(called, unit_names))]
     moved = _move_literals(skeleton)
     # What import-time code names, once the moved arguments are out: the values of constants too.
     named_at_import = _import_time_names(skeleton).union(*refs.values()) if moved else set()
     classes: dict[str, list[str]] = {}
     class_uses: dict[str, set[str]] = {}
-    at_import = [f"{q}={sums[q]}" for q in sorted(_closure(called, unit_names))]
     for part in moved:
         classes.setdefault(part.top, []).append(part.dump)
         class_uses.setdefault(part.top, set()).update(part.names)
