@@ -63,7 +63,10 @@ def until(test: Callable[[], bool], timeout: float = 15) -> None:
 def http_get(port: int, path: str) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
         conn.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
-        return conn.recv(4096)
+        received = b""
+        while chunk := conn.recv(4096):  # HTTP/1.0: the server closes after the body, which may come apart
+            received += chunk
+        return received
 
 
 def test_docker_up_ps_exec_logs_config_restart_down(dproj: Proj) -> None:
