@@ -260,12 +260,8 @@ class Ollama(Client):
     def _stream(
         self, path: str, body: dict[str, Any], model: str, on_token: OnToken | None, part: Callable[[Any], Any]
     ) -> Reply:
-        started = time.monotonic()
+        gathered = Gathered(on_token)
         conn, response = self._open("POST", path, body, model)
-        text: list[str] = []
-        calls: list[ToolCall] = []
-        tokens = 0
-        done = False
         try:
             for line in self._lines(response):
                 if not line.strip():
@@ -280,26 +276,11 @@ class Ollama(Client):
                     raise BadResponse(f"model server sent {line[:80]!r}", "check agent.api")
                 if "error" in chunk:
                     raise _classify(500, json.dumps(chunk), model)
-                message = part(chunk)
-                piece = message.get("content") or ""
-                if piece:
-                    text.append(piece)
-                    tokens += 1
-                    if on_token:
-                        on_token(piece)
-                for call in message.get("tool_calls") or []:
-                    function = call.get("function") or {}
-                    args, raw, error = _parse_arguments(function.get("arguments", {}))
-                    calls.append(ToolCall(str(function.get("name", "")), args, str(call.get("id", "")), raw, error))
-                if chunk.get("done"):
-                    tokens = int(chunk.get("eval_count") or tokens)
-                    done = True
+                if gathered.take(chunk, part(chunk)):
                     break
         finally:
             conn.close()
-        if not done:
-            raise StreamBroken("model server ended the stream before `done`", "retry; check the server's log")
-        return Reply("".join(text), calls, model, tokens, time.monotonic() - started)
+        return gathered.reply(model)
 
     def _tags(self) -> dict[str, Any]:
         return self._json("GET", "/api/tags")  # type: ignore[no-any-return]
@@ -517,3 +498,37 @@ def connect(
     except ModelError:
         pass
     return OpenAI(server, timeout=timeout, attempts=attempts)
+
+
+class Gathered:
+    """An Ollama stream's chunks gathered into one Reply: text, tool calls, tokens; for every client."""
+
+    def __init__(self, on_token: OnToken | None) -> None:
+        self.started = time.monotonic()
+        self.on_token = on_token
+        self.text: list[str] = []
+        self.calls: list[ToolCall] = []
+        self.tokens = 0
+        self.done = False
+
+    def take(self, chunk: dict[str, Any], message: dict[str, Any]) -> bool:
+        """Add one chunk (and its message part); True once the stream says it is done."""
+        piece = message.get("content") or ""
+        if piece:
+            self.text.append(piece)
+            self.tokens += 1
+            if self.on_token:
+                self.on_token(piece)
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") or {}
+            args, raw, error = _parse_arguments(function.get("arguments", {}))
+            self.calls.append(ToolCall(str(function.get("name", "")), args, str(call.get("id", "")), raw, error))
+        if chunk.get("done"):
+            self.tokens = int(chunk.get("eval_count") or self.tokens)
+            self.done = True
+        return self.done
+
+    def reply(self, model: str) -> Reply:
+        if not self.done:
+            raise StreamBroken("model server ended the stream before `done`", "retry; check the server's log")
+        return Reply("".join(self.text), self.calls, model, self.tokens, time.monotonic() - self.started)

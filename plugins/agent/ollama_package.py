@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import Any
@@ -22,16 +21,15 @@ import ollama
 
 from plugins.agent.client import (
     BadResponse,
+    Gathered,
     Ollama,
     OnToken,
     Reply,
     ServerTimeout,
     ServerUnavailable,
     StreamBroken,
-    ToolCall,
     _classify,
     _ollama_messages,
-    _parse_arguments,
 )
 
 # What the package raises when it cannot make sense of an answer: json.JSONDecodeError and pydantic's
@@ -148,34 +146,16 @@ class OllamaPackage(Ollama):
         return self.call(once)  # type: ignore[no-any-return]
 
     def _collect(self, parts: Iterator[Any], model: str, on_token: OnToken | None, field: str) -> Reply:
-        started = time.monotonic()
-        text: list[str] = []
-        calls: list[ToolCall] = []
-        tokens = 0
-        done = False
+        gathered = Gathered(on_token)
         try:
             for part in parts:
                 chunk = _plain(part)
                 message = (chunk.get("message") or {}) if field == "message" else {"content": chunk.get("response")}
-                piece = message.get("content") or ""
-                if piece:
-                    text.append(piece)
-                    tokens += 1
-                    if on_token:
-                        on_token(piece)
-                for call in message.get("tool_calls") or []:
-                    function = call.get("function") or {}
-                    args, raw, error = _parse_arguments(function.get("arguments", {}))
-                    calls.append(ToolCall(str(function.get("name", "")), args, str(call.get("id", "")), raw, error))
-                if chunk.get("done"):
-                    tokens = int(chunk.get("eval_count") or tokens)
-                    done = True
+                if gathered.take(chunk, message):
                     break
         finally:
             getattr(parts, "close", lambda: None)()
-        if not done:
-            raise StreamBroken("model server ended the stream before `done`", "retry; check the server's log")
-        return Reply("".join(text), calls, model, tokens, time.monotonic() - started)
+        return gathered.reply(model)
 
     def _tags(self) -> dict[str, Any]:
         data = _plain(self._request("", "/api/tags", self._api.list))
