@@ -1,6 +1,6 @@
 """Start-to-exit of `help.py sandbox run -- true` per backend, against the bare backend and bare Python.
 
-    python bench/sandbox.py [--runs 10] [--backends bwrap,firejail,podman]
+    python bench/sandbox.py [--runs 10] [--backends bwrap,firejail,podman] [--gap 0.1]
 
 For each backend: `help.py sandbox run --backend B -- true` on its fast start
 path (helper.fast) and on the full CLI (HELP_NO_FAST=1, what every run took
@@ -10,6 +10,14 @@ unsandboxed. Prints wall medians, ratios and the milliseconds help.py adds, and
 the same for CPU time (user + system of the whole process tree, from
 getrusage: steadier than wall time on a shared machine); `api.run` in process
 shows the sandbox code's own share. Target: under 30 ms added (wall).
+
+Every timed run, of every row, starts after the same idle gap (--gap, 0.1 s).
+As root the launcher joins a fresh pids cgroup, and on cgroup v1 the first
+cgroup.procs write after an idle moment waits for an RCU grace period (5-16 ms
+on this host's kernel; a second write right after costs 0.2 ms). Runs started
+back to back, as a loop around the bare backend does, skip that wait, while
+anything that starts an interpreter first pays it: the gap puts every row in
+the state a user's run is in. `--gap 0` shows the back-to-back figures.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from _peers import ROOT, clean_python, compile_sources, report
 sys.path.insert(0, str(ROOT))
 
 CPU: dict[str, list[float]] = {}  # row name -> CPU seconds of each run
+GAP = [0.1]  # seconds idle before each timed run (--gap)
 
 
 def _cpu() -> float:
@@ -45,6 +54,7 @@ def time_command(
     subprocess.run(argv, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     walls, cpus = [], []
     for _ in range(runs):
+        time.sleep(GAP[0])
         cpu, started = _cpu(), time.perf_counter()
         result = subprocess.run(argv, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         walls.append(time.perf_counter() - started)
@@ -55,23 +65,31 @@ def time_command(
     return walls
 
 
-def time_bare(backend: str, runs: int, workdir: Path) -> list[float]:
-    """The backend's own argv for `true`, as help.py would start it, timed without help.py."""
+def time_bare(backend: str, runs: int, workdir: Path, name: str, project: Path | None = None) -> list[float]:
+    """The backend's own argv for `true`, as help.py would start it, timed without help.py.
+
+    project: run in it, shown read-only, as `sandbox run` in a project does (more mounts).
+    """
     from plugins.sandbox import backends, limits, seccomp
     from plugins.sandbox.policy import Policy, sandbox_env
 
-    policy = Policy(workdir=workdir)
+    policy = Policy(workdir=project or workdir, readonly=[str(project)] if project else [])
     times, cpus = [], []
     for n in range(runs + 1):
         launch = backends.build(backend, policy, ["true"])
-        cgroup = limits.PidsCgroup.create(policy.procs) if launch.rlimits_outside and os.geteuid() == 0 else None
+        cgroup = (
+            limits.PidsCgroup.create(policy.procs, memory=policy.mem)
+            if launch.rlimits_outside and os.geteuid() == 0
+            else None
+        )
         argv = limits.wrap(launch.argv, policy, cgroup) if launch.rlimits_outside else launch.argv
+        time.sleep(GAP[0])
         cpu, started = _cpu(), time.perf_counter()
         subprocess.run(
             argv,
             env={**sandbox_env(policy), **launch.env},
             pass_fds=launch.pass_fds,
-            cwd=workdir,
+            cwd=policy.workdir,
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -86,7 +104,7 @@ def time_bare(backend: str, runs: int, workdir: Path) -> list[float]:
         if cgroup is not None:
             cgroup.close()
     del seccomp
-    CPU[f"{backend} bare"] = cpus
+    CPU[name] = cpus
     return times
 
 
@@ -97,6 +115,7 @@ def time_api(backend: str, runs: int, workdir: Path) -> list[float]:
 
     times = []
     for n in range(runs + 1):
+        time.sleep(GAP[0])
         started = time.perf_counter()
         api.run(["true"], Policy(workdir=workdir), backend=backend)
         if n:
@@ -108,7 +127,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--backends", default="bwrap,firejail,podman")
+    parser.add_argument("--gap", type=float, default=0.1, help="seconds idle before each timed run")
     args = parser.parse_args()
+    GAP[0] = args.gap
     compile_sources()
     python = clean_python()
     help_py = str(ROOT / "help.py")
@@ -128,19 +149,18 @@ def main() -> int:
             if not shutil.which(backend):
                 rows.append((f"{backend}: not installed", None))
                 continue
-            bare = time_bare(backend, args.runs, work)
-            rows += [
-                (f"{backend} bare", bare),
-                (f"api.run ({backend}, in process)", time_api(backend, args.runs, work)),
-            ]
+            rows.append((f"api.run ({backend}, in process)", time_api(backend, args.runs, work)))
             argv = [python, help_py, "sandbox", "run", "--backend", backend, "--", "true"]
             for where, cwd in (("", work), (", in a project", project)):
+                bare_name = f"{backend}{where} bare"
+                bare = time_bare(backend, args.runs, work, bare_name, project if where else None)
+                rows.append((bare_name, bare))
                 for path, env in (("fast", {}), ("full CLI", {"HELP_NO_FAST": "1"})):
                     name = f"help.py sandbox run ({backend}{where}, {path})"
                     rows.append((name, time_command(argv, args.runs, name, cwd=cwd, env=env)))
                     added[name] = (
                         (statistics.median(rows[-1][1] or [0]) - statistics.median(bare)) * 1000,
-                        (statistics.median(CPU[name]) - statistics.median(CPU[f"{backend} bare"])) * 1000,
+                        (statistics.median(CPU[name]) - statistics.median(CPU[bare_name])) * 1000,
                     )
         print("wall:")
         report(rows, "python -c pass")
