@@ -31,6 +31,7 @@ import os
 import sys
 import threading
 import time
+from types import CodeType, FunctionType
 from typing import Any
 
 try:  # inside pytest: the copy beside this file
@@ -91,6 +92,9 @@ class Recorder:
         self._profiler: Any = None
         self._restart = True  # monitoring: re-enable the locations DISABLE turned off, at the next install
         self._is_file: set[str] = set()  # paths already found to be files (one stat per path per process)
+        self._on = False  # monitoring: whether a PY_START now counts
+        if self.mode == "monitoring":
+            self._start_monitoring()
         sys.addaudithook(self._audit)
 
     # -- tracer --------------------------------------------------------------
@@ -102,37 +106,73 @@ class Recorder:
         return "cprofile" if sys.getprofile() is None else "trace"
 
     def _audit(self, event: str, args: tuple[Any, ...]) -> None:
-        if event == "open" and self.active:
-            path = read_path(args)
-            if path is not None:
-                self.opened.add(path)
+        if event == "open":
+            if self.active:
+                path = read_path(args)
+                if path is not None:
+                    self.opened.add(path)
+        elif event == "exec" and self._tool is not None and type(args[0]) is CodeType:
+            self._watch(args[0])  # a module (or exec'd source) about to run: its functions' code is in it
+
+    # -- sys.monitoring (3.12+) ---------------------------------------------------
+    # PY_START is enabled on the project's code objects alone (local events), never globally:
+    # pytest's, pluggy's and the libraries' functions would otherwise each fire once per test
+    # after every restart, which on a suite of many quick tests cost more than the project's own.
+    def _start_monitoring(self) -> None:
+        mon = sys.monitoring  # type: ignore[attr-defined]
+        for tool in (5, 4, 3, 2):
+            if mon.get_tool(tool) is None:
+                mon.use_tool_id(tool, "help.py recorder")
+                self._tool = tool
+                break
+        else:
+            self.mode = "off"
+            return
+        rec = self
+        disable = mon.DISABLE
+
+        def on_start(code: Any, offset: int) -> Any:
+            if rec._on:
+                rec.codes[id(code)] = code
+            else:
+                rec._restart = True  # run between scopes: it must fire again in the next one
+            return disable
+
+        mon.register_callback(self._tool, mon.events.PY_START, on_start)
+        # Project code that exists already (conftest.py and what it imported before this plugin was
+        # configured) announced itself to no audit hook: its functions are found among live objects.
+        import gc
+
+        seen: set[int] = set()
+        for obj in gc.get_objects():
+            if type(obj) is FunctionType:
+                code = obj.__code__
+                if id(code) not in seen:
+                    seen.add(id(code))
+                    self._watch(code)
+
+    def _watch(self, code: CodeType) -> None:
+        """Enable PY_START on `code` and the code nested in it, when it is project code."""
+        if not self.rel(code.co_filename):
+            return
+        set_local = sys.monitoring.set_local_events  # type: ignore[attr-defined]
+        event = sys.monitoring.events.PY_START  # type: ignore[attr-defined]
+        tool = self._tool
+        stack = [code]
+        while stack:
+            current = stack.pop()
+            set_local(tool, current, event)
+            stack.extend(c for c in current.co_consts if type(c) is CodeType)
 
     def _install(self) -> None:
         codes = self.codes
         if self.mode == "monitoring":
-            mon = sys.monitoring  # type: ignore[attr-defined]
-            if self._tool is None:
-                for tool in (5, 4, 3, 2):
-                    if mon.get_tool(tool) is None:
-                        mon.use_tool_id(tool, "help.py recorder")
-                        self._tool = tool
-                        break
-                else:
-                    self.mode = "off"
-                    return
-                rec = self
-
-                def on_start(code: Any, offset: int) -> Any:
-                    rec.codes[id(code)] = code
-                    return mon.DISABLE
-
-                mon.register_callback(self._tool, mon.events.PY_START, on_start)
             if self._restart:
                 # What DISABLE turned off fires again once per scope (a test, a shared fixture), not
-                # per phase: each restart makes every code object re-instrument itself when next run.
-                mon.restart_events()
+                # per phase: each restart makes every watched code object re-instrument itself when next run.
+                sys.monitoring.restart_events()  # type: ignore[attr-defined]
                 self._restart = False
-            mon.set_events(self._tool, mon.events.PY_START)
+            self._on = True
         elif self.mode == "cprofile":
             if self._profiler is None:
                 import cProfile
@@ -160,8 +200,8 @@ class Recorder:
             threading.setprofile(profiler)
 
     def _uninstall(self) -> None:
-        if self.mode == "monitoring" and self._tool is not None:
-            sys.monitoring.set_events(self._tool, 0)  # type: ignore[attr-defined]
+        if self.mode == "monitoring":
+            self._on = False
         elif self.mode == "cprofile":
             if self._profiler is not None:
                 self._profiler.disable()
