@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 import functools
 import hashlib
 import json
@@ -55,11 +54,61 @@ MODULE = "<module>"
 ASSIGN = "<module>:"  # prefix of a top-level assignment's own entry, e.g. "<module>:LIMIT"
 CLASS = "<class>:"  # prefix of a top-level class's or function's own entry (its decorators' literal arguments)
 OUTLINE = "<outline>"  # the module without its class bodies, constants' values included
-VERSION = 7
+VERSION = 8
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+def _dump(node: ast.AST, *, stub_nested: bool = False) -> str:
+    """A syntax tree as text without positions, like ast.dump but three times as fast.
+
+    Expression contexts (Load, Store) are left out: the syntax around a name decides them.
+    With `stub_nested`, the bodies of functions and lambdas inside `node` are left out:
+    what runs when they are defined (decorators, defaults) is kept.
+    """
+    out: list[str] = []
+    add = out.append
+
+    def dump(node: ast.AST) -> None:
+        kind = type(node)
+        if kind is ast.Constant:
+            add(repr(node.value))  # type: ignore[attr-defined]
+            return
+        if kind is ast.Name:
+            add("$" + node.id)  # type: ignore[attr-defined]
+            return
+        add(kind.__name__)
+        add("(")
+        stub = stub_nested and kind in _FUNCTIONS
+        for field in node._fields:
+            if stub and field == "body":
+                add("<stub>,")
+                continue
+            value = getattr(node, field, None)
+            if isinstance(value, ast.AST):
+                if not isinstance(value, ast.expr_context):
+                    dump(value)
+            elif type(value) is list:
+                add("[")
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        dump(item)
+                    else:
+                        add(repr(item))
+                    add(",")
+                add("]")
+            else:
+                add(repr(value))
+            add(",")
+        add(")")
+
+    dump(node)
+    return "".join(out)
 
 
 class _StatementsOnly(ast.NodeTransformer):
@@ -81,7 +130,7 @@ class _Splitter(_StatementsOnly):
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
         qualname = ".".join([*self.prefix, node.name])
-        self.functions.setdefault(qualname, []).append(ast.dump(node))
+        self.functions.setdefault(qualname, []).append(_dump(node))
         self.bodies.setdefault(qualname, []).append((node, node.body))
         node.body = [ast.Pass()]
         return node
@@ -103,27 +152,9 @@ class _Splitter(_StatementsOnly):
         """
         dumps = []
         for node, body in self.bodies.get(qualname, []):
-            stubbed = _StubNested().visit(ast.Module(body=copy.deepcopy(body), type_ignores=[]))
-            dumps.append(ast.dump(node) + ast.dump(stubbed))  # node's body is stubbed already
+            stubbed = _dump(ast.Module(body=body, type_ignores=[]), stub_nested=True)
+            dumps.append(_dump(node) + stubbed)  # node's body is stubbed already
         return _digest("\n".join(dumps))
-
-
-class _StubNested(ast.NodeTransformer):
-    """Stubs the bodies of nested functions and lambdas, keeping what runs at definition (decorators, defaults)."""
-
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
-        for expr in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
-            if expr is not None:
-                self.visit(expr)
-        node.body = [ast.Pass()]
-        return node
-
-    visit_FunctionDef = _function
-    visit_AsyncFunctionDef = _function
-
-    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
-        node.body = ast.Constant(None)
-        return node
 
 
 def _assigned(stmt: ast.stmt) -> list[str] | None:
@@ -180,7 +211,7 @@ def analyse(source: bytes) -> dict[str, Any]:
             body.append(stmt)
             continue
         for name in names:
-            assignments.setdefault(name, []).append(ast.dump(stmt))
+            assignments.setdefault(name, []).append(_dump(stmt))
             refs.setdefault(name, set()).update(units.names(stmt.value))  # type: ignore[attr-defined,arg-type]
         body.append(ast.Expr(ast.Constant("assigns " + ",".join(names))))
     tree.body = body
@@ -204,7 +235,7 @@ def analyse(source: bytes) -> dict[str, Any]:
             at_import.append(part.dump)
     for name, dumps in classes.items():
         sums[CLASS + name] = _digest("\n".join(dumps))
-    sums[MODULE] = _digest("\n".join([ast.dump(skeleton), *at_import]))
+    sums[MODULE] = _digest("\n".join([_dump(skeleton), *at_import]))
     uses = {name: sorted(found) for name, found in unit_names.items()}
     module_uses = units.names(skeleton)
     if any(isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names) for s in tree.body):
@@ -245,7 +276,7 @@ def _bound(body: list[ast.stmt]) -> set[str]:
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
+        for child in units.children(node):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 found.add(child.name)
             elif isinstance(child, ast.Import | ast.ImportFrom):
@@ -292,11 +323,11 @@ def _decorator_arguments(decorators: list[ast.expr], scope: Callable[[], set[str
         if isinstance(decorator, ast.Call):
             for n, arg in enumerate(decorator.args):
                 if not isinstance(arg, ast.Starred) and movable(arg):
-                    moved.append(f"{n}={ast.dump(arg)}")
+                    moved.append(f"{n}={_dump(arg)}")
                     decorator.args[n] = ast.Constant(_PLACEHOLDER)
             for keyword in decorator.keywords:
                 if keyword.arg is not None and movable(keyword.value):
-                    moved.append(f"{keyword.arg}={ast.dump(keyword.value)}")
+                    moved.append(f"{keyword.arg}={_dump(keyword.value)}")
                     keyword.value = ast.Constant(_PLACEHOLDER)
     return moved, named
 
@@ -316,7 +347,7 @@ def _move_literals(skeleton: ast.Module) -> list[_Moved]:
     module_scope = functools.cache(lambda: _bound(skeleton.body) | _MODULE_NAMES)
 
     def visit(parent: ast.AST, owner: str | None, path: str, scope: Callable[[], set[str]]) -> None:
-        for node in ast.iter_child_nodes(parent):
+        for node in units.children(parent):
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 if isinstance(node, ast.stmt | ast.excepthandler | ast.match_case):  # no definition in an expression
                     visit(node, owner, path, scope)  # if/try/with blocks: the same scope
@@ -359,7 +390,7 @@ def _outline(skeleton: ast.Module, sums: dict[str, str], at_import: set[str], de
             return node
 
     outline = Bodiless().visit(skeleton)
-    parts = [ast.dump(outline), *(f"{q}={sums[q]}" for q in sorted(at_import))]
+    parts = [_dump(outline), *(f"{q}={sums[q]}" for q in sorted(at_import))]
     parts += [f"{key}={value}" for key, value in sorted(sums.items()) if key.startswith(ASSIGN)]
     parts += decorated  # the arguments of top-level classes' and functions' decorators
     return _digest("\n".join(parts))
@@ -371,30 +402,28 @@ def _import_time_calls(tree: ast.AST, *, classes: bool = True) -> set[str]:
     Without `classes`, calls inside class bodies do not count (class headers do).
     """
     found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                for expr in [*child.decorator_list, *child.args.defaults, *child.args.kw_defaults]:
-                    if expr is not None:  # a name passed there may be called; a docstring never is
-                        found.update(units.names(expr) - _IMPLICIT)
+    stack = units.children(tree)
+    pop, push = stack.pop, stack.extend
+    while stack:  # order does not matter for a set: no recursion, no generators
+        child = pop()
+        kind = type(child)
+        if kind is ast.Constant or kind is ast.Name or kind is ast.Lambda:
+            continue
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+            args = child.args  # type: ignore[attr-defined]
+            for expr in [*child.decorator_list, *args.defaults, *args.kw_defaults]:  # type: ignore[attr-defined]
+                if expr is not None:  # a name passed there may be called; a docstring never is
+                    found.update(units.names(expr) - _IMPLICIT)
+            continue
+        if kind is ast.ClassDef:
+            found.update(n for d in child.decorator_list for n in units.names(d))  # type: ignore[attr-defined]
+            if not classes:
+                push([*child.bases, *(k.value for k in child.keywords)])  # type: ignore[attr-defined]
                 continue
-            if isinstance(child, ast.Lambda):
-                continue
-            if isinstance(child, ast.ClassDef):
-                found.update(n for d in child.decorator_list for n in units.names(d))
-                if not classes:
-                    header = [*child.bases, *(k.value for k in child.keywords)]
-                    visit(ast.Module(body=[ast.Expr(e) for e in header], type_ignores=[]))
-                    continue
-            if isinstance(child, ast.Call):
-                func = child.func
-                found.add(
-                    func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-                )
-            visit(child)
-
-    visit(tree)
+        elif kind is ast.Call:
+            func = child.func  # type: ignore[attr-defined]
+            found.add(func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else "")
+        push(units.children(child))
     return found
 
 
@@ -406,31 +435,30 @@ def _import_time_names(tree: ast.AST) -> set[str]:
     of it counts for the whole module.
     """
     found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            found.add(node.id)
-        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
-            found.add(node.attr)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            for expr in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
-                if expr is not None:
-                    visit(expr)
-            return
-        if isinstance(node, ast.Lambda):
-            for expr in [*node.args.defaults, *node.args.kw_defaults]:
-                if expr is not None:
-                    visit(expr)
-            return
-        if isinstance(node, ast.AnnAssign):
-            for expr in (node.target, node.value):
-                if expr is not None:
-                    visit(expr)
-            return
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
+    stack = [tree]
+    pop, push = stack.pop, stack.extend
+    load = ast.Load
+    while stack:
+        node = pop()
+        kind = type(node)
+        if kind is ast.Name:
+            if type(node.ctx) is load:  # type: ignore[attr-defined]
+                found.add(node.id)  # type: ignore[attr-defined]
+            continue
+        if kind is ast.Constant:
+            continue
+        if kind is ast.Attribute and type(node.ctx) is load:  # type: ignore[attr-defined]
+            found.add(node.attr)  # type: ignore[attr-defined]
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+            args = node.args  # type: ignore[attr-defined]
+            push(e for e in [*node.decorator_list, *args.defaults, *args.kw_defaults] if e is not None)  # type: ignore[attr-defined]
+        elif kind is ast.Lambda:
+            args = node.args  # type: ignore[attr-defined]
+            push(e for e in [*args.defaults, *args.kw_defaults] if e is not None)
+        elif kind is ast.AnnAssign:
+            push(e for e in (node.target, node.value) if e is not None)  # type: ignore[attr-defined]
+        else:
+            push(units.children(node))
     return found
 
 

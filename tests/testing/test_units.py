@@ -213,6 +213,49 @@ def test_functions_run_at_import_belong_to_the_module_entry() -> None:
     assert later["sums"]["later"] != before["sums"]["later"]
 
 
+def test_tree_text_ignores_positions_and_contexts_but_nothing_else() -> None:
+    import ast
+
+    def dump(source: str, **options: bool) -> str:
+        return checksums._dump(ast.parse(textwrap.dedent(source)), **options)
+
+    code = "def f(x, n=2):\n    return g(x)[n]\n"
+    assert dump(code) == dump("\n\n# moved down\n" + code.replace("(x)", "( x )"))
+    for changed in ("n=3", "return g(x)[n] + 0", "return h(x)[n]", "return g(x, n)", "return g(x)['n']"):
+        edited = code.replace("n=2", changed) if changed == "n=3" else code.replace("return g(x)[n]", changed)
+        assert dump(edited) != dump(code), changed
+    assert dump("x = 'a'") != dump("x = a") != dump("x = 1") != dump("x = '1'")
+    nested = "def outer(k=1):\n    def inner(j=2):\n        return j\n    return inner\n"
+    body = ast.parse(nested).body[0].body  # type: ignore[attr-defined]
+    stubbed = checksums._dump(ast.Module(body=body, type_ignores=[]), stub_nested=True)
+    edited_body = ast.parse(nested.replace("return j", "return j + 1")).body[0].body  # type: ignore[attr-defined]
+    edited_default = ast.parse(nested.replace("j=2", "j=3")).body[0].body  # type: ignore[attr-defined]
+    assert checksums._dump(ast.Module(body=edited_body, type_ignores=[]), stub_nested=True) == stubbed
+    assert checksums._dump(ast.Module(body=edited_default, type_ignores=[]), stub_nested=True) != stubbed
+
+
+def test_fast_walkers_agree_with_ast_walk() -> None:
+    import ast
+
+    from helper.testing.inpytest import units
+
+    tree = ast.parse(
+        SOURCE.decode() + "\nTABLE = {'root': [(r'x', Name.Builtin, 'pop')], 'k': getattr(obj, 'attr_name')}\n"
+    )
+    for node in ast.walk(tree):
+        assert units.children(node) == list(ast.iter_child_nodes(node))
+    walked = list(ast.walk(tree))
+    expected = {n.id for n in walked if isinstance(n, ast.Name)} | {
+        n.attr for n in walked if isinstance(n, ast.Attribute)
+    }
+    assert units.names(tree) == expected
+    strings = {
+        n.value for n in walked if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.isidentifier()
+    }
+    assert units.names(tree, strings=True) == expected | strings
+    assert {"Name", "Builtin", "getattr", "obj", "LIMIT"} <= expected and "attr_name" in strings
+
+
 def test_loaders_are_functions_importing_by_computed_name_and_their_callers() -> None:
     source = textwrap.dedent(
         """\
