@@ -5,8 +5,8 @@ saying where the project is, which tests have valid cached results (these are
 deselected) and which shard to run. Per test it records:
 
 - the project functions executed, at function granularity -- never line
-  tracing, so the overhead stays small: sys.monitoring PY_START on 3.12+, each
-  code location disabled after its first call; on 3.11 project modules are
+  tracing, so the overhead stays small: sys.monitoring PY_START on 3.12+, on
+  the project's code objects only, each disabled after its first call; on 3.11 project modules are
   instrumented as they are imported (instrument.py, copied as
   helpy_instrument.py), so a call costs one list lookup. When a project module
   was imported before the plugin (so not instrumented), the C profiler hook
