@@ -3,6 +3,7 @@
 Layout (the Bazel remote-cache layout, so a remote mirrors it one to one):
     cas/ab/<sha256>   blob bytes; the name is their hash
     ac/ab/<key>       an action result: JSON with a checksum of its payload
+    ac/pk/<sha>.pack  many action results written in one batch (helper.cache_packs)
     stats.json        hits, misses, time saved, evictions (updated under a lock)
 
 Writes are atomic (temp + rename), so a writer killed mid-way leaves only a
@@ -19,15 +20,18 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helper.cache_packs import MAX_PACKS, Packs
 from helper.fsutil import FileLock, atomic_write, default_mode
 
 KINDS = ("ac", "cas")
 OPENED: list[Cache] = []  # every cache this process opened; the CLI flushes their stats
 STALE_TMP_SECONDS = 3600
+PACK_AT_LEAST = 8  # a batch with fewer results is written as loose entries
 
 
 def _valid_digest(digest: str) -> bool:
@@ -81,6 +85,8 @@ class Cache:
         self.remote = remote
         self.session = Counters()
         self._mode: int | None = None  # of new entries: 0666 less the umask, read once
+        self.packs = Packs(directory / "ac" / "pk")
+        self._pending: dict[str, bytes] | None = None  # results put inside batch(), written when it ends
         OPENED.append(self)
 
     # -- paths --------------------------------------------------------------
@@ -89,12 +95,15 @@ class Cache:
             raise ValueError(f"bad cache address {kind}/{digest!r}")
         return self.dir / kind / digest[:2] / digest
 
-    def _write(self, path: Path, data: bytes) -> None:
-        if self._mode is None:
-            self._mode = default_mode()
+    def _entry_mode(self) -> int:
         # One mode for every entry: no stat of the target nor read of the umask per write (a first
         # test run stores thousands of results).
-        atomic_write(path, data, mode=self._mode, fsync=False)
+        if self._mode is None:
+            self._mode = default_mode()
+        return self._mode
+
+    def _write(self, path: Path, data: bytes) -> None:
+        atomic_write(path, data, mode=self._entry_mode(), fsync=False)
         self.session.bytes_written += len(data)
 
     def _read(self, path: Path) -> bytes | None:
@@ -174,16 +183,54 @@ class Cache:
         return path if self.get_blob(digest) is not None else None
 
     # -- action results -----------------------------------------------------
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Action results put inside the block are written when it ends, together in one pack.
+
+        For bulk writers (a test run's results): one file instead of one per result.
+        The remote, if any, still gets each result as it is put. Results put before an
+        exception ends the block are written all the same.
+        """
+        if self._pending is not None:  # nested: the outer block writes
+            yield
+            return
+        self._pending = {}
+        try:
+            yield
+        finally:
+            pending, self._pending = self._pending, None
+            self._write_pending(pending)
+
+    def _write_pending(self, pending: dict[str, bytes]) -> None:
+        if len(pending) < PACK_AT_LEAST:
+            for key, data in pending.items():
+                self._write(self._path("ac", key), data)
+            return
+        self.packs.write(pending, self._entry_mode())
+        self.session.bytes_written += sum(len(data) for data in pending.values())
+        if len(self.packs.paths()) > MAX_PACKS:
+            with self._lock():
+                self.packs.merge(self._entry_mode())
+
     def put_action(self, key: str, payload: Any, duration: float | None = None) -> None:
         data = _encode_action(payload, duration)
-        self._write(self._path("ac", key), data)
+        if self._pending is not None:
+            self._path("ac", key)  # the same address check as a loose entry
+            self._pending[key] = data
+        else:
+            self._write(self._path("ac", key), data)
         if self.remote is not None:
             self.remote.put("ac", key, data)
 
     def touch_action(self, key: str) -> bool:
         """Mark the local entry under `key` as just used; False when there is none."""
+        if self._pending is not None and key in self._pending:
+            return True
+        path = self._path("ac", key)
+        if self.packs.get(key) is not None:  # most results of a test run are packed: no failing utime first
+            return True
         try:
-            os.utime(self._path("ac", key))
+            os.utime(path)
         except OSError:
             return False
         return True
@@ -191,7 +238,12 @@ class Cache:
     def get_action(self, key: str) -> Any | None:
         """The payload stored under `key`, counting a hit or a miss."""
         path = self._path("ac", key)
-        raw = self._read(path)
+        raw = self._pending.get(key) if self._pending is not None else None
+        raw = raw if raw is not None else self._read(path)
+        in_pack = False
+        if raw is None:
+            raw = self.packs.get(key)
+            in_pack = raw is not None
         source_remote = False
         if raw is None and self.remote is not None:
             raw = self.remote.get("ac", key)
@@ -202,7 +254,11 @@ class Cache:
         try:
             payload, duration = _decode_action(raw)
         except ValueError as exc:
-            if not source_remote:
+            if in_pack:  # one damaged line: the pack's other entries stay good
+                self.packs.forget(key)
+                self.session.corrupt += 1
+                self.session.corrupt_keys.append(f"ac/pk/{key}: {exc}")
+            elif not source_remote:
                 self._evict_corrupt(path, str(exc))
             else:
                 self.session.corrupt += 1
@@ -268,11 +324,13 @@ class Cache:
         stats = self._read_stats()
         counts = {kind: 0 for kind in KINDS}
         for _, _, path in entries:
-            counts[path.parent.parent.name] += 1
+            if path.parent != self.packs.folder:
+                counts[path.parent.parent.name] += 1
+        counts["ac"] += self.packs.count()
         total = int(stats.get("hits", 0)) + int(stats.get("misses", 0))
         return {
             "dir": str(self.dir),
-            "entries": len(entries),
+            "entries": counts["ac"] + counts["cas"],
             "actions": counts["ac"],
             "blobs": counts["cas"],
             "bytes": sum(size for _, size, _ in entries),

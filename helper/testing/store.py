@@ -91,33 +91,35 @@ def store(
     # Tests of one file that ran the same code and read the same files share their dependency set.
     shared: dict[tuple[Any, ...], tuple[str, str]] = {}
     classes_seen = records.tracer == "instrument"
-    for test, entry in records.tests.items():
-        rel = prefix + test.partition("::")[0]
-        memo = (rel, entry.get("funcs"), tuple(entry.get("files", ())))
-        found = shared.get(memo)
-        if found is None:
-            static = statics.get(rel)
-            if static is None:
-                variants = state.files.get(rel) or []
-                static = state.names(variants[0]["collect"]) if variants else sorted(static_deps(rel, graph, files))
-            if "funcs" in entry:
-                funcs = [records.units[i] for i in entry["funcs"]]
-                recorded = recorded_deps(hasher, funcs, entry.get("files", []), static, classes_seen=classes_seen)
-            else:  # not recorded (e.g. no tracer slot free): every imported file counts whole
-                recorded = {name.partition("::")[0] for name in static if "::" in name}
-            sid = state.add_set(recorded)
-            found = shared[memo] = (sid, hasher.key_of(static + state.names(sid)))
-        sid, deps_key = found
-        outcome = str(entry.get("outcome", "error"))
-        duration = float(entry.get("duration", 0.0))
-        payload = {"outcome": outcome, "duration": round(duration, 6)}
-        for field in ("path", "line", "message"):
-            if field in entry:
-                payload[field] = entry[field]
-        key = result_key(test, env, deps_key)
-        before = state.tests.get(test) or {}
-        unchanged = before.get("key") == key and before.get("outcome") == outcome and "message" not in payload
-        if not (unchanged and cache.touch_action(key)):  # a passing result stored already is kept
-            cache.put_action(key, payload, duration)
-        state.remember_test(test, rel, sid, outcome, duration, key=key, keep_duration=sharded)
-        note(sid)
+    # The run's results go into one pack: creating a file per test costs more than all the rest.
+    with cache.batch():
+        for test, entry in records.tests.items():
+            rel = prefix + test.partition("::")[0]
+            memo = (rel, entry.get("funcs"), tuple(entry.get("files", ())))
+            found = shared.get(memo)
+            if found is None:
+                static = statics.get(rel)
+                if static is None:
+                    variants = state.files.get(rel) or []
+                    static = state.names(variants[0]["collect"]) if variants else sorted(static_deps(rel, graph, files))
+                if "funcs" in entry:
+                    funcs = [records.units[i] for i in entry["funcs"]]
+                    recorded = recorded_deps(hasher, funcs, entry.get("files", []), static, classes_seen=classes_seen)
+                else:  # not recorded (e.g. no tracer slot free): every imported file counts whole
+                    recorded = {name.partition("::")[0] for name in static if "::" in name}
+                sid = state.add_set(recorded)
+                found = shared[memo] = (sid, hasher.key_of(static + state.names(sid)))
+            sid, deps_key = found
+            outcome = str(entry.get("outcome", "error"))
+            duration = float(entry.get("duration", 0.0))
+            payload = {"outcome": outcome, "duration": round(duration, 6)}
+            for field in ("path", "line", "message"):
+                if field in entry:
+                    payload[field] = entry[field]
+            key = result_key(test, env, deps_key)
+            before = state.tests.get(test) or {}
+            unchanged = before.get("key") == key and before.get("outcome") == outcome and "message" not in payload
+            if not (unchanged and cache.touch_action(key)):  # a passing result stored already is kept
+                cache.put_action(key, payload, duration)
+            state.remember_test(test, rel, sid, outcome, duration, key=key, keep_duration=sharded)
+            note(sid)

@@ -234,3 +234,138 @@ def test_sigkill_during_writes_leaves_no_entry_that_reads_back_wrong(tmp_path: P
         os.utime(tmp, (old, old))
     cache.gc()
     assert not list(cache_dir.rglob(".*.tmp"))
+
+
+def _loose_actions(cache_dir: Path) -> list[Path]:
+    return [e for e in (cache_dir / "ac").glob("*/*") if e.parent.name != "pk" and not e.name.startswith(".")]
+
+
+def test_a_batch_is_one_pack_file_and_every_result_reads_back(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    keys = [action_key("batch", i) for i in range(200)]
+    with cache.batch():
+        for i, key in enumerate(keys):
+            cache.put_action(key, {"outcome": "passed", "i": i, "text": "line\nbreak"}, duration=0.01)
+            assert cache.touch_action(key)  # visible inside the block already
+        assert not list((tmp_path / "c" / "ac").glob("pk/*.pack"))  # written when the block ends
+    packs = list((tmp_path / "c" / "ac" / "pk").glob("*.pack"))
+    assert len(packs) == 1 and not _loose_actions(tmp_path / "c")
+    fresh = Cache(tmp_path / "c")  # another process's view
+    assert [fresh.get_action(k)["i"] for k in keys] == list(range(200))
+    assert fresh.get_action(keys[0])["text"] == "line\nbreak"
+    assert fresh.get_action(action_key("absent")) is None
+    assert (fresh.session.hits, fresh.session.misses, fresh.session.corrupt) == (201, 1, 0)
+    stats = fresh.stats()
+    assert stats["actions"] == 200 and stats["entries"] == 200
+
+
+def test_a_small_batch_is_written_loose(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    with cache.batch():
+        for i in range(3):
+            cache.put_action(action_key("few", i), {"i": i})
+    assert len(_loose_actions(tmp_path / "c")) == 3
+    assert not list((tmp_path / "c" / "ac").glob("pk/*"))
+
+
+def test_results_put_before_an_exception_are_written(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    try:
+        with cache.batch():
+            for i in range(20):
+                cache.put_action(action_key("interrupted", i), {"i": i})
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert all(Cache(tmp_path / "c").get_action(action_key("interrupted", i)) == {"i": i} for i in range(20))
+
+
+def test_a_damaged_pack_line_is_a_miss_and_the_others_still_answer(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    keys = [action_key("damaged", i) for i in range(10)]
+    with cache.batch():
+        for i, key in enumerate(keys):
+            cache.put_action(key, {"outcome": "passed", "i": i})
+    (pack,) = (tmp_path / "c" / "ac" / "pk").glob("*.pack")
+    data = pack.read_bytes()
+    pack.write_bytes(data.replace(b'\\"i\\":3', b'\\"i\\":4', 1))  # payload changed, its checksum not
+    fresh = Cache(tmp_path / "c")
+    answers = {k: fresh.get_action(k) for k in keys}
+    assert answers[keys[3]] is None and fresh.session.corrupt == 1
+    assert all(answers[k] == {"outcome": "passed", "i": i} for i, k in enumerate(keys) if i != 3)
+    fresh.put_action(keys[3], {"outcome": "passed", "i": 3})  # stored again: the good entry wins from now on
+    assert Cache(tmp_path / "c").get_action(keys[3]) == {"outcome": "passed", "i": 3}
+
+
+def test_a_pack_is_one_unit_for_lru_eviction_and_use_keeps_it(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    old_keys = [action_key("old", i) for i in range(10)]
+    new_keys = [action_key("new", i) for i in range(10)]
+    for keys in (old_keys, new_keys):
+        with cache.batch():
+            for key in keys:
+                cache.put_action(key, {"pad": "x" * 500})
+    packs = list((tmp_path / "c" / "ac" / "pk").glob("*.pack"))
+    assert len(packs) == 2
+    now = time.time()
+    old_pack = next(p for p in packs if old_keys[0] in p.read_text())
+    new_pack = next(p for p in packs if p != old_pack)
+    os.utime(old_pack, (now - 500, now - 500))
+    os.utime(new_pack, (now - 100, now - 100))
+    assert Cache(tmp_path / "c").touch_action(old_keys[5])  # used: the old pack is the recent one now
+    assert old_pack.stat().st_mtime > now - 10
+    Cache(tmp_path / "c").gc(old_pack.stat().st_size + 10)
+    fresh = Cache(tmp_path / "c")
+    assert all(fresh.get_action(k) is not None for k in old_keys)
+    assert all(fresh.get_action(k) is None for k in new_keys)
+
+
+def test_packs_past_the_limit_are_merged_keeping_every_entry_and_the_newest_mtime(tmp_path: Path) -> None:
+    from helper.cache_packs import MAX_PACKS
+
+    cache = Cache(tmp_path / "c")
+    keys = []
+    for run in range(MAX_PACKS + 1):
+        with cache.batch():
+            for i in range(8):
+                keys.append(action_key("run", run, i))
+                cache.put_action(keys[-1], {"run": run, "i": i})
+        for pack in (tmp_path / "c" / "ac" / "pk").glob("*.pack"):
+            if run < MAX_PACKS and pack.stat().st_mtime > 2_000_000:  # the one just written: made old
+                os.utime(pack, (1_000_000 + run, 1_000_000 + run))
+    packs = list((tmp_path / "c" / "ac" / "pk").glob("*.pack"))
+    assert len(packs) == 1 and packs[0].stat().st_mtime > 2_000_000
+    fresh = Cache(tmp_path / "c")
+    assert all(fresh.get_action(k) is not None for k in keys) and fresh.session.corrupt == 0
+    assert fresh.stats()["actions"] == len(keys)
+
+
+PACK_WRITER = """
+import sys
+sys.path.insert(0, {root!r})
+from helper.cache import Cache, action_key
+cache = Cache(__import__("pathlib").Path(sys.argv[1]))
+me = int(sys.argv[2])
+for run in range(6):
+    with cache.batch():
+        for i in range(40):
+            cache.put_action(action_key("packed", me, run, i), {{"me": me, "run": run, "i": i}})
+"""
+
+
+def test_processes_writing_and_merging_packs_at_once_lose_nothing(tmp_path: Path) -> None:
+    script = tmp_path / "packer.py"
+    script.write_text(PACK_WRITER.format(root=str(ROOT)))
+    procs = [
+        subprocess.Popen([sys.executable, str(script), str(tmp_path / "c"), str(n)], stderr=subprocess.PIPE, text=True)
+        for n in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    cache = Cache(tmp_path / "c")
+    for me in range(4):
+        for run in range(6):
+            for i in range(40):
+                assert cache.get_action(action_key("packed", me, run, i)) == {"me": me, "run": run, "i": i}
+    assert cache.session.corrupt == 0
