@@ -83,23 +83,28 @@ class Hasher:
 
     def _package(self, folder: str, *, outlines: bool) -> str:
         """One hash over every Python file in `folder` and below: its "<outline>", or "<module>" and constants."""
+        digest = hashlib.sha256()
+        for rel in self.package_files(folder):
+            if outlines:
+                entries = [checksums.OUTLINE]
+            else:
+                entries = [checksums.MODULE, *(k for k, _ in [*self.assignments(rel), *self.classes(rel)])]
+            for entry in entries:
+                line = f"{rel}::{entry}={self.hash(rel + '::' + entry)}\n"
+                digest.update(line.encode("utf-8", "surrogateescape"))
+        return digest.hexdigest()[:20]
+
+    def package_files(self, folder: str) -> list[str]:
+        """The Python files a package's hash covers: `folder` and below, in a stable order."""
         import os
 
-        digest = hashlib.sha256()
-        base = self.root / folder
-        for current, dirs, files in sorted(os.walk(base)):
+        found = []
+        for current, dirs, files in sorted(os.walk(self.root / folder)):
             # At the project root only its own files: below it lie tests, venvs and other packages.
             dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__pycache__"))) if folder else []
             for file in sorted(f for f in files if f.endswith(".py")):
-                rel = os.path.relpath(os.path.join(current, file), self.root).replace(os.sep, "/")
-                if outlines:
-                    entries = [checksums.OUTLINE]
-                else:
-                    entries = [checksums.MODULE, *(k for k, _ in [*self.assignments(rel), *self.classes(rel)])]
-                for entry in entries:
-                    line = f"{rel}::{entry}={self.hash(rel + '::' + entry)}\n"
-                    digest.update(line.encode("utf-8", "surrogateescape"))
-        return digest.hexdigest()[:20]
+                found.append(os.path.relpath(os.path.join(current, file), self.root).replace(os.sep, "/"))
+        return found
 
     def key_of(self, names: Iterable[str]) -> str:
         """One digest of `names` and their hashes, computed once per list of names in a run.

@@ -429,7 +429,7 @@ def run_tests(
     cmd = runner.command(environment.python, args_out)
     console.verbose("running " + " ".join(cmd))
     _setup(project)
-    warmer = Warmer(stores.hasher, stores.files).start()
+    warmer = Warmer(stores.hasher, run_dir).start()
     try:
         code = runner.run(
             cmd,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -284,44 +287,107 @@ def _hasher(root: Path) -> Any:
     return Hasher(root, Fingerprinter(root, root / ".state" / "fp.json"), checksums.Store(root / ".state" / "cs.json"))
 
 
-def test_warmer_analyses_python_modules_while_the_caller_waits(tmp_path: Path) -> None:
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_warmer_analyses_the_modules_pytest_announces_as_they_come(tmp_path: Path) -> None:
     from helper.testing.warm import Warmer
 
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "mod.py").write_bytes(SOURCE)
     (tmp_path / "pkg" / "other.py").write_text("import pkg.mod\nVALUE = 1\n")
-    (tmp_path / "cases.txt").write_text("def not python(:\n")  # a data file: never parsed
-    files = ["cases.txt", "pkg/mod.py", "pkg/other.py"]
+    (tmp_path / "pkg" / "unused.py").write_text("VALUE = 2\n")  # imported by no test: never analysed
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    controller, worker = run_dir / "imports-1.txt", run_dir / "imports-2.txt"
+    controller.write_text("pkg/mod.py\npkg/oth")  # the second line is still being written
     hasher = _hasher(tmp_path)
-    warmer = Warmer(hasher, lambda: files).start()
-    deadline = time.monotonic() + 30
-    while warmer.done < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    warmer = Warmer(hasher, run_dir).start()
+    _wait_for(lambda: warmer.done >= 1)
+    assert set(hasher._analyses) == {"pkg/mod.py"}
+    with controller.open("a") as handle:
+        handle.write("er.py\n")
+    worker.write_text("pkg/mod.py\npkg/other.py\n")  # an xdist worker imports them too: analysed once
+    _wait_for(lambda: warmer.done >= 2)
+    time.sleep(0.2)
     warmer.stop()
     assert warmer.done == 2
     assert set(hasher._analyses) == {"pkg/mod.py", "pkg/other.py"}
     assert "first" in hasher.analysis("pkg/mod.py")["sums"]
-    assert hasher.analysis("cases.txt") is None  # asked later, still no parse of data
+
+
+def test_warmer_brings_in_the_whole_package_of_a_module_that_imports_by_name(tmp_path: Path) -> None:
+    from helper.testing.warm import Warmer
+
+    (tmp_path / "plugins" / "extra").mkdir(parents=True)
+    (tmp_path / "plugins" / "__init__.py").write_text(
+        "import importlib\n\ndef load(name):\n    return importlib.import_module('plugins.' + name)\n"
+    )
+    (tmp_path / "plugins" / "one.py").write_text("ONE = 1\n")
+    (tmp_path / "plugins" / "extra" / "two.py").write_text("TWO = 2\n")
+    (tmp_path / "other.py").write_text("OTHER = 3\n")  # outside the package: not needed
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "imports-1.txt").write_text("plugins/__init__.py\n")
+    hasher = _hasher(tmp_path)
+    warmer = Warmer(hasher, run_dir).start()
+    _wait_for(lambda: warmer.done >= 3)
+    warmer.stop()
+    assert set(hasher._analyses) == {"plugins/__init__.py", "plugins/one.py", "plugins/extra/two.py"}
+    assert hasher.package_files("plugins") == ["plugins/__init__.py", "plugins/one.py", "plugins/extra/two.py"]
 
 
 def test_warmer_stops_at_once_and_swallows_its_errors(tmp_path: Path) -> None:
     from helper.testing.warm import Warmer
 
-    release = threading.Event()
-
-    def slow_listing() -> list[str]:
-        release.wait(30)
-        return ["gone.py"]  # the file vanished: analysing it must not raise in the thread
-
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "imports-1.txt").write_text("gone.py\n")  # the file vanished: analysing it must not raise
     hasher = _hasher(tmp_path)
-    warmer = Warmer(hasher, slow_listing).start()
+    warmer = Warmer(hasher, run_dir).start()
     started = time.monotonic()
-    release.set()
+    _wait_for(lambda: warmer.done >= 1)
     warmer.stop()
-    assert time.monotonic() - started < 10
-    assert warmer.done <= 1
+    assert time.monotonic() - started < 10 and warmer.done == 1
+    Warmer(hasher, tmp_path / "no-such-run").start().stop()  # nothing raised in the caller
 
-    def broken() -> list[str]:
-        raise OSError("listing failed")
 
-    Warmer(hasher, broken).start().stop()  # nothing raised in the caller
+def test_the_recorder_announces_each_project_module_it_sees_start(tmp_path: Path) -> None:
+    """Imported before the plugin (conftest.py's imports), at collection, during a test: each named once per line."""
+    from helper.testing import runner
+
+    root = tmp_path / "project"
+    (root / "pkg").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "early.py").write_text("EARLY = 1\n")
+    (root / "pkg" / "used.py").write_text("def f():\n    return 1\n")
+    (root / "pkg" / "late.py").write_text("LATE = 3\n")
+    (root / "pkg" / "never.py").write_text("NEVER = 4\n")
+    (root / "conftest.py").write_text("import pkg.early\n")
+    (root / "tests" / "test_a.py").write_text(
+        "from pkg.used import f\n\ndef test_a():\n    import pkg.late\n    assert f() == 1\n"
+    )
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    plugin_dir = runner.prepare_plugin(tmp_path / "state")
+    control = {"root": str(root), "exclude": [], "record_dir": str(run_dir), "deselect": []}
+    runner.write_control(run_dir / "control.json", control)
+    env = {**os.environ, "PYTHONPATH": str(plugin_dir), "HELPY_TEST_CONTROL": str(run_dir / "control.json")}
+    done = subprocess.run(
+        runner.command(Path(sys.executable), ["-q", "-p", "no:cacheprovider"]),
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (announced,) = run_dir.glob("imports-*.txt")
+    lines = announced.read_text().splitlines()
+    expected = {"conftest.py", "pkg/__init__.py", "pkg/early.py", "pkg/used.py", "pkg/late.py", "tests/test_a.py"}
+    assert set(lines) == expected, lines
+    assert lines.index("pkg/used.py") < lines.index("pkg/late.py")  # in the order they started

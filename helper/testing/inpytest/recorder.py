@@ -19,6 +19,10 @@ deselected) and which shard to run. Per test it records:
   a session-scoped fixture's dependencies are not credited to the first test only;
 - outcome, duration, and the failure's file, line and message.
 
+While the run goes on, each process also names every project module as it starts
+(imports-<pid>.txt, a line each), so that help.py analyses them on a spare core
+meanwhile (helper.testing.warm).
+
 Each process (each pytest-xdist worker too) writes one JSON file into the
 record directory at the end of the session. Stdlib only at module level:
 pytest is imported when the plugin is configured.
@@ -93,9 +97,30 @@ class Recorder:
         self._restart = True  # monitoring: re-enable the locations DISABLE turned off, at the next install
         self._is_file: set[str] = set()  # paths already found to be files (one stat per path per process)
         self._on = False  # monitoring: whether a PY_START now counts
+        self._announce: Any = None  # where each project module is named as it starts (announce_to)
         if self.mode == "monitoring":
             self._start_monitoring()
         sys.addaudithook(self._audit)
+
+    def announce_to(self, path: str) -> None:
+        """Name each project module in `path` (a line each) as it starts executing, those loaded already first.
+
+        help.py analyses them meanwhile on a spare core (helper.testing.warm): the
+        modules a run imports are the ones storing its results needs.
+        """
+        self._announce = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - open for the session
+        for module in list(sys.modules.values()):
+            filename = getattr(module, "__file__", None)
+            if isinstance(filename, str) and filename.endswith(".py"):
+                self._announce_file(filename)
+
+    def _announce_file(self, filename: str) -> None:
+        rel = self.rel(filename)
+        if rel:
+            try:
+                self._announce.write(rel + "\n")
+            except (OSError, ValueError):  # closed or full: announcing is an optimisation only
+                self._announce = None
 
     # -- tracer --------------------------------------------------------------
     def _choose_mode(self) -> str:
@@ -111,8 +136,12 @@ class Recorder:
                 path = read_path(args)
                 if path is not None:
                     self.opened.add(path)
-        elif event == "exec" and self._tool is not None and type(args[0]) is CodeType:
-            self._watch(args[0])  # a module (or exec'd source) about to run: its functions' code is in it
+        elif event == "exec" and type(args[0]) is CodeType:
+            code = args[0]
+            if self._tool is not None:
+                self._watch(code)  # a module (or exec'd source) about to run: its functions' code is in it
+            if self._announce is not None and code.co_name == "<module>":
+                self._announce_file(code.co_filename)
 
     # -- sys.monitoring (3.12+) ---------------------------------------------------
     # PY_START is enabled on the project's code objects alone (local events), never globally:
@@ -388,6 +417,8 @@ def _make_plugin(config: Any, control: dict[str, Any]) -> Any:
 
         adopt(INSTRUMENTATION, preloaded(INSTRUMENTATION))  # e.g. Pygments, which pytest imports itself
     recorder = Recorder(control["root"], _excluded(control), control.get("tracer"), INSTRUMENTATION)
+    if control.get("record_dir") and control.get("record", True):
+        recorder.announce_to(os.path.join(control["record_dir"], f"imports-{os.getpid()}.txt"))
     subprocess_base = control.get("subprocess_dir")
     if subprocess_base:
         os.environ["HELPY_TEST_ROOT"] = control["root"]
