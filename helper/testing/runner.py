@@ -103,7 +103,13 @@ def command(python: Path, args: list[str]) -> list[str]:
 
 
 def run(cmd: list[str], *, cwd: Path, plugin_dir: Path, control: Path, to_stderr: bool = False) -> int:
+    """Run pytest (`cmd`, started by the environment's interpreter) with the environment's bin/ first on PATH.
+
+    As `help.py run`, `uv run` and an activated venv have it: tests that start the project's
+    console scripts or tools installed beside pytest (mypy, a CLI under test) find them.
+    """
     env = dict(os.environ)
+    env["PATH"] = os.pathsep.join(p for p in (os.path.dirname(cmd[0]), env.get("PATH", "")) if p)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(plugin_dir), env.get("PYTHONPATH", "")) if p)
     env["HELPY_TEST_CONTROL"] = str(control)
     return proc.passthrough(cmd, cwd=cwd, env=env, stdout=sys.stderr.fileno() if to_stderr else None)

@@ -187,3 +187,23 @@ def test_two_runs_at_once_both_finish_and_lose_nothing(sample: Callable[[dict[st
         assert {t["id"] for t in json.loads(out)["tests"]} == ALL
     after = project.test()
     assert after["returncode"] == 0 and cached(after) == ALL
+
+
+def test_tests_find_the_environments_own_tools_on_path(sample: Callable[[dict[str, str]], Sample]) -> None:
+    """As under `uv run pytest` or an activated venv: `python` and console scripts are the environment's."""
+    project = sample(
+        {
+            "tests/test_tools.py": (
+                "import os, shutil, subprocess, sys\n\n"
+                "def test_python_on_path_is_the_environments():\n"
+                "    assert os.environ['PATH'].split(os.pathsep)[0] == os.path.dirname(sys.executable)\n"
+                "    prefix = subprocess.run(['python', '-c', 'import sys; print(sys.prefix)'],\n"
+                "                            capture_output=True, text=True, check=True).stdout.strip()\n"
+                "    assert prefix == sys.prefix\n"
+                "    assert shutil.which('pytest') == os.path.join(os.path.dirname(sys.executable), 'pytest')\n"
+            )
+        }
+    )
+    result = project.help("test", "--", "-q", "-p", "no:cacheprovider")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
