@@ -222,6 +222,11 @@ class Cache:
         if self.remote is not None:
             self.remote.put("ac", key, data)
 
+    def count_reused(self, hits: int, seconds: float) -> None:
+        """Count results a caller kept itself and reused without reading their entries (the test state's)."""
+        self.session.hits += hits
+        self.session.time_saved += seconds
+
     def touch_action(self, key: str) -> bool:
         """Mark the local entry under `key` as just used; False when there is none."""
         if self._pending is not None and key in self._pending:

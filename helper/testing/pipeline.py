@@ -348,18 +348,31 @@ def select(project: Project, args: argparse.Namespace, stores: Stores, inputs: I
     changed = None
     if args.changed is not None:
         changed = _changed_files(project.root, args.changed)
+    looked_up: list[dict[str, Any]] = []
+
+    def lookup(key: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = stores.cache.get_action(key)
+        if found is not None:
+            looked_up.append(found)
+        return found
+
     plan = selection.make_plan(
         test_files=scoped.test_files,
         state=stores.state,
         hasher=stores.hasher,
         env=inputs.env,
         env_changed=inputs.env_changed,
-        lookup=stores.cache.get_action,
+        lookup=lookup,
         wanted=scoped.wanted if scoped.wanted.narrows else None,
         run_all=args.all or args.cov,
         changed_files=changed,
         partial_ok=scoped.node_ids_only,
     )
+    # Results the state kept are cached results too, reused without a cache read: the journal
+    # and `cache stats` count them as hits.
+    from_cache = {id(found) for found in looked_up}
+    kept = [d.result for d in plan.cached if id(d.result) not in from_cache]
+    stores.cache.count_reused(len(kept), sum(float((r or {}).get("duration") or 0.0) for r in kept))
     if args.explain:
         from helper.testing.report import render_explain
 

@@ -207,3 +207,16 @@ def test_tests_find_the_environments_own_tools_on_path(sample: Callable[[dict[st
     result = project.help("test", "--", "-q", "-p", "no:cacheprovider")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_results_reused_count_as_cache_hits_in_the_journal(sample: Callable[[dict[str, str]], Sample]) -> None:
+    project = sample(FILES)
+    project.test()
+    project.replace("calc.py", "return a - b", "return -(b - a)")  # test_sub reruns, four are reused
+    again = project.help("test", "--", "-q", "-p", "no:cacheprovider")
+    assert again.returncode == 0 and "4 cached" in again.stdout, again.stdout
+    project.help("test")  # everything reused
+    runs = [r for r in json.loads(project.help("history", "--json").stdout) if r["command"] == "test"]
+    assert (runs[0]["cache_hits"], runs[1]["cache_hits"]) == (5, 4), runs[:2]
+    stats = json.loads(project.help("cache", "stats", "--json").stdout)
+    assert stats["hits"] >= 9 and stats["time_saved_s"] > 0.3  # test_slow's 0.3 s counted each time
