@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helper.cache_packs import MAX_PACKS, Packs
+from helper.cache_packs import MAX_PACKS, MERGED_BYTES, Packs
+from helper.errors import HelpError
 from helper.fsutil import FileLock, atomic_write, default_mode
 
 KINDS = ("ac", "cas")
@@ -197,9 +198,13 @@ class Cache:
         self._pending = {}
         try:
             yield
-        finally:
+        except BaseException:
             pending, self._pending = self._pending, None
-            self._write_pending(pending)
+            with contextlib.suppress(Exception):  # what is unwinding (Ctrl-C ...) is the error to report
+                self._write_pending(pending)
+            raise
+        pending, self._pending = self._pending, None
+        self._write_pending(pending)
 
     def _write_pending(self, pending: dict[str, bytes]) -> None:
         if len(pending) < PACK_AT_LEAST:
@@ -208,9 +213,13 @@ class Cache:
             return
         self.packs.write(pending, self._entry_mode())
         self.session.bytes_written += sum(len(data) for data in pending.values())
+        for key in pending:  # an older loose entry under the same key would be read first
+            with contextlib.suppress(OSError):
+                os.unlink(self._path("ac", key))
         if len(self.packs.paths()) > MAX_PACKS:
-            with self._lock():
-                self.packs.merge(self._entry_mode())
+            # Housekeeping only: the pack is written; a busy lock or a full disk leaves merging to the next run.
+            with contextlib.suppress(OSError, HelpError), self._lock():
+                self.packs.merge(self._entry_mode(), min(self.max_bytes // 8, MERGED_BYTES))
 
     def put_action(self, key: str, payload: Any, duration: float | None = None) -> None:
         data = _encode_action(payload, duration)
@@ -370,6 +379,7 @@ class Cache:
                     removed += 1
                     freed += size
                 total -= size
+            self.packs.reset()
             stats = self._read_stats()
             stats["evicted"] = int(stats.get("evicted", 0)) + removed
             stats["bytes_since_gc"] = 0
@@ -384,6 +394,7 @@ class Cache:
             entries = self._entries()
             for kind in KINDS:
                 shutil.rmtree(self.dir / kind, ignore_errors=True)
+            self.packs.reset()
             with contextlib.suppress(FileNotFoundError):
                 (self.dir / "stats.json").unlink()
         return {"removed": len(entries), "freed_bytes": sum(size for _, size, _ in entries)}

@@ -348,31 +348,18 @@ def select(project: Project, args: argparse.Namespace, stores: Stores, inputs: I
     changed = None
     if args.changed is not None:
         changed = _changed_files(project.root, args.changed)
-    looked_up: list[dict[str, Any]] = []
-
-    def lookup(key: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = stores.cache.get_action(key)
-        if found is not None:
-            looked_up.append(found)
-        return found
-
     plan = selection.make_plan(
         test_files=scoped.test_files,
         state=stores.state,
         hasher=stores.hasher,
         env=inputs.env,
         env_changed=inputs.env_changed,
-        lookup=lookup,
+        lookup=stores.cache.get_action,
         wanted=scoped.wanted if scoped.wanted.narrows else None,
         run_all=args.all or args.cov,
         changed_files=changed,
         partial_ok=scoped.node_ids_only,
     )
-    # Results the state kept are cached results too, reused without a cache read: the journal
-    # and `cache stats` count them as hits.
-    from_cache = {id(found) for found in looked_up}
-    kept = [d.result for d in plan.cached if id(d.result) not in from_cache]
-    stores.cache.count_reused(len(kept), sum(float((r or {}).get("duration") or 0.0) for r in kept))
     if args.explain:
         from helper.testing.report import render_explain
 
@@ -399,6 +386,10 @@ def run_tests(
         index, total = scoped.shard
         assignment = shard.assign([d.test for d in plan.decisions], state.durations(), total)
         plan = replace(plan, decisions=tuple(d for d in plan.decisions if assignment.get(d.test) == index))
+    # Results the state kept are cached results too, reused without a cache read: the journal
+    # and `cache stats` count them as hits (this shard's own, when sharded).
+    kept = [d.result for d in plan.cached if d.kept and d.result is not None]
+    stores.cache.count_reused(len(kept), sum(float(r.get("duration") or 0.0) for r in kept))
     known_any = bool(plan.decisions)
     if inputs.fast_ok and known_any and not plan.needs_pytest():
         return Run(plan)  # everything answered from the cache

@@ -109,7 +109,11 @@ def run(cmd: list[str], *, cwd: Path, plugin_dir: Path, control: Path, to_stderr
     console scripts or tools installed beside pytest (mypy, a CLI under test) find them.
     """
     env = dict(os.environ)
-    env["PATH"] = os.pathsep.join(p for p in (os.path.dirname(cmd[0]), env.get("PATH", "")) if p)
+    scripts = os.path.dirname(cmd[0])
+    home = os.path.dirname(scripts)
+    if os.path.exists(os.path.join(home, "pyvenv.cfg")) or os.path.isdir(os.path.join(home, "conda-meta")):
+        # An environment's own folder only: /usr/bin first would shadow what the user put before it.
+        env["PATH"] = scripts + os.pathsep + env.get("PATH", os.defpath)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(plugin_dir), env.get("PYTHONPATH", "")) if p)
     env["HELPY_TEST_CONTROL"] = str(control)
     return proc.passthrough(cmd, cwd=cwd, env=env, stdout=sys.stderr.fileno() if to_stderr else None)

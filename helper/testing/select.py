@@ -28,6 +28,7 @@ class Decision(NamedTuple):
     run: bool
     reason: str
     result: dict[str, Any] | None = None  # the cached result when not run
+    kept: bool = False  # `result` is the one the state kept (no cache read): still a cache hit
 
 
 class Plan(Frozen):
@@ -158,6 +159,7 @@ def _decide(
             return Decision(test, rel, True, f"depends on changed {_short(touched)}")
         return Decision(test, rel, False, "not affected by the changes")
     result = None
+    kept = False
     for n, sid in enumerate(entry["variants"]):
         key = result_key(test, env, hasher.key_of(static + state.names(sid)))
         if n == 0 and key == entry.get("key"):
@@ -166,12 +168,13 @@ def _decide(
                 "outcome": entry.get("outcome"),
                 "duration": entry.get("duration", 0.0),
             }
+            kept = True
             break
         result = lookup(key)
         if result is not None:
             break
     if result is not None and result.get("outcome") in PASSLIKE:
-        return Decision(test, rel, False, f"unchanged, cached {result['outcome']}", result)
+        return Decision(test, rel, False, f"unchanged, cached {result['outcome']}", result, kept)
     if result is not None:
         return Decision(
             test,

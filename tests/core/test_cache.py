@@ -369,3 +369,61 @@ def test_processes_writing_and_merging_packs_at_once_lose_nothing(tmp_path: Path
             for i in range(40):
                 assert cache.get_action(action_key("packed", me, run, i)) == {"me": me, "run": run, "i": i}
     assert cache.session.corrupt == 0
+
+
+def test_the_later_result_under_a_key_wins_loose_or_packed(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    key = action_key("flaky")
+    cache.put_action(key, {"outcome": "passed"})  # a small run: a loose entry
+    time.sleep(0.01)
+    with cache.batch():  # a big run: the same key failed this time
+        cache.put_action(key, {"outcome": "failed"})
+        for i in range(10):
+            cache.put_action(action_key("filler", i), {"i": i})
+    assert not (tmp_path / "c" / "ac" / key[:2] / key).exists()  # the older loose entry is gone
+    assert Cache(tmp_path / "c").get_action(key) == {"outcome": "failed"}
+    time.sleep(0.01)
+    with cache.batch():  # a later pack whose name may sort first: still the later made wins
+        cache.put_action(key, {"outcome": "passed", "run": 3})
+        for i in range(10):
+            cache.put_action(action_key("more", i), {"i": i})
+    assert Cache(tmp_path / "c").get_action(key) == {"outcome": "passed", "run": 3}
+
+
+def test_merging_keeps_the_latest_within_its_size_and_leaves_foreign_files(tmp_path: Path) -> None:
+    from helper.cache_packs import MAX_PACKS
+
+    folder = tmp_path / "c" / "ac" / "pk"
+    folder.mkdir(parents=True)
+    foreign = folder / ("f" * 64 + ".pack")
+    foreign.write_bytes(b"help-pack 9\nfrom a later version\n")
+    cache = Cache(tmp_path / "c", max_bytes=8 * 40 * 250)  # merged packs keep max_bytes // 8
+    keys = []
+    for run in range(MAX_PACKS + 1):
+        with cache.batch():
+            for i in range(40):
+                keys.append(action_key("merge", run, i))
+                cache.put_action(keys[-1], {"run": run, "i": i})
+        time.sleep(0.002)
+    packs = sorted(folder.glob("*.pack"))
+    assert foreign in packs and len(packs) <= MAX_PACKS, packs  # merged once at least; the foreign file kept
+    fresh = Cache(tmp_path / "c")
+    found = [k for k in keys if fresh.get_action(k) is not None]
+    assert found and len(found) < len(keys)
+    assert found == keys[len(keys) - len(found) :]  # the latest made are the ones kept
+    assert fresh.session.corrupt == 0
+
+
+def test_ctrl_c_stays_ctrl_c_when_the_pack_cannot_be_written(tmp_path: Path) -> None:
+    import pytest
+
+    (tmp_path / "c" / "ac").mkdir(parents=True)
+    (tmp_path / "c" / "ac" / "pk").write_text("a file where the packs' folder should be")
+    cache = Cache(tmp_path / "c")
+    with pytest.raises(KeyboardInterrupt), cache.batch():
+        for i in range(20):
+            cache.put_action(action_key("lost", i), {"i": i})
+        raise KeyboardInterrupt
+    with pytest.raises(OSError), cache.batch():  # without an interruption the failure is reported
+        for i in range(20):
+            cache.put_action(action_key("lost", i), {"i": i})

@@ -337,7 +337,13 @@ def test_warmer_brings_in_the_whole_package_of_a_module_that_imports_by_name(tmp
     _wait_for(lambda: warmer.done >= 3)
     warmer.stop()
     assert set(hasher._analyses) == {"plugins/__init__.py", "plugins/one.py", "plugins/extra/two.py"}
-    assert hasher.package_files("plugins") == ["plugins/__init__.py", "plugins/one.py", "plugins/extra/two.py"]
+    assert hasher.package_files("plugins") == ["plugins/__init__.py", "plugins/extra/two.py", "plugins/one.py"]
+    (tmp_path / ".venv" / "lib").mkdir(parents=True)
+    (tmp_path / ".venv" / "lib" / "site.py").write_text("")
+    (tmp_path / "plugins" / ".hidden").mkdir()
+    (tmp_path / "plugins" / ".hidden" / "x.py").write_text("")
+    assert hasher.package_files("") == ["other.py"]  # at the root its own files: never a venv, tests, packages
+    assert "plugins/.hidden/x.py" not in hasher.package_files("plugins")
 
 
 def test_warmer_stops_at_once_and_swallows_its_errors(tmp_path: Path) -> None:

@@ -108,19 +108,23 @@ class Recorder:
         help.py analyses them meanwhile on a spare core (helper.testing.warm): the
         modules a run imports are the ones storing its results needs.
         """
-        self._announce = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - open for the session
+        # Open for the session; a name that is not UTF-8 is written as the file system has it.
+        self._announce = open(path, "a", encoding="utf-8", errors="surrogateescape", buffering=1)  # noqa: SIM115
         for module in list(sys.modules.values()):
             filename = getattr(module, "__file__", None)
             if isinstance(filename, str) and filename.endswith(".py"):
                 self._announce_file(filename)
 
     def _announce_file(self, filename: str) -> None:
-        rel = self.rel(filename)
-        if rel:
-            try:
-                self._announce.write(rel + "\n")
-            except (OSError, ValueError):  # closed or full: announcing is an optimisation only
-                self._announce = None
+        target = self._announce  # another thread may give up on it meanwhile
+        if target is None:
+            return
+        try:
+            rel = self.rel(filename)
+            if rel:
+                target.write(rel + "\n")
+        except Exception:  # closed, full, unencodable: announcing is an optimisation, an import must not fail
+            self._announce = None
 
     # -- tracer --------------------------------------------------------------
     def _choose_mode(self) -> str:
@@ -140,7 +144,7 @@ class Recorder:
             code = args[0]
             if self._tool is not None:
                 self._watch(code)  # a module (or exec'd source) about to run: its functions' code is in it
-            if self._announce is not None and code.co_name == "<module>":
+            if code.co_name == "<module>":
                 self._announce_file(code.co_filename)
 
     # -- sys.monitoring (3.12+) ---------------------------------------------------
