@@ -425,6 +425,10 @@ class Service:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, stop)
+        import faulthandler
+
+        # `kill -USR1 <pid>` prints where every thread is to stderr: a worker that will not stop says why.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         return previous
 
 

@@ -151,8 +151,14 @@ class Worker:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGUSR1)  # its threads' stacks into the log, for the report below
+            time.sleep(1)
             os.killpg(self.proc.pid, signal.SIGKILL)
-            return self.proc.wait(10)
+            code = self.proc.wait(10)
+            self.log.flush()
+            stacks = Path(self.log.name).read_text(errors="replace")[-6000:]
+            print(f"agent serve (pid {self.proc.pid}) did not stop {timeout:g}s after SIGTERM:\n{stacks}")
+            return code
         finally:
             self.log.close()
 

@@ -143,3 +143,22 @@ def test_sigterm_mid_task_gives_the_task_back_at_once(tmp_path, model, workers):
     assert len(claims) == 2
     log = (repo / ".help" / "logs" / "agent.log").read_text()
     assert f"gave task {task_id} back" in log
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_worker_goes_on(tmp_path, model, workers):
+    """What an operator (and this suite, on a worker that will not stop) asks a stuck `agent serve`."""
+    import os
+    import signal
+    from pathlib import Path
+
+    repo = make_repo(tmp_path / "repo", model.url)
+    worker = workers(repo)
+    log = Path(worker.log.name)
+    wait_for(lambda: "serving" in (repo / ".help" / "logs" / "agent.log").read_text(errors="replace")
+             if (repo / ".help" / "logs" / "agent.log").exists() else False, 60, "the worker serving")  # fmt: skip
+    os.kill(worker.pid, signal.SIGUSR1)
+    wait_for(lambda: "Current thread" in log.read_text(errors="replace"), 10, "the stacks in the worker's output")
+    text = log.read_text(errors="replace")
+    assert text.count("Thread 0x") + text.count("Current thread") >= 3  # the supervisor, workers, heartbeat ...
+    assert worker.proc.poll() is None  # still serving
+    assert worker.stop() == 0
